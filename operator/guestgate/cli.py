@@ -1,0 +1,60 @@
+"""`guestgate ...`: one entry point, each command defined by the module that owns it.
+
+Every command module exposes ``configure(parser)`` and ``run(args) -> int``. Modules are imported
+only when their command runs or when help is printed, so a slow import (pjsua2, kubernetes) never
+slows down an unrelated command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from guestgate import __version__
+
+
+class CommandModule(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "operator": ("guestgate.controllers.command", "run the operator (kopf) against the current kubeconfig"),
+    "crds": ("guestgate.api.command", "write the CustomResourceDefinitions generated from the models"),
+    "cluster": ("guestgate.devcluster.command", "a local Kubernetes built from upstream sources: up, down, status"),
+    "diagnose": ("guestgate.sip.command_diagnose", "diagnose SIP traces (text, Cisco IOS debug, pcap)"),
+    "explain-cause": ("guestgate.sip.command_explain", "explain a Q.850 cause value and how it misleads"),
+    "signal": ("guestgate.signal.command_signal", "run the signalling server (the pod's entrypoint)"),
+    "probe": ("guestgate.signal.command_probe", "place health-check calls to a SIP peer and diagnose them"),
+    "demo": ("guestgate.demo", "run the product on its embedded default and print a link"),
+}
+
+
+def _load(name: str) -> CommandModule:
+    return cast(CommandModule, importlib.import_module(COMMANDS[name][0]))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guestgate", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"guestgate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or only == name:
+            _load(name).configure(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    if chosen not in COMMANDS:
+        build_parser(only="").print_help()
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    args = build_parser(only=chosen).parse_args(argv)
+    return _load(chosen).run(args)

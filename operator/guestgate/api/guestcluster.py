@@ -1,0 +1,173 @@
+"""GuestCluster: the signalling pods, their Services, configuration and web front end."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from guestgate.api.common import (
+    CONDITIONS_DESCRIPTION,
+    DNS_SUBDOMAIN,
+    HTTP_URL,
+    ORIGIN,
+    Condition,
+    Model,
+    schema_extra,
+)
+
+DEFAULT_SIGNAL_IMAGE = "ghcr.io/guestgate/signal:0.1.0"
+# Fewer replicas than this give no redundancy: one pod down during a rollout is half the capacity
+# with two pods, and a zone or node outage takes everything with one.
+REDUNDANT_REPLICAS = 3
+
+Transport = Literal["udp", "tcp", "tls"]
+Quantity = int | str
+
+
+class SipSettings(Model):
+    """How the signalling pods speak SIP."""
+
+    port: int = Field(default=5060, ge=1, le=65535, description="SIP port of every pod (UDP and TCP).")
+    tls_port: int = Field(default=5061, ge=1, le=65535, description="SIP over TLS port, when tls is enabled.")
+    transports: list[Transport] = Field(
+        default_factory=lambda: ["udp", "tcp"],
+        min_length=1,
+        max_length=3,
+        description="SIP transports the pods listen on: udp, tcp, tls.",
+        json_schema_extra=schema_extra(("self.all(t, self.exists_one(u, u == t))", "transports must be unique")),
+    )
+    external_address: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9.:-]+$",
+        description="Address written into SDP and Contact when the pods sit behind NAT "
+        "(a public IP or host name). Empty: the pod's own address.",
+    )
+    tls_secret_name: str | None = Field(
+        default=None,
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Secret of type kubernetes.io/tls with the SIP TLS certificate; required for tls.",
+    )
+
+
+class WebSettings(Model):
+    """The web front end: link pages and the WebRTC signalling."""
+
+    port: int = Field(default=8080, ge=1, le=65535, description="HTTP(S) port of link pages on every pod.")
+    tls_secret_name: str | None = Field(
+        default=None,
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Secret of type kubernetes.io/tls for HTTPS; empty when TLS ends at an ingress.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Origins (scheme://host[:port]) allowed to open the signalling connection for "
+        "every link; empty allows the publicURL's own origin only.",
+        json_schema_extra={"items": {"type": "string", "pattern": ORIGIN, "maxLength": 253}},
+    )
+
+
+class IceSettings(Model):
+    """ICE servers handed to browsers."""
+
+    stun_urls: list[str] = Field(
+        default_factory=list,
+        alias="stunURLs",
+        max_length=8,
+        description="STUN server URLs, e.g. stun:stun.example.com:3478.",
+        json_schema_extra={"items": {"type": "string", "pattern": r"^stuns?:[^\s]+$", "maxLength": 253}},
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        alias="turnURLs",
+        max_length=8,
+        description="TURN server URLs, e.g. turn:turn.example.com:3478?transport=udp.",
+        json_schema_extra={"items": {"type": "string", "pattern": r"^turns?:[^\s]+$", "maxLength": 253}},
+    )
+    turn_secret_name: str | None = Field(
+        default=None,
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Secret with key `sharedSecret`: the TURN REST API secret used to mint "
+        "time-limited TURN credentials for each browser.",
+    )
+
+
+class Limits(Model):
+    """Per-pod protection against overload."""
+
+    max_calls_per_pod: int = Field(default=100, ge=1, le=10000, description="Maximum concurrent calls per pod.")
+    new_calls_per_second_per_pod: int = Field(
+        default=10, ge=1, le=1000, description="Maximum new calls per second per pod."
+    )
+
+
+class Resources(Model):
+    """Compute resources of each signalling pod (as in a container's resources)."""
+
+    requests: dict[str, Quantity] = Field(
+        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"},
+        description="Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.",
+    )
+    limits: dict[str, Quantity] = Field(
+        default_factory=lambda: {"memory": "512Mi"}, description="Maximum resources, e.g. {memory: 512Mi}."
+    )
+
+
+GUESTCLUSTER_RULES = (
+    ("!('tls' in self.sip.transports) || has(self.sip.tlsSecretName)",
+     "sip.tlsSecretName is required when sip.transports contains tls"),
+    ("size(self.ice.turnURLs) == 0 || has(self.ice.turnSecretName)",
+     "ice.turnSecretName is required when ice.turnURLs is set (TURN needs time-limited credentials)"),
+    ("self.sip.port != self.web.port", "sip.port and web.port must differ"),
+)
+
+
+class GuestClusterSpec(Model):
+    """Desired state of a GuestCluster."""
+
+    model_config = ConfigDict(json_schema_extra=schema_extra(*GUESTCLUSTER_RULES))
+
+    replicas: int = Field(
+        default=REDUNDANT_REPLICAS,
+        ge=1,
+        le=50,
+        description="Number of signalling pods. Fewer than 3 works but gives no redundancy "
+        "(the Redundant condition turns False).",
+    )
+    image: str = Field(
+        default=DEFAULT_SIGNAL_IMAGE, min_length=1, max_length=512, description="Signalling pod image."
+    )
+    public_url: str = Field(
+        alias="publicURL",
+        max_length=2048,
+        pattern=HTTP_URL,
+        description="Base URL visitors reach the pods at; link URLs are <publicURL>/call/... .",
+    )
+    sip: SipSettings = Field(default_factory=SipSettings, description="SIP settings of the pods.")
+    web: WebSettings = Field(default_factory=WebSettings, description="Web front end settings.")
+    ice: IceSettings = Field(default_factory=IceSettings, description="STUN and TURN servers for browsers.")
+    limits: Limits = Field(default_factory=Limits, description="Per-pod call limits.")
+    resources: Resources = Field(default_factory=Resources, description="Pod compute resources.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of the signalling pods."
+    )
+
+
+
+
+class GuestClusterStatus(Model):
+    """Observed state of a GuestCluster."""
+
+    conditions: list[Condition] = Field(default_factory=list, description=CONDITIONS_DESCRIPTION)
+    observed_generation: int = Field(default=0, ge=0, description="The generation last reconciled.")
+    replicas: int = Field(default=0, ge=0, description="Signalling pods that exist.")
+    ready_replicas: int = Field(default=0, ge=0, description="Signalling pods that are ready.")
+    link_base_url: str = Field(default="", alias="linkBaseURL", description="Base of the links' URLs.")
+    config_hash: str = Field(default="", description="Hash of the configuration published to the pods.")
+    trunks: int = Field(default=0, ge=0, description="SipTrunks published in the configuration.")
+    links: int = Field(default=0, ge=0, description="GuestLinks published (enabled and valid now).")

@@ -1,0 +1,217 @@
+"""Schema of the configuration the operator renders and the signalling server loads.
+
+The operator writes it into the GuestCluster's ConfigMap as three JSON files; the pods mount it
+as a directory (`guestgate signal --config-dir DIR`). Everything is camelCase JSON on disk, the
+same pydantic models on both sides, so the two can never disagree about a field.
+
+- cluster.json: settings a pod needs at start (ports, transports, ICE, limits). A change to it
+  rolls the pods (its hash is in the pod template).
+- trunks.json: one TrunkProfile per SipTrunk of the cluster. Reloaded live.
+- links.json: the published GuestLinks and the paths of withdrawn (disabled) ones. Reloaded live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+CLUSTER_FILE = "cluster.json"
+TRUNKS_FILE = "trunks.json"
+LINKS_FILE = "links.json"
+CONFIG_FILES = (CLUSTER_FILE, TRUNKS_FILE, LINKS_FILE)
+
+# Where the pod finds its secrets (mounted by the StatefulSet); relative to the secrets dir.
+SIGNING_KEY_FILE = "signing/key"
+ADMIN_TOKEN_FILE = "admin/token"
+TURN_SECRET_FILE = "turn/sharedSecret"
+CREDENTIALS_DIR = "credentials"  # <trunk credentialsKey>.username / .password
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
+    )
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True, indent=2) + "\n"
+
+
+class PeerConfig(ConfigModel):
+    host: str
+    port: int = 5060
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+
+    def hostport(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class AuthConfig(ConfigModel):
+    # Files <secrets-dir>/credentials/<credentials_key>.username and .password
+    credentials_key: str
+    realm: str | None = None
+
+
+class EarlyMediaConfig(ConfigModel):
+    local_ringback: Literal["auto", "always", "never"] = "auto"
+    disable_on_180: bool = Field(default=False, alias="disableOn180")
+
+
+class SessionTimerConfig(ConfigModel):
+    enabled: bool = True
+    expires: int = 1800
+    min_se: int = Field(default=90, alias="minSE")
+
+
+class KeepaliveConfig(ConfigModel):
+    interval_seconds: int = 30
+    failure_threshold: int = 3
+
+
+class DestinationConfig(ConfigModel):
+    name: str
+    number: str
+
+
+class HealthCheckConfig(ConfigModel):
+    destinations: tuple[DestinationConfig, ...] = ()
+    interval_seconds: int = 0
+    timeout_seconds: int = 30
+    min_media_seconds: int = 3
+
+
+class TrunkProfile(ConfigModel):
+    """Everything a pod needs to run one SipTrunk."""
+
+    id: str  # "<namespace>/<name>", unique in the cluster
+    namespace: str
+    name: str
+    peers: tuple[PeerConfig, ...]  # the peer first, then the fallbacks in order
+    platform: str = "generic"
+    auth: AuthConfig | None = None
+    prack: Literal["supported", "require"] = "supported"
+    early_media: EarlyMediaConfig = EarlyMediaConfig()
+    codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722")
+    dtmf: Literal["rfc4733", "sip-info", "inband"] = "rfc4733"
+    session_timer: SessionTimerConfig = SessionTimerConfig()
+    keepalive: KeepaliveConfig = KeepaliveConfig()
+    health_check: HealthCheckConfig = HealthCheckConfig()
+
+    def hash(self) -> str:
+        return content_hash(self.to_json())
+
+
+class AccessConfig(ConfigModel):
+    require_token: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    max_concurrent_calls: int = 10
+    calls_per_minute_per_ip: int = Field(default=6, alias="callsPerMinutePerIP")
+
+
+class LinkConfig(ConfigModel):
+    """A published GuestLink. Pods enforce the validity window themselves (410 outside it)."""
+
+    id: str  # "<namespace>/<name>"
+    namespace: str
+    name: str
+    path: str  # "/call/<namespace>/<name>" or "/call/<slug>"
+    url: str
+    trunk: str  # TrunkProfile.id
+    destination: str
+    display_name: str
+    caller_name: str | None = None
+    auto_call_after_seconds: int | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    audio: bool = True
+    video: bool = False
+    access: AccessConfig = AccessConfig()
+
+
+class WithdrawnLink(ConfigModel):
+    """A disabled link: no longer published, but its URL answers 403 with a friendly page."""
+
+    path: str
+    display_name: str
+
+
+class SipListenConfig(ConfigModel):
+    port: int = 5060
+    tls_port: int = 5061
+    transports: tuple[Literal["udp", "tcp", "tls"], ...] = ("udp", "tcp")
+    external_address: str | None = None
+    tls_cert_dir: str | None = None  # relative to the secrets dir: tls.crt, tls.key
+
+
+class WebConfig(ConfigModel):
+    port: int = 8080
+    tls_cert_dir: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+
+
+class IceConfig(ConfigModel):
+    stun_urls: tuple[str, ...] = Field(default=(), alias="stunURLs")
+    turn_urls: tuple[str, ...] = Field(default=(), alias="turnURLs")
+    turn_secret: bool = False  # the TURN shared secret is mounted at TURN_SECRET_FILE
+
+
+class LimitsConfig(ConfigModel):
+    max_calls_per_pod: int = 100
+    new_calls_per_second_per_pod: int = 10
+
+
+class ClusterConfig(ConfigModel):
+    """Pod-start settings of a GuestCluster."""
+
+    namespace: str
+    name: str
+    public_url: str = Field(alias="publicURL")
+    admin_port: int = 9090
+    sip: SipListenConfig = SipListenConfig()
+    web: WebConfig = WebConfig()
+    ice: IceConfig = IceConfig()
+    limits: LimitsConfig = LimitsConfig()
+    log_level: str = "info"
+
+
+class TrunksFile(ConfigModel):
+    trunks: tuple[TrunkProfile, ...] = ()
+
+
+class LinksFile(ConfigModel):
+    links: tuple[LinkConfig, ...] = ()
+    withdrawn: tuple[WithdrawnLink, ...] = ()
+
+
+class PublishedConfig(ConfigModel):
+    """The whole rendered configuration of one GuestCluster."""
+
+    cluster: ClusterConfig
+    trunks: TrunksFile = TrunksFile()
+    links: LinksFile = LinksFile()
+
+    def files(self) -> dict[str, str]:
+        """The ConfigMap data / the files of the config dir."""
+        return {
+            CLUSTER_FILE: self.cluster.to_json(),
+            TRUNKS_FILE: self.trunks.to_json(),
+            LINKS_FILE: self.links.to_json(),
+        }
+
+    @classmethod
+    def from_files(cls, files: dict[str, str]) -> PublishedConfig:
+        """Parse the files back; raises pydantic.ValidationError or ValueError on bad content."""
+        return cls(
+            cluster=ClusterConfig.model_validate(json.loads(files[CLUSTER_FILE])),
+            trunks=TrunksFile.model_validate(json.loads(files.get(TRUNKS_FILE, "{}"))),
+            links=LinksFile.model_validate(json.loads(files.get(LINKS_FILE, "{}"))),
+        )
+
+
+def content_hash(text: str) -> str:
+    """Short stable hash used in annotations and status (sha256, 16 hex digits)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

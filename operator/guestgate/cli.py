@@ -26,7 +26,10 @@ class CommandModule(Protocol):
 COMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("guestgate.controllers.command", "run the operator (kopf) against the current kubeconfig"),
     "crds": ("guestgate.api.command", "write the CustomResourceDefinitions generated from the models"),
-    "cluster": ("guestgate.devcluster.command", "a local Kubernetes built from upstream sources: up, down, status"),
+    "cluster": (
+        "guestgate.devcluster.command",
+        "a local Kubernetes built from upstream sources: up, down, status",
+    ),
     "diagnose": ("guestgate.sip.command_diagnose", "diagnose SIP traces (text, Cisco IOS debug, pcap)"),
     "explain-cause": ("guestgate.sip.command_explain", "explain a Q.850 cause value and how it misleads"),
     "signal": ("guestgate.signal.command_signal", "run the signalling server (the pod's entrypoint)"),
@@ -40,7 +43,9 @@ def _load(name: str) -> CommandModule:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="guestgate", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="guestgate", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--version", action="version", version=f"guestgate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():

@@ -46,7 +46,9 @@ class Condition(Model):
         "for the last transition.",
         max_length=1024,
     )
-    message: str = Field(default="", description="A human readable message about the transition.", max_length=32768)
+    message: str = Field(
+        default="", description="A human readable message about the transition.", max_length=32768
+    )
     observed_generation: int = Field(
         default=0,
         ge=0,

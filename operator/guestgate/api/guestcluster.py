@@ -31,11 +31,13 @@ class SipSettings(Model):
     port: int = Field(default=5060, ge=1, le=65535, description="SIP port of every pod (UDP and TCP).")
     tls_port: int = Field(default=5061, ge=1, le=65535, description="SIP over TLS port, when tls is enabled.")
     transports: list[Transport] = Field(
-        default_factory=lambda: ["udp", "tcp"],
+        default_factory=lambda: list[Transport](["udp", "tcp"]),
         min_length=1,
         max_length=3,
         description="SIP transports the pods listen on: udp, tcp, tls.",
-        json_schema_extra=schema_extra(("self.all(t, self.exists_one(u, u == t))", "transports must be unique")),
+        json_schema_extra=schema_extra(
+            ("self.all(t, self.exists_one(u, u == t))", "transports must be unique")
+        ),
     )
     external_address: str | None = Field(
         default=None,
@@ -100,7 +102,9 @@ class IceSettings(Model):
 class Limits(Model):
     """Per-pod protection against overload."""
 
-    max_calls_per_pod: int = Field(default=100, ge=1, le=10000, description="Maximum concurrent calls per pod.")
+    max_calls_per_pod: int = Field(
+        default=100, ge=1, le=10000, description="Maximum concurrent calls per pod."
+    )
     new_calls_per_second_per_pod: int = Field(
         default=10, ge=1, le=1000, description="Maximum new calls per second per pod."
     )
@@ -110,19 +114,24 @@ class Resources(Model):
     """Compute resources of each signalling pod (as in a container's resources)."""
 
     requests: dict[str, Quantity] = Field(
-        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"},
+        default_factory=lambda: dict[str, Quantity]({"cpu": "100m", "memory": "128Mi"}),
         description="Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.",
     )
     limits: dict[str, Quantity] = Field(
-        default_factory=lambda: {"memory": "512Mi"}, description="Maximum resources, e.g. {memory: 512Mi}."
+        default_factory=lambda: dict[str, Quantity]({"memory": "512Mi"}),
+        description="Maximum resources, e.g. {memory: 512Mi}."
     )
 
 
 GUESTCLUSTER_RULES = (
-    ("!('tls' in self.sip.transports) || has(self.sip.tlsSecretName)",
-     "sip.tlsSecretName is required when sip.transports contains tls"),
-    ("size(self.ice.turnURLs) == 0 || has(self.ice.turnSecretName)",
-     "ice.turnSecretName is required when ice.turnURLs is set (TURN needs time-limited credentials)"),
+    (
+        "!('tls' in self.sip.transports) || has(self.sip.tlsSecretName)",
+        "sip.tlsSecretName is required when sip.transports contains tls",
+    ),
+    (
+        "size(self.ice.turnURLs) == 0 || has(self.ice.turnSecretName)",
+        "ice.turnSecretName is required when ice.turnURLs is set (TURN needs time-limited credentials)",
+    ),
     ("self.sip.port != self.web.port", "sip.port and web.port must differ"),
 )
 
@@ -156,8 +165,6 @@ class GuestClusterSpec(Model):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the signalling pods."
     )
-
-
 
 
 class GuestClusterStatus(Model):

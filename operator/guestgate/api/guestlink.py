@@ -7,7 +7,15 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from guestgate.api.common import CONDITIONS_DESCRIPTION, DNS_LABEL, DNS_SUBDOMAIN, ORIGIN, Condition, Model, schema_extra
+from guestgate.api.common import (
+    CONDITIONS_DESCRIPTION,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    ORIGIN,
+    Condition,
+    Model,
+    schema_extra,
+)
 from guestgate.api.siptrunk import DESTINATION_PATTERN
 
 Phase = Literal["Active", "Scheduled", "Expired", "Disabled", "Invalid"]
@@ -26,8 +34,6 @@ class Media(Model):
 
     audio: bool = Field(default=True, description="Audio (always on in this version).")
     video: bool = Field(default=False, description="Video (not supported by this version's SIP engine).")
-
-
 
 
 class Access(Model):
@@ -51,8 +57,10 @@ class Access(Model):
 
 
 GUESTLINK_RULES = (
-    ("!has(self.validFrom) || !has(self.validUntil) || self.validUntil > self.validFrom",
-     "validUntil must be after validFrom"),
+    (
+        "!has(self.validFrom) || !has(self.validUntil) || self.validUntil > self.validFrom",
+        "validUntil must be after validFrom",
+    ),
 )
 
 
@@ -62,7 +70,9 @@ class GuestLinkSpec(Model):
     model_config = ConfigDict(json_schema_extra=schema_extra(*GUESTLINK_RULES))
 
     cluster_ref: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Name of the GuestCluster.")
-    trunk_ref: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Name of the SipTrunk calls use.")
+    trunk_ref: str = Field(
+        pattern=DNS_SUBDOMAIN, max_length=253, description="Name of the SipTrunk calls use."
+    )
     destination: str = Field(
         pattern=DESTINATION_PATTERN,
         description="What is dialled: an E.164 number (+4420...), digits, or a SIP user part. The "
@@ -86,8 +96,6 @@ class GuestLinkSpec(Model):
     slug: str | None = Field(
         default=None, pattern=DNS_LABEL, max_length=63, description="Short URL name: <publicURL>/call/<slug>."
     )
-
-
 
 
 class GuestLinkStatus(Model):

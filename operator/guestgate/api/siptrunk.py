@@ -7,7 +7,14 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from guestgate.api.common import CONDITIONS_DESCRIPTION, DNS_LABEL, DNS_SUBDOMAIN, Condition, Model, schema_extra
+from guestgate.api.common import (
+    CONDITIONS_DESCRIPTION,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    Condition,
+    Model,
+    schema_extra,
+)
 
 Platform = Literal["cucm", "cube", "asterisk", "freeswitch", "kamailio", "generic"]
 # `disabled` is not offered: the SIP engine (pjsip) always answers a reliable 18x with PRACK when
@@ -38,11 +45,19 @@ class TrunkAuth(Model):
     """Digest credentials the peer challenges for."""
 
     secret_name: str = Field(
-        pattern=DNS_SUBDOMAIN, max_length=253, description="Secret in the trunk's namespace with the credentials."
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Secret in the trunk's namespace with the credentials.",
     )
-    username_key: str = Field(default="username", min_length=1, description="Key of the user name in the Secret.")
-    password_key: str = Field(default="password", min_length=1, description="Key of the password in the Secret.")
-    realm: str | None = Field(default=None, max_length=253, description="Realm to answer; empty answers any realm.")
+    username_key: str = Field(
+        default="username", min_length=1, description="Key of the user name in the Secret."
+    )
+    password_key: str = Field(
+        default="password", min_length=1, description="Key of the password in the Secret."
+    )
+    realm: str | None = Field(
+        default=None, max_length=253, description="Realm to answer; empty answers any realm."
+    )
 
 
 class EarlyMedia(Model):
@@ -83,14 +98,18 @@ class Keepalive(Model):
 class HealthCheckDestination(Model):
     """One number a health check calls."""
 
-    name: str = Field(pattern=DNS_LABEL, max_length=63, description="Short name, e.g. local or international.")
+    name: str = Field(
+        pattern=DNS_LABEL, max_length=63, description="Short name, e.g. local or international."
+    )
     number: str = Field(pattern=DESTINATION_PATTERN, description="Number or SIP user part to call.")
 
 
 SIPTRUNK_HEALTHCHECK_RULES = (
     ("self.timeoutSeconds > self.minMediaSeconds", "timeoutSeconds must be greater than minMediaSeconds"),
-    ("self.intervalSeconds == 0 || self.intervalSeconds >= 60",
-     "intervalSeconds must be 0 (on demand) or at least 60: each check places real calls"),
+    (
+        "self.intervalSeconds == 0 || self.intervalSeconds >= 60",
+        "intervalSeconds must be 0 (on demand) or at least 60: each check places real calls",
+    ),
 )
 
 
@@ -111,12 +130,12 @@ class HealthCheck(Model):
     interval_seconds: int = Field(
         default=0, ge=0, le=604800, description="Seconds between health checks; 0 means on demand only."
     )
-    timeout_seconds: int = Field(default=30, ge=1, le=300, description="Seconds a health-check call may take.")
+    timeout_seconds: int = Field(
+        default=30, ge=1, le=300, description="Seconds a health-check call may take."
+    )
     min_media_seconds: int = Field(
         default=3, ge=0, le=60, description="Seconds of RTP required each way after answer."
     )
-
-
 
 
 SIPTRUNK_RULES = (
@@ -145,7 +164,7 @@ class SipTrunkSpec(Model):
     )
     early_media: EarlyMedia = Field(default_factory=EarlyMedia, description="Early media and ringback.")
     codecs: list[Codec] = Field(
-        default_factory=lambda: ["PCMU", "PCMA", "G722"],
+        default_factory=lambda: list[Codec](["PCMU", "PCMA", "G722"]),
         min_length=1,
         max_length=3,
         description="Audio codecs offered, in order of preference.",
@@ -155,8 +174,6 @@ class SipTrunkSpec(Model):
     session_timer: SessionTimer = Field(default_factory=SessionTimer, description="RFC 4028 session timers.")
     keepalive: Keepalive = Field(default_factory=Keepalive, description="OPTIONS keepalive.")
     health_check: HealthCheck = Field(default_factory=HealthCheck, description="Health-check calls.")
-
-
 
 
 class Cause(Model):
@@ -187,7 +204,9 @@ class DestinationResult(Model):
     number: str = Field(description="Number called.")
     outcome: str = Field(description="Worst finding code, or OK.")
     findings: list[FindingStatus] = Field(default_factory=list, description="What the diagnosis found.")
-    ladder: list[str] = Field(default_factory=list, description="The call's SIP messages, one line each (trimmed).")
+    ladder: list[str] = Field(
+        default_factory=list, description="The call's SIP messages, one line each (trimmed)."
+    )
 
 
 class PodHealth(Model):

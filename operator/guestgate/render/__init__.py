@@ -1,1 +1,1 @@
-"""render"""
+"""Pure builders: parsed resources in, manifests, trunk profiles and link configuration out."""

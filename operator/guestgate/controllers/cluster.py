@@ -1,0 +1,84 @@
+"""Reconcile a GuestCluster: its children, the published configuration, its status."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+
+from guestgate.api.objects import GuestCluster
+from guestgate.config.schema import content_hash
+from guestgate.controllers.cache import Parsed
+from guestgate.controllers.context import Context
+from guestgate.render import names, network, workload
+from guestgate.render import secrets as secret_render
+from guestgate.render.config import belongs_to, render_published_config
+from guestgate.render.profile import credentials_key
+from guestgate.render.status import cluster_status
+
+log = logging.getLogger(__name__)
+
+
+async def _trunk_credentials(ctx: Context, cluster: GuestCluster) -> dict[str, tuple[bytes, bytes]]:
+    """Digest credentials of the cluster's trunks, read from each trunk's own Secret."""
+    out: dict[str, tuple[bytes, bytes]] = {}
+    for trunk in ctx.cache.trunks(cluster.metadata.namespace):
+        auth = trunk.spec.auth
+        if auth is None or not belongs_to(trunk, cluster):
+            continue
+        secret = await ctx.io(ctx.kube.get, "Secret", trunk.metadata.namespace, auth.secret_name)
+        data = (secret or {}).get("data", {})
+        if auth.username_key in data and auth.password_key in data:
+            out[credentials_key(trunk.metadata.namespace, trunk.metadata.name)] = (
+                base64.b64decode(data[auth.username_key]),
+                base64.b64decode(data[auth.password_key]),
+            )
+    return out
+
+
+async def reconcile_cluster(ctx: Context, key: str) -> None:
+    body = ctx.cache.body("GuestCluster", key)
+    if body is None:
+        return  # deleted: the garbage collector removes the children
+    parsed = Parsed(body, GuestCluster)
+    now = ctx.clock()
+    if parsed.obj is None:
+        await ctx.write_invalid(body, "Ready", parsed.error)
+        return
+    cluster = parsed.obj
+    ns, name = cluster.metadata.namespace, cluster.metadata.name
+    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns))
+    config_hash = content_hash(published.cluster.to_json())
+    credentials = await _trunk_credentials(ctx, cluster)
+
+    for generated in (
+        secret_render.signing_secret(cluster, secrets.token_hex(32).encode()),
+        secret_render.admin_secret(cluster, secrets.token_urlsafe(32).encode()),
+    ):
+        if await ctx.io(ctx.kube.create_if_missing, generated):
+            await ctx.io(
+                ctx.kube.event,
+                body,
+                "Normal",
+                "SecretCreated",
+                f"created Secret {generated['metadata']['name']}",
+            )
+
+    children = [
+        workload.service_account(cluster),
+        secret_render.config_map(cluster, published),
+        secret_render.credentials_secret(cluster, credentials),
+        network.headless_service(cluster),
+        network.service(cluster),
+        network.pod_disruption_budget(cluster),
+        workload.statefulset(cluster, config_hash),
+    ]
+    for child in children:
+        if await ctx.io(ctx.kube.apply_if_changed, child):
+            what = f"{child['kind']} {child['metadata']['name']}"
+            log.info("applied", extra={"cluster": key, "child": what})
+            await ctx.io(ctx.kube.event, body, "Normal", "Applied", f"applied {what}")
+
+    sts = await ctx.io(ctx.kube.get, "StatefulSet", ns, names.statefulset_name(name))
+    ready = int((sts or {}).get("status", {}).get("readyReplicas") or 0)
+    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now))

@@ -1,0 +1,48 @@
+"""`guestgate operator`: run the operator against the current kubeconfig (or in-cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from guestgate.logs import setup_logging
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--namespace", action="append", default=[], help="watch only these namespaces")
+    parser.add_argument("--metrics-port", type=int, default=8081, help="port of /metrics (0: off)")
+    parser.add_argument("--health-port", type=int, default=8082, help="port of the liveness probe /healthz")
+    parser.add_argument(
+        "--kubeconfig", default=None, help="kubeconfig file (default: in-cluster or KUBECONFIG)"
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf
+    from prometheus_client import start_http_server
+
+    import guestgate.controllers.main  # noqa: F401  (registers the handlers)
+    from guestgate.kube.client import Kube
+    from guestgate.render.names import FIELD_MANAGER
+
+    setup_logging(args.log_level)
+    logging.getLogger("kopf").setLevel(logging.WARNING)
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    if args.kubeconfig:
+        import os
+
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig))
+    asyncio.run(
+        kopf.operator(
+            standalone=True,
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
+            memo=memo,
+        )
+    )
+    return 0

@@ -1,0 +1,35 @@
+"""Reconcile a GuestLink's status: URL and phase, and a wake-up when time changes the phase."""
+
+from __future__ import annotations
+
+from guestgate.api.objects import GuestLink
+from guestgate.controllers.cache import Parsed
+from guestgate.controllers.context import Context
+from guestgate.render.link import next_phase_change, slug_conflicts
+from guestgate.render.status import LinkFacts, link_status
+
+# Wake a little after the boundary so `now` is past it when the phase is computed.
+WAKE_MARGIN_SECONDS = 0.5
+
+
+async def reconcile_link(ctx: Context, key: str) -> None:
+    body = ctx.cache.body("GuestLink", key)
+    if body is None:
+        return
+    parsed = Parsed(body, GuestLink)
+    now = ctx.clock()
+    if parsed.obj is None:
+        await ctx.write_invalid(body, "Published", parsed.error, phase="Invalid")
+        return
+    link = parsed.obj
+    ns = link.metadata.namespace
+    siblings = [other for other in ctx.cache.links(ns) if other.spec.cluster_ref == link.spec.cluster_ref]
+    facts = LinkFacts(
+        cluster=ctx.cache.cluster(ns, link.spec.cluster_ref),
+        trunk=ctx.cache.trunk(ns, link.spec.trunk_ref),
+        slug_taken_by=slug_conflicts(siblings).get(link.key),
+    )
+    await ctx.write_status(body, link_status(link, facts, now))
+    upcoming = next_phase_change(link, now)
+    if upcoming is not None:
+        ctx.queue.add_after(("GuestLink", key), (upcoming - now).total_seconds() + WAKE_MARGIN_SECONDS)

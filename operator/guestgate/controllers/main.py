@@ -1,0 +1,159 @@
+"""kopf registration only: watch events feed the cache and the queue; one worker reconciles.
+
+kopf's own state keeping (last-handled annotations, progress, finalizers, event posting) is not
+used: every reconcile is level-based from the cache, so a restarted operator finds everything
+already right and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import kopf
+
+from guestgate.api.common import GROUP, VERSION
+from guestgate.controllers.cache import KINDS
+from guestgate.controllers.cluster import reconcile_cluster
+from guestgate.controllers.context import Context
+from guestgate.controllers.link import reconcile_link
+from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL
+from guestgate.controllers.queue import Key
+from guestgate.controllers.trunk import reconcile_trunk
+from guestgate.kube.client import Kube
+from guestgate.render.names import FIELD_MANAGER
+
+log = logging.getLogger(__name__)
+
+PLURALS = {"GuestCluster": "guestclusters", "SipTrunk": "siptrunks", "GuestLink": "guestlinks"}
+RECONCILERS = {"GuestCluster": reconcile_cluster, "SipTrunk": reconcile_trunk, "GuestLink": reconcile_link}
+# A full pass now and then catches what no event announces (a trunk's credentials Secret edited).
+RESYNC_SECONDS = 300.0
+
+_state: dict[str, Any] = {}
+
+
+def context() -> Context:
+    ctx = _state.get("ctx")
+    if ctx is None:
+        raise RuntimeError("operator not started")
+    assert isinstance(ctx, Context)
+    return ctx
+
+
+def dependents(ctx: Context, kind: str, body: dict[str, Any]) -> list[Key]:
+    """The keys to reconcile when `body` of `kind` changes: itself and what reads it."""
+    meta = body.get("metadata", {})
+    ns, name = meta.get("namespace", ""), meta.get("name", "")
+    keys: list[Key] = [(kind, f"{ns}/{name}")]
+    if kind == "GuestCluster":
+        for other in ("SipTrunk", "GuestLink"):
+            for key in ctx.cache.keys(other):
+                other_body = ctx.cache.body(other, key) or {}
+                if key.startswith(f"{ns}/") and other_body.get("spec", {}).get("clusterRef") == name:
+                    keys.append((other, key))
+    else:
+        cluster_ref = body.get("spec", {}).get("clusterRef")
+        if cluster_ref:
+            keys.append(("GuestCluster", f"{ns}/{cluster_ref}"))
+        # Links read their trunk and their slug siblings.
+        for key in ctx.cache.keys("GuestLink"):
+            if key.startswith(f"{ns}/"):
+                keys.append(("GuestLink", key))
+    return keys
+
+
+async def handle(key: Key) -> None:
+    ctx = context()
+    kind, name = key
+    started = time.monotonic()
+    try:
+        await RECONCILERS[kind](ctx, name)
+    except Exception:
+        delay = ctx.queue.retry(key)
+        RECONCILE_TOTAL.labels(kind=kind, result="error").inc()
+        log.exception("reconcile failed; retrying", extra={"kind": kind, "key": name, "retry_in": delay})
+    else:
+        ctx.queue.forget(key)
+        RECONCILE_TOTAL.labels(kind=kind, result="ok").inc()
+    finally:
+        RECONCILE_SECONDS.labels(kind=kind).observe(time.monotonic() - started)
+
+
+async def _resync(ctx: Context) -> None:
+    while True:
+        await asyncio.sleep(RESYNC_SECONDS)
+        for kind in KINDS:
+            for key in ctx.cache.keys(kind):
+                ctx.queue.add((kind, key))
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.posting.enabled = False  # events are posted by us, on real changes only
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 30
+    kube = memo.get("kube") or Kube.from_environment(FIELD_MANAGER)
+    ctx = Context(kube=kube)
+    # Know the whole world before the first reconcile: see controllers.cache.
+    for kind in KINDS:
+        for body in await ctx.io(kube.list, kind):
+            ctx.cache.put(kind, body)
+            ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
+    _state["ctx"] = ctx
+    _state["tasks"] = [asyncio.create_task(ctx.queue.run(handle)), asyncio.create_task(_resync(ctx))]
+    log.info("operator started", extra={k: len(ctx.cache.keys(k)) for k in KINDS})
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    for task in _state.pop("tasks", []):
+        task.cancel()
+
+
+def _on_event(kind: str, event_type: str, body: kopf.Body) -> None:
+    ctx = _state.get("ctx")
+    if ctx is None:
+        return  # the startup LIST covers what happened before
+    plain = dict(body)
+    meta = plain.get("metadata", {})
+    key = f"{meta.get('namespace')}/{meta.get('name')}"
+    previous = ctx.cache.body(kind, key)
+    if event_type == "DELETED":
+        ctx.cache.remove(kind, key)
+    else:
+        ctx.cache.put(kind, plain)
+    keys = dependents(ctx, kind, plain)
+    if previous is not None:  # a changed clusterRef: the old cluster republishes too
+        keys += dependents(ctx, kind, previous)
+    for k in keys:
+        ctx.queue.add(k)
+
+
+@kopf.on.event(GROUP, VERSION, PLURALS["GuestCluster"])
+def guestcluster_event(type: str, body: kopf.Body, **_: Any) -> None:
+    _on_event("GuestCluster", type, body)
+
+
+@kopf.on.event(GROUP, VERSION, PLURALS["SipTrunk"])
+def siptrunk_event(type: str, body: kopf.Body, **_: Any) -> None:
+    _on_event("SipTrunk", type, body)
+
+
+@kopf.on.event(GROUP, VERSION, PLURALS["GuestLink"])
+def guestlink_event(type: str, body: kopf.Body, **_: Any) -> None:
+    _on_event("GuestLink", type, body)
+
+
+@kopf.on.event("apps", "v1", "statefulsets", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
+def statefulset_event(body: kopf.Body, **_: Any) -> None:
+    """Pods becoming ready change the GuestCluster's status."""
+    ctx = _state.get("ctx")
+    if ctx is None:
+        return
+    for owner in body.get("metadata", {}).get("ownerReferences", []):
+        if owner.get("kind") == "GuestCluster":
+            ctx.queue.add(("GuestCluster", f"{body['metadata']['namespace']}/{owner['name']}"))

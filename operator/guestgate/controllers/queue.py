@@ -1,0 +1,62 @@
+"""A work queue of keys: duplicates coalesce, keys can be added after a delay, one worker.
+
+One worker serialises every reconcile, so the cluster's published configuration is never
+written by two reconciles at once; at this operator's scale that costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (kind, "namespace/name")
+
+
+class WorkQueue:
+    def __init__(self) -> None:
+        self._pending: dict[Key, None] = {}
+        self._wakeup = asyncio.Event()
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
+        self._failures: dict[Key, int] = {}
+
+    def add(self, key: Key) -> None:
+        self._pending[key] = None
+        self._wakeup.set()
+
+    def add_after(self, key: Key, delay: float) -> None:
+        """Reconcile `key` after `delay` seconds; an earlier pending timer for it wins."""
+        loop = asyncio.get_running_loop()
+        existing = self._timers.get(key)
+        when = loop.time() + max(0.0, delay)
+        if existing is not None and not existing.cancelled() and existing.when() <= when:
+            return
+        if existing is not None:
+            existing.cancel()
+        self._timers[key] = loop.call_at(when, self._fire, key)
+
+    def _fire(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self.add(key)
+
+    def retry(self, key: Key) -> float:
+        """Schedule a retry with exponential backoff (1 s doubling to 5 min); returns the delay."""
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = min(300.0, 2.0 ** (failures - 1))
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: Key) -> None:
+        self._failures.pop(key, None)
+
+    async def run(self, handle: Callable[[Key], Awaitable[None]]) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                key = next(iter(self._pending))
+                del self._pending[key]
+                await handle(key)

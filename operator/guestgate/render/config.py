@@ -1,0 +1,87 @@
+"""A GuestCluster with its trunks and links -> the configuration published to its pods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
+from guestgate.config.schema import (
+    ClusterConfig,
+    IceConfig,
+    LimitsConfig,
+    LinksFile,
+    PublishedConfig,
+    SipListenConfig,
+    TrunksFile,
+    WebConfig,
+)
+from guestgate.render.link import render_link_config, render_withdrawn, slug_conflicts
+from guestgate.render.names import ADMIN_PORT
+from guestgate.render.profile import render_trunk_profile
+
+
+def render_cluster_config(cluster: GuestCluster) -> ClusterConfig:
+    spec = cluster.spec
+    return ClusterConfig(
+        namespace=cluster.metadata.namespace,
+        name=cluster.metadata.name,
+        public_url=spec.public_url,
+        admin_port=ADMIN_PORT,
+        sip=SipListenConfig(
+            port=spec.sip.port,
+            tls_port=spec.sip.tls_port,
+            transports=tuple(spec.sip.transports),
+            external_address=spec.sip.external_address,
+            tls_cert_dir="sip-tls" if spec.sip.tls_secret_name else None,
+        ),
+        web=WebConfig(
+            port=spec.web.port,
+            tls_cert_dir="web-tls" if spec.web.tls_secret_name else None,
+            allowed_origins=tuple(spec.web.allowed_origins),
+        ),
+        ice=IceConfig(
+            stun_urls=tuple(spec.ice.stun_urls),
+            turn_urls=tuple(spec.ice.turn_urls),
+            turn_secret=spec.ice.turn_secret_name is not None,
+        ),
+        limits=LimitsConfig(
+            max_calls_per_pod=spec.limits.max_calls_per_pod,
+            new_calls_per_second_per_pod=spec.limits.new_calls_per_second_per_pod,
+        ),
+        log_level=spec.log_level,
+    )
+
+
+def belongs_to(obj: SipTrunk | GuestLink, cluster: GuestCluster) -> bool:
+    return (
+        obj.metadata.namespace == cluster.metadata.namespace and obj.spec.cluster_ref == cluster.metadata.name
+    )
+
+
+def render_published_config(
+    cluster: GuestCluster, trunks: Sequence[SipTrunk], links: Sequence[GuestLink]
+) -> PublishedConfig:
+    """Everything the cluster's pods serve. Order is by key, so the output (and its hash) is stable.
+
+    A link is published when it is enabled, its trunk belongs to the cluster and it holds its
+    slug; disabled links are listed as withdrawn (their URL answers 403). Links outside their
+    validity window stay published: the pods answer 410 on time without waiting for an update.
+    """
+    own_trunks = sorted((t for t in trunks if belongs_to(t, cluster)), key=lambda t: t.key)
+    trunk_names = {t.metadata.name for t in own_trunks}
+    own_links = sorted((link for link in links if belongs_to(link, cluster)), key=lambda link: link.key)
+    losers = slug_conflicts(own_links)
+    published = [
+        link
+        for link in own_links
+        if link.spec.enabled and link.spec.trunk_ref in trunk_names and link.key not in losers
+    ]
+    withdrawn = [link for link in own_links if not link.spec.enabled and link.key not in losers]
+    return PublishedConfig(
+        cluster=render_cluster_config(cluster),
+        trunks=TrunksFile(trunks=tuple(render_trunk_profile(t) for t in own_trunks)),
+        links=LinksFile(
+            links=tuple(render_link_config(link, cluster.spec.public_url) for link in published),
+            withdrawn=tuple(render_withdrawn(link) for link in withdrawn),
+        ),
+    )

@@ -1,0 +1,102 @@
+"""GuestLink -> its URL, its phase at a given time, and its entry in the published config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from guestgate.api.guestlink import Phase
+from guestgate.api.objects import GuestLink
+from guestgate.config.schema import AccessConfig, LinkConfig, WithdrawnLink
+from guestgate.render.profile import trunk_id
+
+
+def link_path(link: GuestLink) -> str:
+    if link.spec.slug:
+        return f"/call/{link.spec.slug}"
+    return f"/call/{link.metadata.namespace}/{link.metadata.name}"
+
+
+def link_url(public_url: str, path: str) -> str:
+    return public_url.rstrip("/") + path
+
+
+def time_phase(link: GuestLink, now: datetime) -> Phase:
+    """The phase from the enabled flag and the validity window alone (no references checked)."""
+    spec = link.spec
+    if not spec.enabled:
+        return "Disabled"
+    if spec.valid_from is not None and now < spec.valid_from:
+        return "Scheduled"
+    if spec.valid_until is not None and now >= spec.valid_until:
+        return "Expired"
+    return "Active"
+
+
+def next_phase_change(link: GuestLink, now: datetime) -> datetime | None:
+    """When time alone will change the phase next (None: never, without an edit)."""
+    spec = link.spec
+    if not spec.enabled:
+        return None
+    upcoming = [t for t in (spec.valid_from, spec.valid_until) if t is not None and t > now]
+    return min(upcoming) if upcoming else None
+
+
+@dataclass(frozen=True)
+class SlugClaim:
+    key: str  # namespace/name
+    slug: str
+    created: str  # creationTimestamp; earlier wins
+
+
+def slug_conflicts(links: Iterable[GuestLink]) -> dict[str, str]:
+    """Links that lose a slug to an earlier link: loser key -> winner key.
+
+    The first to claim a slug keeps it (creation time, then name), so an existing URL never
+    changes hands because a newer link asked for the same slug.
+    """
+    winners: dict[str, GuestLink] = {}
+    losers: dict[str, str] = {}
+    ordered = sorted(
+        (link for link in links if link.spec.slug),
+        key=lambda link: (link.metadata.creation_timestamp, link.key),
+    )
+    for link in ordered:
+        slug = link.spec.slug or ""
+        if slug in winners:
+            losers[link.key] = winners[slug].key
+        else:
+            winners[slug] = link
+    return losers
+
+
+def render_link_config(link: GuestLink, public_url: str) -> LinkConfig:
+    spec = link.spec
+    path = link_path(link)
+    return LinkConfig(
+        id=link.key,
+        namespace=link.metadata.namespace,
+        name=link.metadata.name,
+        path=path,
+        url=link_url(public_url, path),
+        trunk=trunk_id(link.metadata.namespace, spec.trunk_ref),
+        destination=spec.destination,
+        display_name=spec.display_name,
+        caller_name=spec.caller_name,
+        auto_call_after_seconds=spec.auto_call_after_seconds,
+        valid_from=spec.valid_from,
+        valid_until=spec.valid_until,
+        audio=spec.media.audio,
+        video=spec.media.video,
+        access=AccessConfig(
+            require_token=spec.access.require_token,
+            allowed_origins=tuple(spec.access.allowed_origins),
+            max_concurrent_calls=spec.access.max_concurrent_calls,
+            calls_per_minute_per_ip=spec.access.calls_per_minute_per_ip,
+        ),
+    )
+
+
+def render_withdrawn(link: GuestLink) -> WithdrawnLink:
+    return WithdrawnLink(path=link_path(link), display_name=link.spec.display_name)

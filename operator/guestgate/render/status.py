@@ -1,0 +1,166 @@
+"""Desired status of each resource, from what the reconcile found. Pure: no I/O, `now` passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from guestgate.api.guestcluster import REDUNDANT_REPLICAS
+from guestgate.api.guestlink import Phase
+from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
+from guestgate.config.schema import PublishedConfig
+from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
+from guestgate.render.link import link_path, link_url, time_phase
+
+Status = dict[str, Any]
+SOON = "the link is published as soon as it exists"
+
+
+def cluster_status(
+    cluster: GuestCluster, published: PublishedConfig, config_hash: str, ready_replicas: int, now: datetime
+) -> Status:
+    spec = cluster.spec
+    replicas = spec.replicas
+    changes = [
+        ConditionChange("Redundant", "True", "EnoughReplicas", f"{replicas} signalling pods")
+        if replicas >= REDUNDANT_REPLICAS
+        else ConditionChange(
+            "Redundant",
+            "False",
+            "TooFewReplicas",
+            f"replicas is {replicas}: fewer than {REDUNDANT_REPLICAS} signalling pods give no redundancy "
+            "(a restart or a node failure drops calls); set spec.replicas to 3 or more",
+        ),
+        ConditionChange(
+            "ConfigPublished",
+            "True",
+            "Published",
+            f"{len(published.trunks.trunks)} trunk(s) and {len(published.links.links)} link(s) published "
+            f"(config {config_hash})",
+        ),
+        ConditionChange(
+            "Ready", "True", "AllReplicasReady", f"{ready_replicas}/{replicas} signalling pods ready"
+        )
+        if ready_replicas >= replicas
+        else ConditionChange(
+            "Ready", "False", "ReplicasNotReady", f"{ready_replicas}/{replicas} signalling pods ready"
+        ),
+    ]
+    return {
+        "conditions": set_conditions(
+            cluster.status.get("conditions", []), changes, cluster.metadata.generation, now
+        ),
+        "observedGeneration": cluster.metadata.generation,
+        "replicas": replicas,
+        "readyReplicas": ready_replicas,
+        "linkBaseURL": spec.public_url.rstrip("/") + "/call/",
+        "configHash": config_hash,
+        "trunks": len(published.trunks.trunks),
+        "links": len(published.links.links),
+    }
+
+
+def trunk_status(trunk: SipTrunk, cluster: GuestCluster | None, profile_hash: str, now: datetime) -> Status:
+    """ProfileRendered and profileHash; Reachable and Healthy start Unknown until a check reports."""
+    conditions = trunk.status.get("conditions", [])
+    ns, ref = trunk.metadata.namespace, trunk.spec.cluster_ref
+    changes = [
+        ConditionChange(
+            "ProfileRendered", "True", "Rendered", f"profile {profile_hash} published to GuestCluster {ref}"
+        )
+        if cluster is not None
+        else ConditionChange(
+            "ProfileRendered",
+            "False",
+            "ClusterNotFound",
+            f"GuestCluster {ref!r} not found in namespace {ns!r}; the profile is published when it exists",
+        )
+    ]
+    for type_, message in (
+        ("Reachable", "no OPTIONS keepalive result yet"),
+        ("Healthy", "no health check has run yet"),
+    ):
+        if get_condition(conditions, type_) is None:
+            changes.append(ConditionChange(type_, "Unknown", "NotChecked", message))
+    return {
+        "conditions": set_conditions(conditions, changes, trunk.metadata.generation, now),
+        "observedGeneration": trunk.metadata.generation,
+        "profileHash": profile_hash if cluster is not None else "",
+    }
+
+
+@dataclass(frozen=True)
+class LinkFacts:
+    """What the reconcile found about a link's surroundings."""
+
+    cluster: GuestCluster | None
+    trunk: SipTrunk | None
+    slug_taken_by: str | None  # key of the link that holds this link's slug
+
+
+def link_phase_and_condition(
+    link: GuestLink, facts: LinkFacts, now: datetime
+) -> tuple[Phase, ConditionChange]:
+    spec, ns = link.spec, link.metadata.namespace
+    if facts.cluster is None:
+        return "Invalid", ConditionChange(
+            "Published",
+            "False",
+            "ClusterNotFound",
+            f"GuestCluster {spec.cluster_ref!r} not found in namespace {ns!r}; {SOON}",
+        )
+    if facts.trunk is None:
+        return "Invalid", ConditionChange(
+            "Published",
+            "False",
+            "TrunkNotFound",
+            f"SipTrunk {spec.trunk_ref!r} not found in namespace {ns!r}; {SOON}",
+        )
+    if facts.trunk.spec.cluster_ref != spec.cluster_ref:
+        return "Invalid", ConditionChange(
+            "Published",
+            "False",
+            "TrunkInOtherCluster",
+            f"SipTrunk {spec.trunk_ref!r} belongs to GuestCluster {facts.trunk.spec.cluster_ref!r}, "
+            f"not {spec.cluster_ref!r}",
+        )
+    if facts.slug_taken_by is not None:
+        return "Invalid", ConditionChange(
+            "Published",
+            "False",
+            "SlugConflict",
+            f"slug {spec.slug!r} is already used by GuestLink {facts.slug_taken_by}; choose another slug",
+        )
+    phase = time_phase(link, now)
+    condition = {
+        "Active": ConditionChange("Published", "True", "Active", "the link is published and can be called"),
+        "Scheduled": ConditionChange(
+            "Published", "True", "Scheduled", f"published; calls are accepted from {spec.valid_from}"
+        ),
+        "Expired": ConditionChange(
+            "Published", "True", "Expired", f"published, but expired at {spec.valid_until}: it answers 410"
+        ),
+        "Disabled": ConditionChange(
+            "Published", "False", "Disabled", "spec.enabled is false: the link is withdrawn and answers 403"
+        ),
+    }[phase]
+    return phase, condition
+
+
+def link_status(link: GuestLink, facts: LinkFacts, now: datetime) -> Status:
+    phase, condition = link_phase_and_condition(link, facts, now)
+    url = link_url(facts.cluster.spec.public_url, link_path(link)) if facts.cluster is not None else ""
+    return {
+        "conditions": set_conditions(
+            link.status.get("conditions", []), [condition], link.metadata.generation, now
+        ),
+        "observedGeneration": link.metadata.generation,
+        "url": url,
+        "phase": phase,
+    }
+
+
+def status_differs(current: Status, desired: Status) -> bool:
+    """Would writing `desired` change anything? Keys the operator does not own are ignored."""
+    return any(current.get(key) != value for key, value in desired.items())

@@ -1,0 +1,38 @@
+# GuestGate: `make demo` runs the product on its embedded default, `make test` runs every test.
+SHELL := /bin/bash
+PY := .venv/bin/python
+SRC := operator/guestgate tests bench
+
+.PHONY: deps tools crds check-crds golden lint test unit demo clean
+
+deps: ## Debian packages and the Python venv (idempotent)
+	@hack/install-deps.sh
+
+tools: deps ## build the pinned etcd, Kubernetes and Helm from their Go modules (cached)
+	$(PY) -m guestgate cluster build
+
+crds: deps ## regenerate crds/ and the chart's copy from the pydantic models
+	$(PY) -m guestgate crds --out crds --out charts/guestgate/crds
+
+check-crds: deps
+	$(PY) -m guestgate crds --out crds --out charts/guestgate/crds --check
+
+golden: deps ## refresh golden files (read the diff before committing)
+	GUESTGATE_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/render tests/chart -k golden
+
+lint: deps ## ruff, mypy (strict), the layer contract
+	.venv/bin/ruff check $(SRC)
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test: deps lint tools ## everything: lint, unit tables, the real control plane, SIPp, Chromium
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: deps
+	$(PY) -m pytest -q -m "not cluster"
+
+demo: deps ## local control plane + operator + examples (+ signalling and a demo phone), prints links
+	$(PY) -m guestgate demo
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

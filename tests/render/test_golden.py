@@ -1,0 +1,69 @@
+"""Golden files: every manifest the builders make for tests/data/render/input/<case>.yaml.
+
+Refresh with `make golden` and read the diff: a golden file changes only on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
+from guestgate.config.schema import content_hash
+from guestgate.render import network, secrets, workload
+from guestgate.render.config import render_published_config
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "render"
+CASES = sorted(p.stem for p in (DATA / "input").glob("*.yaml"))
+
+
+class _GoldenDumper(yaml.SafeDumper):
+    """Multi-line strings (the JSON config files) as literal blocks, so diffs read line by line."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_GoldenDumper.add_representer(str, _str)
+
+
+def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    clusters = [GuestCluster.model_validate(d) for d in docs if d["kind"] == "GuestCluster"]
+    trunks = [SipTrunk.model_validate(d) for d in docs if d["kind"] == "SipTrunk"]
+    links = [GuestLink.model_validate(d) for d in docs if d["kind"] == "GuestLink"]
+    out: list[dict[str, Any]] = []
+    for cluster in clusters:
+        published = render_published_config(cluster, trunks, links)
+        out += [
+            workload.service_account(cluster),
+            secrets.config_map(cluster, published),
+            secrets.signing_secret(cluster, b"fixed-signing-key"),
+            secrets.admin_secret(cluster, b"fixed-admin-token"),
+            secrets.credentials_secret(cluster, {"ns.trunk": (b"user", b"pass")}),
+            network.headless_service(cluster),
+            network.service(cluster),
+            network.pod_disruption_budget(cluster),
+            workload.statefulset(cluster, content_hash(published.cluster.to_json())),
+        ]
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str) -> None:
+    docs = list(yaml.safe_load_all((DATA / "input" / f"{case}.yaml").read_text()))
+    rendered = yaml.dump_all(render_case(docs), Dumper=_GoldenDumper, sort_keys=True, width=120)
+    golden = DATA / "output" / f"{case}.yaml"
+    if os.environ.get("GUESTGATE_UPDATE_GOLDEN"):
+        golden.write_text(rendered)
+    assert golden.exists(), f"no golden file for {case}: run `make golden`"
+    assert rendered == golden.read_text(), f"{case} differs from its golden file: run `make golden`, read the diff"
+
+
+def test_there_are_golden_cases() -> None:
+    assert len(CASES) >= 2

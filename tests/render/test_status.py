@@ -1,0 +1,92 @@
+"""Status builders: the conditions a user reads in `kubectl get` and `kubectl describe`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from guestgate.render.config import render_published_config
+from guestgate.render.status import LinkFacts, cluster_status, link_status, status_differs, trunk_status
+
+from .objects import cluster, link, trunk
+
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def _condition(status: dict[str, object], type_: str) -> dict[str, object]:
+    conditions = status["conditions"]
+    assert isinstance(conditions, list)
+    return next(c for c in conditions if c["type"] == type_)
+
+
+@pytest.mark.parametrize(
+    ("replicas", "redundant", "reason"),
+    [(1, "False", "TooFewReplicas"), (2, "False", "TooFewReplicas"), (3, "True", "EnoughReplicas"),
+     (50, "True", "EnoughReplicas")],
+)
+def test_fewer_than_three_replicas_is_not_redundant(replicas: int, redundant: str, reason: str) -> None:
+    gc = cluster(replicas=replicas)
+    status = cluster_status(gc, render_published_config(gc, [], []), "h", replicas, NOW)
+    condition = _condition(status, "Redundant")
+    assert (condition["status"], condition["reason"]) == (redundant, reason)
+    if redundant == "False":
+        assert "no redundancy" in str(condition["message"]) and "3" in str(condition["message"])
+    assert _condition(status, "Ready")["status"] == "True"
+
+
+def test_cluster_status_counts_and_readiness() -> None:
+    gc = cluster()
+    published = render_published_config(gc, [trunk()], [link(), link("off", enabled=False)])
+    status = cluster_status(gc, published, "abc", 1, NOW)
+    assert status["trunks"] == 1 and status["links"] == 1
+    assert status["linkBaseURL"] == "https://call.example.com/call/"
+    ready = _condition(status, "Ready")
+    assert (ready["status"], ready["message"]) == ("False", "1/3 signalling pods ready")
+
+
+@pytest.mark.parametrize(
+    ("case", "has_cluster", "status", "reason", "hash_written"),
+    [
+        ("cluster exists", True, "True", "Rendered", True),
+        ("cluster missing", False, "False", "ClusterNotFound", False),
+    ],
+)
+def test_trunk_status(case: str, has_cluster: bool, status: str, reason: str, hash_written: bool) -> None:
+    out = trunk_status(trunk(), cluster() if has_cluster else None, "f00d", NOW)
+    rendered = _condition(out, "ProfileRendered")
+    assert (rendered["status"], rendered["reason"]) == (status, reason), case
+    assert (out["profileHash"] == "f00d") is hash_written, case
+    assert _condition(out, "Healthy")["status"] == "Unknown"
+    assert _condition(out, "Reachable")["status"] == "Unknown"
+
+
+@pytest.mark.parametrize(
+    ("case", "facts", "spec", "phase", "reason"),
+    [
+        ("all there", LinkFacts(cluster(), trunk(), None), {}, "Active", "Active"),
+        ("no cluster", LinkFacts(None, trunk(), None), {}, "Invalid", "ClusterNotFound"),
+        ("no trunk", LinkFacts(cluster(), None, None), {}, "Invalid", "TrunkNotFound"),
+        ("trunk of another cluster", LinkFacts(cluster(), trunk(cluster_ref="other"), None), {}, "Invalid",
+         "TrunkInOtherCluster"),
+        ("slug taken", LinkFacts(cluster(), trunk(), "team/first"), {"slug": "s"}, "Invalid", "SlugConflict"),
+        ("disabled", LinkFacts(cluster(), trunk(), None), {"enabled": False}, "Disabled", "Disabled"),
+        ("scheduled", LinkFacts(cluster(), trunk(), None), {"validFrom": "2027-02-01T00:00:00Z"}, "Scheduled",
+         "Scheduled"),
+        ("expired", LinkFacts(cluster(), trunk(), None), {"validUntil": "2026-02-01T00:00:00Z"}, "Expired",
+         "Expired"),
+    ],
+)
+def test_link_status(case: str, facts: LinkFacts, spec: dict[str, object], phase: str, reason: str) -> None:
+    out = link_status(link(**spec), facts, NOW)
+    assert out["phase"] == phase, case
+    assert _condition(out, "Published")["reason"] == reason, case
+    if reason == "SlugConflict":
+        assert "team/first" in str(_condition(out, "Published")["message"])
+    assert out["url"] == ("" if facts.cluster is None else "https://call.example.com/call/" +
+                          ("s" if "slug" in spec else "team/sales"))
+
+
+def test_status_differs_ignores_keys_it_does_not_own() -> None:
+    assert not status_differs({"phase": "Active", "lastHealthCheck": {"x": 1}}, {"phase": "Active"})
+    assert status_differs({"phase": "Active"}, {"phase": "Expired"})

@@ -1,0 +1,144 @@
+"""From a TrunkProfile to what pjsua2 is told: checked values first, pjsua2 objects last.
+
+Everything that can be wrong in a profile is checked here in plain Python before pjsua2 sees it:
+pjsua2 asserts (and so aborts the whole process) on some bad arguments, and a bad trunk must
+never take the calls of the good ones down with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from guestgate.config.schema import PeerConfig, TrunkProfile
+
+# The CRD's codec names -> pjmedia codec ids of this wheel (checked with Endpoint.codecEnum2:
+# speex 8/16/32k, iLBC, GSM, PCMU, PCMA, G722, L16; no opus, no G.729).
+CODEC_IDS: dict[str, str] = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
+
+_NUMBER = re.compile(r"^(\+?[0-9*#]{1,32}|[A-Za-z0-9][A-Za-z0-9._~-]{0,63})$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+
+
+class EngineInputError(ValueError):
+    """A value the engine refuses before it reaches pjsua2 (it would assert or misbehave)."""
+
+
+def check_number(number: str) -> str:
+    if not _NUMBER.match(number):
+        raise EngineInputError(f"cannot dial {number!r}: use digits (+, *, #) or a SIP user part")
+    return number
+
+
+def check_host(host: str) -> str:
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+        return bare
+    except ValueError:
+        pass
+    if not _HOST.match(bare) or len(bare) > 253:
+        raise EngineInputError(f"{host!r} is not a host name or IP address")
+    return bare
+
+
+def check_port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise EngineInputError(f"port {port} is outside 1..65535")
+    return port
+
+
+def check_token(value: str, what: str) -> str:
+    if not _TOKEN.match(value):
+        raise EngineInputError(f"{what} {value!r} may only hold letters, digits and ._~-")
+    return value
+
+
+def host_for_uri(host: str) -> str:
+    bare = check_host(host)
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def peer_uri(peer: PeerConfig, user: str | None = None) -> str:
+    """sip:user@host:port;transport=x for a peer (user omitted for OPTIONS)."""
+    check_port(peer.port)
+    userinfo = f"{check_number(user)}@" if user else ""
+    scheme = "sips" if peer.transport == "tls" else "sip"
+    params = "" if peer.transport == "udp" else f";transport={peer.transport}"
+    return f"{scheme}:{userinfo}{host_for_uri(peer.host)}:{peer.port}{params}"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call overrides of the profile (the probe's flags)."""
+
+    media: bool = True  # offer audio (always true for now; kept for the browser leg's video later)
+
+
+PrackUse = Literal["optional", "mandatory"]
+
+
+def prack_use(profile: TrunkProfile) -> PrackUse:
+    # pjsip as a UAC PRACKs every reliable 18x whatever this says (see docs/prack.md); the
+    # setting only chooses between `Supported: 100rel` and `Require: 100rel` in the INVITE.
+    return "mandatory" if profile.prack == "require" else "optional"
+
+
+def codec_priorities(profile: TrunkProfile, available: set[str]) -> dict[str, int]:
+    """pjmedia codec id -> priority: the profile's codecs in order, everything else off."""
+    wanted = [CODEC_IDS[name] for name in profile.codecs if name in CODEC_IDS]
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        raise EngineInputError(f"codecs {', '.join(missing)} are not in this pjsua2 build")
+    if not wanted:
+        raise EngineInputError(f"trunk {profile.id}: no usable codec in {list(profile.codecs)}")
+    priorities = {codec: 0 for codec in available}
+    for rank, codec in enumerate(wanted):
+        priorities[codec] = 250 - rank
+    return priorities
+
+
+def account_config(
+    pj: Any,
+    profile: TrunkProfile,
+    contact_host: str,
+    media_bind: str,
+    media_public: str | None,
+    credentials: Credentials | None,
+) -> Any:
+    """The pjsua2 AccountConfig of a trunk (pj is the pjsua2 module, passed in to keep this testable)."""
+    check_token(profile.name, "trunk name")
+    cfg = pj.AccountConfig()
+    cfg.idUri = f"sip:guestgate@{host_for_uri(contact_host)}"
+    cfg.regConfig.registrarUri = ""  # a trunk is static: no REGISTER
+    cfg.callConfig.prackUse = (
+        pj.PJSUA_100REL_MANDATORY if prack_use(profile) == "mandatory" else pj.PJSUA_100REL_OPTIONAL
+    )
+    timer = profile.session_timer
+    if timer.enabled:
+        if not 90 <= timer.min_se <= timer.expires:
+            raise EngineInputError(f"trunk {profile.id}: need 90 <= minSE <= expires")
+        cfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL
+        cfg.callConfig.timerSessExpiresSec = timer.expires
+        cfg.callConfig.timerMinSESec = timer.min_se
+    else:
+        cfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
+    cfg.natConfig.sipOutboundUse = 0  # RFC 5626 only matters with REGISTER
+    cfg.mediaConfig.transportConfig.boundAddress = media_bind
+    if media_public:
+        cfg.mediaConfig.transportConfig.publicAddress = media_public
+    cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+    if credentials is not None:
+        realm = profile.auth.realm if profile.auth and profile.auth.realm else "*"
+        cred = pj.AuthCredInfo("digest", realm, credentials.username, 0, credentials.password)
+        cfg.sipConfig.authCreds.append(cred)
+    return cfg

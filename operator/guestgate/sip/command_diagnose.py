@@ -1,0 +1,63 @@
+"""`guestgate diagnose FILE...`: import traces, diagnose them, print findings and ladders.
+
+Exit codes: 0 no error finding, 1 an error finding, 2 the input could not be read (the message
+says which file and why; never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from guestgate.sip.importers import FORMATS, InputError, load_file
+from guestgate.sip.platforms import PLATFORMS
+
+EXIT_UNREADABLE = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="SIP traces: raw SIP text, SIPp -trace_msg logs, Cisco IOS "
+                             "'debug ccsip messages', pcap/pcapng captures")
+    parser.add_argument("--format", choices=FORMATS, default="auto",
+                        help="how to read the files (default: detected from the content)")
+    parser.add_argument("--caller-platform", choices=PLATFORMS, default=None,
+                        help="the caller's platform, when User-Agent/Server do not tell")
+    parser.add_argument("--callee-platform", choices=PLATFORMS, default=None,
+                        help="the callee's platform, when User-Agent/Server do not tell")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object {outcome, findings, ladder, ...} (docs/diagnose-json.md)")
+    parser.add_argument("--svg", metavar="FILE", default=None,
+                        help="also write the ladder as an SVG picture, evidence highlighted")
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so `guestgate --help` stays fast.
+    from guestgate.sip.diagnosis import diagnose
+    from guestgate.sip.report import exit_code, render_svg, render_text, report_to_json
+
+    ladders = []
+    notes: list[str] = []
+    for name in args.files:
+        try:
+            imported = load_file(name, args.format)
+        except InputError as error:
+            print(f"guestgate diagnose: cannot read {error}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        ladders.extend(imported.ladders)
+        notes.extend(imported.notes)
+    report = diagnose(ladders, caller_platform=args.caller_platform,
+                      callee_platform=args.callee_platform, notes=tuple(notes))
+    if args.svg:
+        try:
+            Path(args.svg).write_text(render_svg(report), encoding="utf-8")
+        except OSError as error:
+            print(f"guestgate diagnose: cannot write {args.svg}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    if args.json:
+        print(json.dumps(report_to_json(report), indent=2))
+    else:
+        print(render_text(report), end="")
+    return exit_code(report)

@@ -1,0 +1,119 @@
+"""Read trace files into ladders: the one place of the SIP side that touches files.
+
+``load_file(path, fmt)`` picks the importer (by content when ``fmt`` is "auto"), builds the
+ladders and returns them with notes on what could not be read. Every reason to give up is an
+``InputError`` whose message says what is wrong with which file, for the command to print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+from guestgate.sip.importers.ios import import_ios, looks_like_ios
+from guestgate.sip.importers.splitter import TruncatedInput
+from guestgate.sip.importers.text import import_text
+from guestgate.sip.ladder import Ladder, RawMessage, build_ladders
+
+FORMATS: Final = ("auto", "sip", "ios", "pcap")
+MAX_BYTES: Final = 64 * 1024 * 1024  # a day of busy trunk traces is far below this
+
+
+class InputError(Exception):
+    """The input cannot be turned into a ladder; the message is for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    ladders: list[Ladder]
+    notes: list[str]
+    format: str
+
+
+def detect_format(data: bytes) -> str:
+    from guestgate.sip.importers.pcap import is_capture
+
+    if is_capture(data):
+        return "pcap"
+    return "ios" if looks_like_ios(data.decode("utf-8", errors="replace")) else "sip"
+
+
+def _decode_text(data: bytes, label: str) -> str:
+    sample = data[:65536]
+    # Text traces never hold NUL bytes, and are mostly printable: anything else is binary.
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) or b >= 128 for b in sample)
+    if b"\x00" in sample or (sample and printable / len(sample) < 0.9):
+        raise InputError(f"{label}: this is binary data, not a SIP trace or a pcap/pcapng capture")
+    return data.decode("utf-8", errors="replace")
+
+
+def import_bytes(data: bytes, label: str, fmt: str = "auto") -> Imported:
+    """Bytes of a trace -> ladders. Raises InputError."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if len(data) > MAX_BYTES:
+        raise InputError(f"{label}: {len(data)} bytes is more than the {MAX_BYTES // 2**20} MiB a trace "
+                         "may have; cut it down to the calls you want diagnosed")
+    if not data.strip():
+        raise InputError(f"{label}: the file is empty")
+    chosen = detect_format(data) if fmt == "auto" else fmt
+    notes: list[str] = []
+    try:
+        if chosen == "pcap":
+            return _import_capture(data, label)
+        text = _decode_text(data, label)
+        raw: list[RawMessage]
+        raw, notes = import_ios(text, label) if chosen == "ios" else import_text(text, label)
+    except TruncatedInput as error:
+        raise InputError(str(error)) from None
+    return _finish(raw, notes, label, chosen)
+
+
+def _import_capture(data: bytes, label: str) -> Imported:
+    # dpkt is imported only here, so diagnosing text never pays for it.
+    from guestgate.sip.importers.pcap import CaptureError, import_pcap, is_capture, media_for
+
+    if not is_capture(data):
+        raise InputError(f"{label}: not a pcap or pcapng capture (no capture magic number)")
+    try:
+        result = import_pcap(data, label)
+    except CaptureError as error:
+        raise InputError(str(error)) from None
+    imported = _finish(result.messages, result.notes, label, "pcap")
+    ladders = [replace(ladder, media=media_for(ladder, result.datagrams) or ladder.media)
+               for ladder in imported.ladders]
+    if not any(d.is_rtp for d in result.datagrams):
+        imported.notes.append(f"{label}: no RTP in the capture (filtered to SIP?): media not judged")
+    return Imported(ladders=ladders, notes=imported.notes, format="pcap")
+
+
+def _finish(raw: list[RawMessage], notes: list[str], label: str, chosen: str) -> Imported:
+    ladders = build_ladders(raw, label)
+    if not ladders:
+        what = "packet" if chosen == "pcap" else "start line"
+        raise InputError(f"{label}: no SIP message found (read as {chosen}; no SIP {what} such as "
+                         "'INVITE sip:... SIP/2.0' or 'SIP/2.0 200 OK')")
+    all_notes = list(dict.fromkeys([*notes, *(n for ladder in ladders for n in ladder.notes)]))
+    return Imported(ladders=ladders, notes=all_notes, format=chosen)
+
+
+def load_file(path: str | Path, fmt: str = "auto") -> Imported:
+    """Read and import one file. Raises InputError with a message naming the file."""
+    label = str(path)
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{label}: {size} bytes is more than the {MAX_BYTES // 2**20} MiB a trace "
+                             "may have; cut it down to the calls you want diagnosed")
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{label}: is a directory, not a trace file") from None
+    except PermissionError:
+        raise InputError(f"{label}: permission denied") from None
+    except OSError as error:
+        raise InputError(f"{label}: cannot be read ({error.strerror or error})") from None
+    return import_bytes(data, label, fmt)

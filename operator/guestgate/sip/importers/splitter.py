@@ -1,0 +1,143 @@
+"""Cut SIP messages out of text that may hold other lines around them (pure).
+
+Every text format (raw SIP, SIPp -trace_msg, Cisco IOS debug, Asterisk and FreeSWITCH loggers)
+is the same problem: start lines open messages, some *banner* lines carry facts about the next
+message (time, sent or received, addresses) and end the previous one, and Content-Length says
+where a body ends. Each format only supplies its banner reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from guestgate.sip.ladder import RawMessage
+from guestgate.sip.message import is_start_line
+
+
+class TruncatedInput(ValueError):
+    """The input ends in the middle of a message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What banners said about the messages that follow."""
+
+    time: float | None = None
+    local: bool | None = None
+    src: str | None = None
+    dst: str | None = None
+    transport: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """A banner line's facts; None fields leave the context as it was."""
+
+    time: float | None = None
+    local: bool | None = None
+    src: str | None = None
+    dst: str | None = None
+    transport: str | None = None
+    resets_addresses: bool = False
+
+    def apply(self, context: Context) -> Context:
+        base = replace(context, src=None, dst=None) if self.resets_addresses else context
+        return Context(
+            time=self.time if self.time is not None else base.time,
+            local=self.local if self.local is not None else base.local,
+            src=self.src or base.src,
+            dst=self.dst or base.dst,
+            transport=self.transport or base.transport,
+        )
+
+
+BannerReader = Callable[[str], Banner | None]
+
+MAX_MESSAGES = 20_000  # a sane trace holds far fewer; more means we are reading the wrong thing
+
+
+def _wire_size(lines: list[str]) -> int:
+    # Content-Length counts bytes on the wire, where every line ends with CRLF.
+    return sum(len(line.encode("utf-8")) + 2 for line in lines)
+
+
+def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[RawMessage], list[str]]:
+    """Find every SIP message in ``text``; return them and notes on what was skipped.
+
+    Raises TruncatedInput when the input ends before a message's headers end or before its
+    Content-Length worth of body.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    messages: list[RawMessage] = []
+    skipped: list[int] = []
+    context = Context()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        found = banner(line)
+        if found is not None:
+            context = found.apply(context)
+            i += 1
+            continue
+        if not is_start_line(line.strip()):
+            if line.strip():
+                skipped.append(i + 1)
+            i += 1
+            continue
+        start = i
+        i += 1
+        while i < len(lines) and lines[i].strip() and banner(lines[i]) is None \
+                and not is_start_line(lines[i].strip()):
+            i += 1
+        headers = [text_line.strip("\r") for text_line in lines[start:i]]
+        ended_cleanly = i < len(lines) and not lines[i].strip()
+        length = _content_length(headers)
+        body: list[str] = []
+        if ended_cleanly:
+            i += 1  # the blank line between headers and body
+            while i < len(lines) and banner(lines[i]) is None and not is_start_line(lines[i].strip()):
+                if length is not None and _wire_size(body) >= length:
+                    break
+                body.append(lines[i])
+                i += 1
+        elif i >= len(lines) and (length is None or length > 0):
+            raise TruncatedInput(f"{label}: the input ends inside the headers of the message at line "
+                                 f"{start + 1} ({lines[start].strip()[:60]!r})")
+        while body and not body[-1].strip():
+            body.pop()
+        if length is not None and _wire_size(body) + 2 < length and i >= len(lines):
+            raise TruncatedInput(f"{label}: the message at line {start + 1} ({lines[start].strip()[:60]!r}) "
+                                 f"announces Content-Length {length} but the input ends after "
+                                 f"{_wire_size(body)} bytes of body")
+        messages.append(RawMessage(text="\n".join(headers) + "\n\n" + "\n".join(body), time=context.time,
+                                   local=context.local, src=context.src, dst=context.dst,
+                                   transport=context.transport, where=f"{label} line {start + 1}"))
+        if len(messages) > MAX_MESSAGES:
+            raise TruncatedInput(f"{label}: more than {MAX_MESSAGES} SIP messages; split the trace "
+                                 "per call before diagnosing it")
+    return messages, _skipped_note(skipped, label)
+
+
+def _content_length(headers: list[str]) -> int | None:
+    for header in headers[1:]:
+        name, _, value = header.partition(":")
+        if name.strip().lower() in ("content-length", "l") and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+def _skipped_note(numbers: list[int], label: str) -> list[str]:
+    """``[3, 4, 5, 9]`` -> one note naming the ranges of lines that were not SIP."""
+    if not numbers:
+        return []
+    ranges: list[str] = []
+    first = last = numbers[0]
+    for number in [*numbers[1:], -1]:
+        if number == last + 1:
+            last = number
+            continue
+        ranges.append(str(first) if first == last else f"{first}-{last}")
+        first = last = number
+    shown = ", ".join(ranges[:8]) + (", ..." if len(ranges) > 8 else "")
+    return [f"{label}: {len(numbers)} line(s) are not SIP and were skipped (lines {shown})"]

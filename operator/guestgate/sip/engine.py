@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -659,6 +660,8 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.dup2(2, 1)
         yield
     finally:
+        # pjlib printf()s into C stdio's buffer: flush it while fd 1 still points at stderr.
+        ctypes.CDLL(None).fflush(None)
         os.dup2(saved, 1)
         os.close(saved)
 

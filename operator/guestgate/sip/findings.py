@@ -89,3 +89,13 @@ class Finding:
             "cause": self.cause.to_dict() if self.cause else None,
             "fix": self.fix.to_dict(),
         }
+
+    def to_status(self) -> dict[str, Any]:
+        """The shape of the SipTrunk status' FindingStatus (camelCase keys, evidence as lines)."""
+        cause = None if self.cause is None else {
+            "value": self.cause.q850, "name": self.cause.name, "sipStatus": self.cause.sip,
+            "misleading": self.cause.misleading or ""}
+        evidence = [f"#{e.message} {e.line}" + (f": {'; '.join(e.headers)}" if e.headers else "")
+                    for e in self.evidence]
+        return {"code": self.code, "severity": self.severity, "summary": self.summary, "cause": cause,
+                "fixCaller": self.fix.caller, "fixCallee": self.fix.callee, "evidence": evidence}

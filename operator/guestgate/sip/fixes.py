@@ -19,8 +19,8 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
     "OK": ({"generic": _NOTHING}, {"generic": _NOTHING}),
     "PEER_UNREACHABLE": (
         {
-            "guestgate": "check the SipTrunk's destination (host, port, transport) and that no firewall "
-                         "or NetworkPolicy drops SIP from the signalling pods to it",
+            "guestgate": "check spec.peer (host, port, transport) and that no firewall or NetworkPolicy "
+                         "drops SIP from the signalling pods to it",
             "cube": "check `session target` and transport on the outbound dial-peer; "
                     "`voice-class sip options-keepalive` marks it busy-out while the peer is silent",
             "cucm": "check the SIP Trunk destination address, port and the SIP Trunk Security Profile "
@@ -189,7 +189,7 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
     "AUTH_FAILED": (
         {
             "guestgate": "spec.auth.secretName: a Secret with the username and password the peer "
-                         "expects (realm {realm})",
+                         "expects; spec.auth.realm: {realm}",
             "cube": "`sip-ua` / `credentials username <user> password <pw> realm {realm}`, or "
                     "`authentication username <user> password <pw>` on the dial-peer",
             "cucm": "the digest credentials of the trunk (SIP Realm / Application User) for realm "
@@ -252,7 +252,7 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
     ),
     "PEER_UNAVAILABLE": (
         {
-            "guestgate": "retry after {retry_after}; give the SipTrunk a second peer to fail over to",
+            "guestgate": "retry after {retry_after}; list a second peer in spec.fallbackPeers to fail over to",
             "cube": "`voice-class sip options-keepalive` on the dial-peer and a second dial-peer with "
                     "a lower `preference` to hunt to",
             "cucm": 'a Route List with a second trunk, and "Enable OPTIONS Ping" on the SIP Profile',
@@ -272,8 +272,8 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
     ),
     "SESSION_INTERVAL_TOO_SMALL": (
         {
-            "guestgate": "spec.sessionTimer.minSE: {min_se} (GuestGate then offers Session-Expires of "
-                         "at least {min_se} s)",
+            "guestgate": "spec.sessionTimer.expires: {min_se} or more (the Session-Expires GuestGate "
+                         "offers must reach the peer's Min-SE)",
             "cube": "`voice service voip` / `sip` / `min-se {min_se} session-expires {min_se}` (or more)",
             "cucm": "raise the SIP session expires timer (SIP Profile / service parameters) to at "
                     "least {min_se} s",
@@ -282,7 +282,7 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
             "generic": "offer Session-Expires of at least {min_se} s",
         },
         {
-            "guestgate": "spec.sessionTimer.minSE lower than the caller's Session-Expires",
+            "guestgate": "spec.sessionTimer.minSE: at most the caller's Session-Expires",
             "cube": "lower `min-se` under `voice service voip` / `sip`",
             "asterisk": "endpoint: lower `timers_min_se`",
             "freeswitch": "profile: lower `minimum-session-expires`",

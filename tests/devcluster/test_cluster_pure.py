@@ -1,0 +1,72 @@
+"""Pure pieces of DevCluster and the command: port choice, status text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from guestgate.devcluster.cluster import ClusterError, ClusterStatus, ComponentStatus, choose_ports, export_line
+from guestgate.devcluster.command import format_status
+
+
+class FakePorts:
+    """Ports in ``busy`` cannot be taken; any-port requests get 30000, 30001, ..."""
+
+    def __init__(self, busy: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        self.busy = busy
+        self.next = 30000
+
+    def __call__(self, port: int | None) -> int | None:
+        if port is None:
+            self.next += 1
+            return self.next - 1
+        return None if port in self.busy else port
+
+
+@pytest.mark.parametrize(
+    ("case", "previous", "busy", "expected"),
+    [
+        ("first start: fresh ports", {}, set(), {"a": 30000, "b": 30001}),
+        ("restart keeps free previous ports", {"a": 7000, "b": 7001}, set(), {"a": 7000, "b": 7001}),
+        ("a previous port now taken is replaced", {"a": 7000, "b": 7001}, {7001}, {"a": 7000, "b": 30000}),
+        ("a port never serves two names", {"a": 7000, "b": 7000}, set(), {"a": 7000, "b": 30000}),
+    ],
+)
+def test_choose_ports(case: str, previous: dict[str, int], busy: set[int], expected: dict[str, int]) -> None:
+    assert choose_ports(["a", "b"], previous, FakePorts(busy)) == expected, case
+
+
+def test_choose_ports_without_any_free_port_says_so() -> None:
+    with pytest.raises(ClusterError, match=r"no free port on 127\.0\.0\.1 for a"):
+        choose_ports(["a"], {}, lambda port: None)
+
+
+def test_export_line() -> None:
+    assert export_line(Path("/s/kubeconfig")) == "export KUBECONFIG=/s/kubeconfig"
+
+
+def status(pids: list[int | None], ready: bool = True, exists: bool = True) -> ClusterStatus:
+    return ClusterStatus(
+        name="demo",
+        state_dir=Path("/s"),
+        exists=exists,
+        server="https://127.0.0.1:1",
+        kubeconfig=Path("/s/kubeconfig"),
+        components=tuple(ComponentStatus(f"c{i}", pid, Path(f"/s/logs/c{i}.log")) for i, pid in enumerate(pids)),
+        ready=ready,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "value", "first_line"),
+    [
+        ("all up", status([1, 2]), "cluster demo: running, API ready"),
+        ("up, API not answering", status([1, 2], ready=False), "cluster demo: running, API not ready"),
+        ("crashed component", status([1, None], ready=False), "cluster demo: partly running"),
+        ("stopped", status([None, None], ready=False), "cluster demo: stopped"),
+        ("never created", status([], exists=False), "cluster demo: does not exist"),
+    ],
+)
+def test_format_status(case: str, value: ClusterStatus, first_line: str) -> None:
+    assert format_status(value).splitlines()[0].startswith(first_line), case

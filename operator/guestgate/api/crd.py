@@ -79,8 +79,9 @@ def _fill_factory_defaults(schema: JSON, model: type[BaseModel]) -> None:
         nested = _model_of(annotation)
         if field.default_factory is not None:
             value = field.default_factory()  # type: ignore[call-arg]
-            # A nested model defaults to {} so the apiserver fills its own field defaults in.
-            prop["default"] = {} if isinstance(value, BaseModel) else _plain(value)
+            # Whole default objects: the API server checks a default against the CEL rules as it
+            # stands, without filling nested defaults into it first.
+            prop["default"] = _plain(value)
         if nested is not None:
             _fill_factory_defaults(prop, nested)
         elif prop.get("type") == "array":

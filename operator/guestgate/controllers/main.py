@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from guestgate.api.common import GROUP, VERSION
 from guestgate.controllers.cache import KINDS
@@ -65,16 +66,30 @@ def dependents(ctx: Context, kind: str, body: dict[str, Any]) -> list[Key]:
     return keys
 
 
+def schedule_retry(ctx: Context, key: Key, kind: str, error: Exception) -> None:
+    """Count the failure and schedule a retry with backoff; the operator keeps running."""
+    delay = ctx.queue.retry(key)
+    RECONCILE_TOTAL.labels(kind=kind, result="error").inc()
+    extra = {"kind": kind, "key": key[1], "retry_in": delay}
+    if isinstance(error, ApiException):  # the API server's own words say it all
+        log.error("reconcile failed; retrying", extra={**extra, "status": error.status, "body": error.body})
+    else:
+        log.error("reconcile failed; retrying", exc_info=error, extra=extra)
+
+
 async def handle(key: Key) -> None:
     ctx = context()
     kind, name = key
     started = time.monotonic()
     try:
         await RECONCILERS[kind](ctx, name)
-    except Exception:
-        delay = ctx.queue.retry(key)
-        RECONCILE_TOTAL.labels(kind=kind, result="error").inc()
-        log.exception("reconcile failed; retrying", extra={"kind": kind, "key": name, "retry_in": delay})
+    except ApiException as error:
+        if error.status != 404:
+            schedule_retry(ctx, key, kind, error)
+        else:  # deleted while we looked: its DELETED event reconciles what depends on it
+            ctx.queue.forget(key)
+    except Exception as error:
+        schedule_retry(ctx, key, kind, error)
     else:
         ctx.queue.forget(key)
         RECONCILE_TOTAL.labels(kind=kind, result="ok").inc()

@@ -83,6 +83,7 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> Manifest:
+        # The client serialises `body` to JSON itself (apply-patch+yaml included: JSON is YAML).
         response = self.api.call_api(
             path,
             method,
@@ -125,7 +126,7 @@ class Kube:
         return self._call(
             "PATCH",
             _path(manifest["kind"], meta.get("namespace"), meta["name"]),
-            body=json.dumps(manifest),
+            body=manifest,
             query=query,
             content_type="application/apply-patch+yaml",
         )
@@ -150,7 +151,7 @@ class Kube:
             return False
         try:
             self.writes.creates += 1
-            self._call("POST", _path(manifest["kind"], meta.get("namespace")), body=json.dumps(manifest))
+            self._call("POST", _path(manifest["kind"], meta.get("namespace")), body=manifest)
         except ApiException as error:
             if error.status == 409:  # created meanwhile: keep theirs
                 return False
@@ -162,7 +163,7 @@ class Kube:
         return self._call(
             "PATCH",
             _path(kind, namespace, name, "status"),
-            body=json.dumps({"status": status}),
+            body={"status": dict(status)},
             content_type="application/merge-patch+json",
         )
 
@@ -192,7 +193,7 @@ class Kube:
         }
         try:
             self.writes.events += 1
-            self._call("POST", _path("Event", meta["namespace"]), body=json.dumps(body))
+            self._call("POST", _path("Event", meta["namespace"]), body=body)
         except ApiException as error:
             log.warning("event not posted", extra={"reason": reason, "status": error.status})
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from guestgate.devcluster import cluster as cluster_module
 from guestgate.devcluster.cluster import ClusterError, ClusterStatus, ComponentStatus, choose_ports, export_line
 from guestgate.devcluster.command import format_status
+from guestgate.devcluster.components import ETCD, Component
+from guestgate.devcluster.layout import CacheLayout
+from guestgate.devcluster.process import exclusive
 
 
 class FakePorts:
@@ -70,3 +76,33 @@ def status(pids: list[int | None], ready: bool = True, exists: bool = True) -> C
 )
 def test_format_status(case: str, value: ClusterStatus, first_line: str) -> None:
     assert format_status(value).splitlines()[0].startswith(first_line), case
+
+
+def test_a_missing_host_binary_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Issue 7 adds components from Debian packages (containerd, runc): the error must say what to install.
+    monkeypatch.setattr(cluster_module, "ensure_binaries", lambda binaries, cache: {})
+    host = Component(name="containerd", executable="containerd-not-installed-here", build=None,
+                     args=ETCD.args, probe=ETCD.probe, host_packages=("containerd",))
+    cluster = cluster_module.DevCluster("t", components=(host,), cache=CacheLayout(tmp_path))
+    with pytest.raises(ClusterError, match=r"apt-get install containerd"):
+        cluster.start()
+
+
+def test_exclusive_lock_serialises_two_holders(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    order: list[str] = []
+    entered = threading.Event()
+
+    def first() -> None:
+        with exclusive(lock):
+            entered.set()
+            time.sleep(0.2)
+            order.append("first")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    entered.wait(5)
+    with exclusive(lock):
+        order.append("second")
+    thread.join(5)
+    assert order == ["first", "second"]

@@ -22,7 +22,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -161,6 +161,7 @@ class DevCluster:
         self.name = name
         self.components: tuple[Component, ...] = tuple(components)
         self._stop_on_exit = False
+        self._lock_depth = 0
 
     # -- what callers read ----------------------------------------------------------------------
 
@@ -194,6 +195,24 @@ class DevCluster:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One process at a time changes this cluster (two `up`s would race for ports and pids);
+        re-entrant within this object, since start() itself stops and deletes."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        with process.exclusive(self.layout.lock_file):
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+
     def start(self, *, fresh: bool = False) -> DevCluster:
         """Build what is missing, start every component detached, wait until the API is usable.
 
@@ -201,13 +220,20 @@ class DevCluster:
         (etcd data, certificates, logs) first, for tests that want a clean API.
         """
         started = time.monotonic()
-        binaries = ensure_binaries(self._builds(), self.cache)
+        binaries = self._resolve_binaries()
+        with self._locked():
+            self._start(binaries, fresh)
+        log.info("cluster ready name=%s server=%s seconds=%.1f", self.name, self.server,
+                 time.monotonic() - started)
+        return self
+
+    def _start(self, binaries: Mapping[str, Path], fresh: bool) -> None:
         if fresh:
             self.delete()
         elif self.status().running:
             self._wait_settled(self._config(binaries, self._state().get("ports", {})))
-            log.info("cluster already running name=%s server=%s", self.name, self.server)
-            return self
+            log.info("cluster already running name=%s", self.name)
+            return
         else:
             self.stop()  # a half-running cluster from a crash: start over cleanly
         picker = _PortPicker()
@@ -225,21 +251,20 @@ class DevCluster:
         except BaseException:
             self.stop()
             raise
-        log.info("cluster ready name=%s server=%s seconds=%.1f", self.name, cfg.server,
-                 time.monotonic() - started)
-        return self
 
     def stop(self) -> bool:
         """Stop every component (reverse order). True if anything was running."""
         stopped = False
-        for component in reversed(self.components):
-            stopped |= process.stop(self.layout.pid_file(component.name), component.name)
+        with self._locked():
+            for component in reversed(self.components):
+                stopped |= process.stop(self.layout.pid_file(component.name), component.name)
         return stopped
 
     def delete(self) -> None:
         """Stop and remove the cluster's state directory (data, certificates, logs)."""
-        self.stop()
-        shutil.rmtree(self.layout.root, ignore_errors=True)
+        with self._locked():
+            self.stop()
+            shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def __enter__(self) -> DevCluster:
         self._stop_on_exit = True
@@ -315,10 +340,21 @@ class DevCluster:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _builds(self) -> list[Binary]:
+    def _resolve_binaries(self) -> dict[str, Path]:
         # kubectl too: every user of a cluster wants it, and it shares kube-apiserver's build cache.
         builds = [c.build for c in self.components if c.build is not None]
-        return [*builds, KUBECTL]
+        binaries = ensure_binaries([*builds, KUBECTL], self.cache)
+        for component in self.components:
+            if component.build is None:
+                found = shutil.which(component.executable)
+                if found is None:
+                    packages = " ".join(component.host_packages) or component.executable
+                    raise ClusterError(
+                        f"{component.name} needs `{component.executable}` on PATH; install it "
+                        f"(apt-get install {packages})"
+                    )
+                binaries[component.executable] = Path(found)
+        return binaries
 
     def _config(self, binaries: Mapping[str, Path], ports: Mapping[str, int]) -> ClusterConfig:
         return ClusterConfig(
@@ -372,6 +408,9 @@ class DevCluster:
         started = time.monotonic()
         # Owner-only: etcd refuses to be quiet about anything looser, and it holds secrets.
         self.layout.data_dir(component.name).mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path, content in (component.config_files(cfg) if component.config_files else {}).items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
         env = {**os.environ, **component.extra_env} if component.extra_env else None
         log_file = self.layout.log_file(component.name)
         running = process.start_detached(component.args(cfg), log_file,

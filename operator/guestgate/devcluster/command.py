@@ -15,9 +15,9 @@ import sys
 import time
 
 from guestgate.devcluster.cluster import DEFAULT_NAME, ClusterError, ClusterStatus, DevCluster, export_line
-from guestgate.devcluster.gobuild import BuildError, build_binaries
+from guestgate.devcluster.gobuild import BuildError, build_binaries, ensure_binaries
 from guestgate.devcluster.layout import CacheLayout
-from guestgate.devcluster.versions import ALL_BINARIES
+from guestgate.devcluster.versions import ALL_BINARIES, KUBECTL
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     up.add_argument("--fresh", action="store_true", help="wipe the cluster's data and certificates first")
     down = add("down", "stop the cluster (its data is kept for the next `up`)")
     down.add_argument("--delete", action="store_true", help="also remove data, certificates and logs")
-    add("status", "show each component, the server URL and whether the API is ready")
+    add("status", "show each component, the server URL and whether the API is ready "
+                  "(exit 0 only when running and ready)")
     sub.add_parser("build", help="build the pinned binaries into the cache, nothing else",
                    description="build the pinned binaries into the cache, nothing else")
 
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
                 return _build()
             case "up":
                 cluster = DevCluster(args.name).start(fresh=args.fresh)
+                kubectl = ensure_binaries([KUBECTL])["kubectl"]
+                print(f"kubectl {KUBECTL.version} (if you have none): {kubectl}", file=sys.stderr)
                 print(export_line(cluster.kubeconfig))
                 return 0
             case "down":

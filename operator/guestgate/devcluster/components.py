@@ -102,7 +102,12 @@ class Component:
     # Client certificates it presents other than through a kubeconfig (front proxy, kubelet client).
     client_certs: tuple[ClientIdentity, ...] = ()
     serving: Callable[[ClusterConfig], ServingIdentity] | None = None
+    # Files it reads, rendered before it starts (issue 7: kubelet config, containerd config.toml,
+    # the CNI conflist): path (inside the state dir) -> content.
+    config_files: Callable[[ClusterConfig], Mapping[Path, str]] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Packages that provide a host binary (``build`` None), named in the error when it is missing.
+    host_packages: tuple[str, ...] = ()
 
 
 # --- etcd -------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ relinks.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -21,11 +20,11 @@ import re
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from guestgate.devcluster.layout import CacheLayout
+from guestgate.devcluster.process import exclusive
 from guestgate.devcluster.versions import ALL_BINARIES, Binary, GoModule
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,7 @@ def build_binaries(binaries: Sequence[Binary], cache: CacheLayout) -> list[Build
     cache.bin_dir.mkdir(parents=True, exist_ok=True)
     # One build at a time on this machine: parallel pytest sessions or a `cluster up` next to a
     # test run would otherwise compile the same thousands of packages twice on two cores.
-    with _exclusive(cache.root / "build.lock"):
+    with exclusive(cache.root / "build.lock"):
         for binary in missing:
             path = binary_path(binary, cache)
             if path.is_file():  # built by whoever held the lock before us
@@ -186,21 +185,6 @@ def build_binaries(binaries: Sequence[Binary], cache: CacheLayout) -> list[Build
                 continue
             results.append(_build_one(binary, cache))
     return results
-
-
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        started = time.monotonic()
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        waited = time.monotonic() - started
-        if waited > 1:
-            log.info("build lock acquired waited_s=%.1f lock=%s", waited, lock_path)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build_one(binary: Binary, cache: CacheLayout) -> BuildResult:

@@ -75,6 +75,11 @@ class ClusterLayout:
         return self.root.name
 
     @property
+    def lock_file(self) -> Path:
+        # Beside the state dir, not in it: `delete` removes the dir while the lock is held.
+        return self.root.parent / f".{self.root.name}.lock"
+
+    @property
     def state_file(self) -> Path:
         return self.root / "cluster.json"
 

@@ -7,12 +7,14 @@ only ours if /proc/<pid>/cmdline still starts with the executable we launched (p
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +139,19 @@ def log_tail(log_file: Path, lines: int = 30) -> str:
     except FileNotFoundError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """An advisory lock across processes (flock), released when the block ends or we die."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        started = time.monotonic()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = time.monotonic() - started
+        if waited > 1:
+            log.info("lock acquired waited_s=%.1f lock=%s", waited, lock_path)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -61,6 +61,7 @@ def flags(component: Component, cfg: ClusterConfig = CFG) -> list[str]:
         (CONTROLLER_MANAGER, f"--cluster-signing-cert-file={STATE}/pki/ca.crt", "CSR signing"),
         (CONTROLLER_MANAGER, "--secure-port=20004", "no default :10257 clash"),
         (CONTROLLER_MANAGER, "--leader-elect=false", "restarts do not wait for an old lease"),
+        (CONTROLLER_MANAGER, "--kube-api-qps=100", "no client-side throttling at start (4s instead of 8s)"),
     ],
     ids=lambda value: value if isinstance(value, str) and value.startswith("--") else None,
 )

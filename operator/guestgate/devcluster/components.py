@@ -223,6 +223,10 @@ def controller_manager_args(cfg: ClusterConfig) -> list[str]:
         f"--service-cluster-ip-range={cfg.service_cidr}",
         # One instance: leader election would only delay a restart by the old lease's duration.
         "--leader-elect=false",
+        # The default 20 qps throttles the start (each controller first creates its
+        # ServiceAccount and token) and tests that create many objects; loopback can take more.
+        "--kube-api-qps=100",
+        "--kube-api-burst=200",
         f"--v={cfg.verbosity}",
     ]
 

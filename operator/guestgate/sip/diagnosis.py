@@ -505,5 +505,8 @@ def diagnose(ladders: list[Ladder] | tuple[Ladder, ...], caller_platform: str | 
     chosen = tuple(ladder.with_platforms(caller_platform, callee_platform) for ladder in ladders)
     findings = [f for i, ladder in enumerate(chosen) for f in diagnose_ladder(ladder, i)]
     findings.sort(key=lambda f: SEVERITY_ORDER[f.severity])
+    silent = [f"{ladder.name}: no INVITE or OPTIONS in this call, nothing to diagnose"
+              for i, ladder in enumerate(chosen) if not any(f.call == i for f in findings)]
+    notes = (*notes, *silent)
     return Report(ladders=chosen, findings=tuple(findings), comparison=tuple(compare(chosen, findings)),
                   notes=notes)

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import pjsua2 as pj
@@ -288,19 +289,15 @@ class SipEngine:
         cfg.medConfig.threadCnt = 1
         ep.libInit(cfg)
         ep.audDevManager().setNullDev()  # a pod has no sound card; the bridge still clocks
-        port = s.sip_port
-        for kind in s.transports:
-            tc = pj.TransportConfig()
-            tc.boundAddress = s.bind_address
-            tc.port = port
-            if s.public_address:
-                tc.publicAddress = s.public_address
-            tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP, tc)
-            info = ep.transportGetInfo(tid)
-            bound = str(info.localName).rpartition(":")[2]
-            port = int(bound)
-            self._local[kind] = f"{s.bind_address}:{port}"
-            self.messages.set_local_address(kind, self._local[kind])
+        # With port 0, UDP gets a free port and TCP must get the same number, which another
+        # process may hold: try a few numbers before giving up.
+        for attempt in range(1 if s.sip_port else 20):
+            try:
+                self._create_transports(s.sip_port)
+                break
+            except pj.Error:
+                if s.sip_port or attempt == 19:
+                    raise
         ep.libStart()
         self._codecs = {str(c.codecId): int(c.priority) for c in ep.codecEnum2()}
         self._guard = _TrunkAccount(self, "")
@@ -308,6 +305,27 @@ class SipEngine:
         guard_cfg.idUri = f"sip:guestgate@{s.public_address or s.bind_address}"
         self._guard.create(guard_cfg, True)
         log.info("sip engine started listen=%s codecs=%s", self._local, sorted(self._codecs))
+
+    def _create_transports(self, port: int) -> None:
+        pj, ep, s = self._pj, self._ep, self.settings
+        created: list[int] = []
+        try:
+            for kind in s.transports:
+                tc = pj.TransportConfig()
+                tc.boundAddress = s.bind_address
+                tc.port = port
+                if s.public_address:
+                    tc.publicAddress = s.public_address
+                kind_id = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
+                created.append(ep.transportCreate(kind_id, tc))
+                port = int(str(ep.transportGetInfo(created[-1]).localName).rpartition(":")[2])
+                self._local[kind] = f"{s.bind_address}:{port}"
+                self.messages.set_local_address(kind, self._local[kind])
+        except pj.Error:
+            for tid in created:
+                self._guarded("transportClose", partial(ep.transportClose, tid))
+            self._local.clear()
+            raise
 
     def _shutdown(self) -> None:
         ep = self._ep

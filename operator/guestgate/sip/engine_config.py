@@ -137,6 +137,10 @@ def account_config(
     if media_public:
         cfg.mediaConfig.transportConfig.publicAddress = media_public
     cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+    # pjsua re-INVITEs by default when an answer lists several codecs ("lock codec"); trunks
+    # (CUBE, CUCM) answer with several all the time, and a surprise re-INVITE is a failure mode
+    # of its own. The first codec of the answer is used without asking again.
+    cfg.mediaConfig.lockCodecEnabled = False
     if credentials is not None:
         realm = profile.auth.realm if profile.auth and profile.auth.realm else "*"
         cred = pj.AuthCredInfo("digest", realm, credentials.username, 0, credentials.password)

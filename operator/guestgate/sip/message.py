@@ -327,4 +327,10 @@ def parse_message(text: str) -> SipMessage:
     start = lines[0].strip()
     if not is_start_line(start):
         raise SipParseError(f"not a SIP start line: {start[:80]!r}")
-    return SipMessage(start_line=start, headers=parse_headers(lines[1:]), body=body)
+    message = SipMessage(start_line=start, headers=parse_headers(lines[1:]), body=body)
+    # RFC 3261 8.1.1: every message has Call-ID and CSeq; without them it is cut short or not SIP.
+    missing = [name for name in ("Call-ID", "CSeq") if not message.has(name)]
+    if missing or message.cseq is None:
+        what = ", ".join(missing) if missing else "a readable CSeq"
+        raise SipParseError(f"{start[:60]!r} has no {what} (cut short?)")
+    return message

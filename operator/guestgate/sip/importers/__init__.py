@@ -14,7 +14,7 @@ from typing import Final
 from guestgate.sip.importers.ios import import_ios, looks_like_ios
 from guestgate.sip.importers.splitter import TruncatedInput
 from guestgate.sip.importers.text import import_text
-from guestgate.sip.ladder import Ladder, RawMessage, build_ladders
+from guestgate.sip.ladder import Ladder, RawMessage, build_ladders, parse_raw
 
 FORMATS: Final = ("auto", "sip", "ios", "pcap")
 MAX_BYTES: Final = 64 * 1024 * 1024  # a day of busy trunk traces is far below this
@@ -89,9 +89,12 @@ def _import_capture(data: bytes, label: str) -> Imported:
 
 
 def _finish(raw: list[RawMessage], notes: list[str], label: str, chosen: str) -> Imported:
-    ladders = build_ladders(raw, label)
+    ladders = build_ladders(raw, label, notes)
     if not ladders:
+        unreadable = parse_raw(raw)[1]
         what = "packet" if chosen == "pcap" else "start line"
+        if unreadable:  # start lines were there but no message was readable: say why
+            raise InputError(f"{label}: no readable SIP message (read as {chosen}): " + "; ".join(unreadable[:3]))
         raise InputError(f"{label}: no SIP message found (read as {chosen}; no SIP {what} such as "
                          "'INVITE sip:... SIP/2.0' or 'SIP/2.0 200 OK')")
     all_notes = list(dict.fromkeys([*notes, *(n for ladder in ladders for n in ladder.notes)]))

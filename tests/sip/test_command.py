@@ -1,0 +1,185 @@
+"""`guestgate diagnose` and `guestgate explain-cause` as a user runs them: a subprocess, its exit
+code, its output. Unreadable input of every kind must give exit 2 and one clear line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import dpkt
+import pytest
+from sip_builder import CUBE, CUCM, Call, as_pcap, as_sip
+from test_catalogue import ok_cucm_to_cube, prack_missing_cucm_cube
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = Path(__file__).parent / "data" / "seed-prack-missing.sip"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def guestgate(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
+    return subprocess.run([sys.executable, "-m", "guestgate", *args], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+
+
+def test_seed_field_failure_names_prack_and_both_fixes() -> None:
+    result = guestgate("diagnose", str(SEED))
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert out.startswith("outcome: PRACK_MISSING")
+    assert "caller 10.10.1.10:5060 (Cisco Unified CM" in out and "callee 10.10.1.1:5060 (Cisco CUBE" in out
+    assert "misleading: cause 65" in out and "RFC 3262" in out
+    assert '"SIP Rel1XX Options" to "Send PRACK for all 1xx Messages"' in out
+    assert 'voice-class sip rel1xx supported "100rel"' in out
+    # the ladder: one arrow per message, the headers that matter
+    assert "Require: 100rel; RSeq: 5461; SDP" in out
+    assert "Reason: Q.850;cause=65; no SDP" in out
+
+
+def test_json_contract(tmp_path: Path) -> None:
+    result = guestgate("diagnose", "--json", str(SEED))
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert {"outcome", "findings", "ladder", "calls", "comparison", "notes", "version", "exitCode"} <= set(document)
+    assert document["outcome"] == "PRACK_MISSING"
+    finding = document["findings"][0]
+    assert set(finding) == {"code", "severity", "summary", "call", "evidence", "cause", "fix"}
+    assert finding["cause"]["q850"] == 65 and finding["cause"]["sip"] == 488 and finding["cause"]["misleading"]
+    assert set(finding["fix"]) == {"caller", "callee", "callerPlatform", "calleePlatform"}
+    assert [m["from"] for m in document["ladder"]] == ["caller", "callee", "callee", "callee", "caller",
+                                                       "callee", "caller"]
+    assert document["ladder"][2]["evidence"] is True and document["ladder"][1]["evidence"] is False
+    assert document["calls"][0]["caller"]["platform"] == "cucm"
+    assert document["calls"][0]["callee"]["platform"] == "cube"
+
+
+def test_platform_flags_override_detection() -> None:
+    result = guestgate("diagnose", "--json", "--caller-platform", "guestgate", "--callee-platform", "asterisk",
+                       str(SEED))
+    fix = json.loads(result.stdout)["findings"][0]["fix"]
+    assert "spec.prack: supported" in fix["caller"]
+    assert "100rel = peer_supported" in fix["callee"]
+
+
+def test_ok_call_exits_zero(tmp_path: Path) -> None:
+    trace = tmp_path / "ok.sip"
+    trace.write_text(as_sip(ok_cucm_to_cube()))
+    result = guestgate("diagnose", str(trace))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("outcome: OK (exit 0)")
+
+
+def test_svg_is_well_formed_and_shows_every_message(tmp_path: Path) -> None:
+    picture = tmp_path / "ladder.svg"
+    result = guestgate("diagnose", "--svg", str(picture), str(SEED))
+    assert result.returncode == 1
+    root = ET.parse(picture).getroot()
+    assert root.tag == f"{SVG}svg"
+    groups = [g for g in root.iter(f"{SVG}g") if "message" in (g.get("class") or "")]
+    assert len(groups) == 7
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    for line in ("#0 INVITE sip:00412256731@10.10.1.1:5060", "#1 100 Trying", "#2 183 Session Progress",
+                 "#3 200 OK", "#4 ACK sip:00412256731@10.10.1.1:5060", "#5 BYE sip:447578332431@10.10.1.10:5060",
+                 "#6 200 OK"):
+        assert line in texts
+    cited = {g.get("data-index") for g in groups if "evidence" in (g.get("class") or "")}
+    assert cited == {"0", "2", "3", "5"}  # INVITE, the reliable 183, the early 200, the BYE
+
+
+def test_several_files_say_what_differs(tmp_path: Path) -> None:
+    local = tmp_path / "local.sip"
+    local.write_text(as_sip(Call(CUCM, CUBE, number="2001", call_id="local-1").invite().reply(100, "Trying")
+                            .ringing().answer().ack().wait(5).request("BYE").ok_to_last("BYE")))
+    international = tmp_path / "international.pcap"
+    international.write_bytes(as_pcap(prack_missing_cucm_cube()))
+    result = guestgate("diagnose", str(local), str(international))
+    assert result.returncode == 1
+    assert "comparison of the calls:" in result.stdout
+    assert "failing calls have the international numbers; working calls have the internal numbers" in result.stdout
+    assert "failing calls have reliable 18x (Require: 100rel): True" in result.stdout
+    assert "look at the route of the failing calls (international numbers" in result.stdout
+
+
+def test_explain_cause() -> None:
+    result = guestgate("explain-cause", "65")
+    assert result.returncode == 0
+    assert result.stdout.startswith("Q.850 cause 65: Bearer capability not implemented")
+    assert "SIP 488" in result.stdout and "PRACK" in result.stdout
+    bad = guestgate("explain-cause", "sixty-five")
+    assert bad.returncode == 2 and "not a Q.850 cause value" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _pcapng(call: Call) -> bytes:
+    buffer = io.BytesIO()
+    writer = dpkt.pcapng.Writer(buffer)
+    reader = dpkt.pcap.Reader(io.BytesIO(as_pcap(call)))
+    for ts, frame in reader:
+        writer.writepkt(frame, ts=ts)
+    return buffer.getvalue()
+
+
+def _huge(path: Path) -> None:
+    with path.open("wb") as handle:  # sparse: big on paper, nothing on disk
+        handle.truncate(65 * 1024 * 1024 + 1)
+
+
+UNREADABLE: list[tuple[str, Callable[[Path], None], str]] = [
+    ("garbage text", lambda p: p.write_text("hello\nthis is a shopping list\nmilk, eggs\n"), "no SIP message found"),
+    ("binary noise", lambda p: p.write_bytes(random.Random(4).randbytes(8192)), "binary data"),
+    ("empty file", lambda p: p.write_bytes(b""), "empty"),
+    ("headers cut off", lambda p: p.write_text("INVITE sip:2001@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1\r\nCall-"),
+     "ends inside the headers"),
+    ("body cut off", lambda p: p.write_text(as_sip(ok_cucm_to_cube()).split("m=audio")[0]), "Content-Length"),
+    ("start line only", lambda p: p.write_text("SIP/2.0 200 OK\r\n\r\n"), "has no Call-ID, CSeq"),
+    ("pcap cut mid-packet", lambda p: p.write_bytes(as_pcap(ok_cucm_to_cube())[:-100]), "truncated"),
+    ("pcap header only", lambda p: p.write_bytes(as_pcap(ok_cucm_to_cube())[:20]), "truncated"),
+    ("pcapng cut mid-block", lambda p: p.write_bytes(_pcapng(ok_cucm_to_cube())[:-37]), "capture"),
+    ("pcap without SIP", lambda p: p.write_bytes(as_pcap(Call(CUCM, CUBE))), "no SIP message found"),
+    ("huge file", _huge, "more than the 64 MiB"),
+]
+
+
+@pytest.mark.parametrize(("make", "expected"), [pytest.param(m, e, id=n) for n, m, e in UNREADABLE])
+def test_unreadable_input_exits_2_with_a_clear_message(tmp_path: Path, make: Callable[[Path], None],
+                                                       expected: str) -> None:
+    trace = tmp_path / "trace.bin"
+    make(trace)
+    result = guestgate("diagnose", str(trace))
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"guestgate diagnose: cannot read {trace}: ")
+    assert expected in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    pytest.param(["/nonexistent/trace.sip"], "no such file", id="missing file"),
+    pytest.param(["/tmp"], "is a directory", id="directory"),
+    pytest.param(["--format", "pcap", str(SEED)], "not a pcap or pcapng capture", id="text given as pcap"),
+])
+def test_bad_paths_and_formats_exit_2(args: list[str], expected: str) -> None:
+    result = guestgate("diagnose", *args)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ios_format_flag_reads_a_cube_debug(tmp_path: Path) -> None:
+    from sip_builder import as_ios
+
+    trace = tmp_path / "cube-debug.txt"
+    trace.write_text(as_ios(prack_missing_cucm_cube()))
+    for fmt in ("auto", "ios"):
+        result = guestgate("diagnose", "--format", fmt, "--json", str(trace))
+        document = json.loads(result.stdout)
+        assert document["outcome"] == "PRACK_MISSING"
+        assert document["calls"][0]["callee"]["recordedHere"] is True

@@ -132,11 +132,12 @@ def _huge(path: Path) -> None:
         handle.truncate(65 * 1024 * 1024 + 1)
 
 
-UNREADABLE: list[tuple[str, Callable[[Path], None], str]] = [
+UNREADABLE: list[tuple[str, Callable[[Path], object], str]] = [
     ("garbage text", lambda p: p.write_text("hello\nthis is a shopping list\nmilk, eggs\n"), "no SIP message found"),
     ("binary noise", lambda p: p.write_bytes(random.Random(4).randbytes(8192)), "binary data"),
     ("empty file", lambda p: p.write_bytes(b""), "empty"),
-    ("headers cut off", lambda p: p.write_text("INVITE sip:2001@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1\r\nCall-"),
+    ("headers cut off",
+     lambda p: p.write_text("INVITE sip:2001@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1\r\nCall-"),
      "ends inside the headers"),
     ("body cut off", lambda p: p.write_text(as_sip(ok_cucm_to_cube()).split("m=audio")[0]), "Content-Length"),
     ("start line only", lambda p: p.write_text("SIP/2.0 200 OK\r\n\r\n"), "has no Call-ID, CSeq"),
@@ -149,7 +150,7 @@ UNREADABLE: list[tuple[str, Callable[[Path], None], str]] = [
 
 
 @pytest.mark.parametrize(("make", "expected"), [pytest.param(m, e, id=n) for n, m, e in UNREADABLE])
-def test_unreadable_input_exits_2_with_a_clear_message(tmp_path: Path, make: Callable[[Path], None],
+def test_unreadable_input_exits_2_with_a_clear_message(tmp_path: Path, make: Callable[[Path], object],
                                                        expected: str) -> None:
     trace = tmp_path / "trace.bin"
     make(trace)

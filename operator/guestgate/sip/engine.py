@@ -50,6 +50,7 @@ from guestgate.sip.engine_config import (
 log = logging.getLogger("guestgate.sip.engine")
 
 T = TypeVar("T")
+MEDIA_SAMPLE_SECONDS = 0.25
 Transport = Literal["udp", "tcp"]
 
 
@@ -110,6 +111,7 @@ class SipEngine:
         self._calls: dict[str, _CallRecord] = {}
         self._rejected: list[Any] = []
         self._reap: list[str] = []
+        self._next_sample = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -223,6 +225,7 @@ class SipEngine:
                 self._run_jobs()
                 self._guarded("libHandleEvents", lambda: self._ep.libHandleEvents(10))
                 self._reap_calls()
+                self._sample_media()
         finally:
             self._fail_pending_jobs()
             self._shutdown()
@@ -480,6 +483,17 @@ class SipEngine:
         counters.seconds_connected = max(0.0, end - answered) if answered else 0.0
         record.handle.media = counters
         return counters
+
+    def _sample_media(self) -> None:
+        # pjsua tears the streams down before it reports DISCONNECTED, so a call the peer hangs
+        # up would show no RTP at all: the counters are sampled while the call is up.
+        now = time.monotonic()
+        if now < self._next_sample:
+            return
+        self._next_sample = now + MEDIA_SAMPLE_SECONDS
+        for call_id, record in list(self._calls.items()):
+            if not record.handle.ended:
+                self._guarded("media sample", partial(self._media_counters, call_id))
 
     def _attach_port(self, call_id: str, factory: Callable[[Any], Any]) -> None:
         record = self._record(call_id)

@@ -77,13 +77,6 @@ class Credentials:
     password: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallOptions:
-    """Per-call overrides of the profile (the probe's flags)."""
-
-    media: bool = True  # offer audio (always true for now; kept for the browser leg's video later)
-
-
 PrackUse = Literal["optional", "mandatory"]
 
 

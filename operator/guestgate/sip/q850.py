@@ -44,6 +44,9 @@ CAUSES: dict[int, Cause] = {c.value: c for c in (
           ("Also the answer of CUCM and carriers to calls from an address or calling number they "
            "do not accept (trunk security, ACLs): check the source address and the caller ID.",)),
     Cause(22, "Number changed", "The number has moved.", 410),
+    Cause(25, "Exchange routing error", "A loop or too many hops on the way.", 483,
+          ("Gateways use it for 482 Loop Detected and 483 Too Many Hops: a routing loop between "
+           "two trunks, not a fault of the destination.",)),
     Cause(26, "Non-selected user clearing", "Another device answered the call.", 404),
     Cause(27, "Destination out of order", "The far interface is down.", 502),
     Cause(28, "Invalid number format (address incomplete)", "The number is malformed or too short.", 484),

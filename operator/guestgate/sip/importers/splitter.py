@@ -140,4 +140,6 @@ def _skipped_note(numbers: list[int], label: str) -> list[str]:
         ranges.append(str(first) if first == last else f"{first}-{last}")
         first = last = number
     shown = ", ".join(ranges[:8]) + (", ..." if len(ranges) > 8 else "")
-    return [f"{label}: {len(numbers)} line(s) are not SIP and were skipped (lines {shown})"]
+    if len(numbers) == 1:
+        return [f"{label}: line {shown} is not SIP and was skipped"]
+    return [f"{label}: {len(numbers)} lines are not SIP and were skipped (lines {shown})"]

@@ -81,6 +81,7 @@ class Call:
     messages: list[Sent] = field(default_factory=list)
     now: float = 0.0
     cseq: int = 101
+    invite_cseq: int = 101
     callee_cseq: int = 1
     answered_tag: bool = False
     _branch: int = 0
@@ -117,6 +118,7 @@ class Call:
                body: bool = True) -> Call:
         if new_cseq:
             self.cseq += 1
+        self.invite_cseq = self.cseq
         self.invite_via = self._via("caller")
         caller = self.caller
         headers = [self.invite_via, *self._dialog("caller", False), f"CSeq: {self.cseq} INVITE",
@@ -134,7 +136,8 @@ class Call:
         headers = [via or self.invite_via, *self._dialog("caller", to_tag and sender == "callee")]
         if sender == "caller":  # answering a request of the callee (its BYE): its own dialog view
             headers = [via or self.invite_via, *self._dialog("callee", True)]
-        headers += [f"CSeq: {cseq if cseq is not None else self.cseq} {method}",
+        default = self.invite_cseq if method == "INVITE" else self.cseq
+        headers += [f"CSeq: {cseq if cseq is not None else default} {method}",
                     f"Server: {responder.ua}", *extra]
         if status >= 200 or status in (180, 183):
             headers.append(f"Contact: <sip:{responder.user}@{responder.address}>")
@@ -147,7 +150,8 @@ class Call:
                 body: str = "", cseq: int | None = None) -> Call:
         profile = self._profile(sender)
         if sender == "caller":
-            number = cseq if cseq is not None else (self.cseq if method in ("ACK", "CANCEL") else self.cseq + 1)
+            number = cseq if cseq is not None else (
+                self.invite_cseq if method in ("ACK", "CANCEL") else self.cseq + 1)
             if method not in ("ACK", "CANCEL"):
                 self.cseq = number
             target = f"sip:{self.number}@{self.callee.address}"

@@ -59,6 +59,29 @@ def prack_missing_downstream_kamailio() -> Call:
     return call.request("BYE", "callee", extra=('Reason: Q.850;cause=65;text="bearer capability"',)).ok_to_last("BYE")
 
 
+def prack_done_right() -> Call:
+    call = Call(CUCM, CUBE).invite(supported="100rel,timer,replaces").reply(100, "Trying")
+    call.reply(183, "Session Progress", body=call.answer_sdp(), extra=("Require: 100rel", "RSeq: 12"))
+    call.request("PRACK", extra=("RAck: 12 101 INVITE",)).ok_to_last("PRACK")
+    return call.wait(3).answer().ack().wait(20).request("BYE").ok_to_last("BYE")
+
+
+def downstream_488_after_early_answer() -> Call:
+    # The 183 already agreed PCMU, so the 488 with cause 65 that follows is not about codecs.
+    call = Call(CUBE, FREESWITCH, number="0041225673100").invite().reply(100, "Trying")
+    call.reply(183, "Session Progress", body=call.answer_sdp()).wait(32)
+    return call.reply(488, "Not Acceptable Here", extra=("Reason: Q.850;cause=65",)).ack()
+
+
+def unreachable_then_cancel() -> Call:
+    call = unreachable_invite()
+    return call.request("CANCEL")
+
+
+def trying_then_nothing() -> Call:
+    return Call(CUCM, CUBE).invite().reply(100, "Trying").wait(30)
+
+
 def prack_unanswered_481() -> Call:
     call = Call(CUCM, CUBE).invite(supported="100rel,timer,replaces").reply(100, "Trying")
     call.reply(183, "Session Progress", body=call.answer_sdp(), extra=("Require: 100rel", "RSeq: 77"))
@@ -218,6 +241,9 @@ CASES = [
          "PRACK_MISSING", caller_fix="100rel = yes", callee_fix="enable-100rel"),
     Case("PRACK_MISSING_DOWNSTREAM behind Kamailio", prack_missing_downstream_kamailio,
          "PRACK_MISSING_DOWNSTREAM", caller_fix="nothing on this leg", callee_fix="topos"),
+    Case("PRACK answered and acknowledged is OK", prack_done_right, "OK"),
+    Case("PRACK_MISSING_DOWNSTREAM 488 cause 65 after an agreed 183", downstream_488_after_early_answer,
+         "PRACK_MISSING_DOWNSTREAM", callee_fix="enable-100rel"),
     Case("PRACK_UNANSWERED 481 from CUBE", prack_unanswered_481, "PRACK_UNANSWERED", callee_fix="481"),
     Case("PRACK_UNANSWERED no response through Kamailio", prack_unanswered_silence, "PRACK_UNANSWERED",
          callee_fix="topos"),
@@ -250,6 +276,8 @@ CASES = [
          callee_fix="HANGUPCAUSE"),
     Case("PEER_UNREACHABLE INVITE never answered", unreachable_invite, "PEER_UNREACHABLE", caller_fix="spec.peer"),
     # A silent peer never says what it runs: the fix is generic unless the platform is given.
+    Case("PEER_UNREACHABLE INVITE retransmitted, then CANCEL", unreachable_then_cancel, "PEER_UNREACHABLE"),
+    Case("NO_ANSWER 100 Trying and then nothing", trying_then_nothing, "NO_ANSWER"),
     Case("PEER_UNREACHABLE OPTIONS never answered", unreachable_options, "PEER_UNREACHABLE",
          callee_fix="listens on that address"),
     Case("OK OPTIONS answered", options_answered, "OK"),

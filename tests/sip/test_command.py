@@ -104,8 +104,9 @@ def test_several_files_say_what_differs(tmp_path: Path) -> None:
     result = guestgate("diagnose", str(local), str(international))
     assert result.returncode == 1
     assert "comparison of the calls:" in result.stdout
-    assert "failing calls have the international numbers; working calls have the internal numbers" in result.stdout
-    assert "failing calls have reliable 18x (Require: 100rel): True" in result.stdout
+    assert "the failing calls dial international numbers; the working calls dial internal numbers" in result.stdout
+    assert "the failing calls got a reliable 18x (Require: 100rel); the working calls got no reliable 18x" \
+        in result.stdout
     assert "look at the route of the failing calls (international numbers" in result.stdout
 
 

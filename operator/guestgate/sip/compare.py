@@ -42,6 +42,15 @@ def _traits(ladder: Ladder) -> _Traits | None:
     return _Traits(number, kind, route, reliable, 183 in statuses)
 
 
+# attribute -> wording (with {} for the values), or for a yes/no trait (yes, no)
+_WORDING: dict[str, tuple[str, str]] = {
+    "kind": ("dial {} numbers", ""),
+    "route": ("are answered by {}", ""),
+    "reliable_18x": ("got a reliable 18x (Require: 100rel)", "got no reliable 18x"),
+    "progress_183": ("got 183 Session Progress", "got no 183 Session Progress"),
+}
+
+
 def _outcome(findings: Sequence[Finding], call: int) -> str:
     worst = next((f for f in findings if f.call == call and f.severity != "info"), None)
     return worst.code if worst else "OK"
@@ -60,15 +69,17 @@ def compare(ladders: Sequence[Ladder], findings: Sequence[Finding]) -> list[str]
         same = "all calls work" if not failing else "no call works"
         return [*lines, f"{same}: nothing to compare between working and failing calls"]
 
-    pairs: list[tuple[str, str]] = [("kind", "the {} numbers"), ("route", "answered by {}"),
-                                    ("reliable_18x", "reliable 18x (Require: 100rel): {}"),
-                                    ("progress_183", "183 Session Progress: {}")]
-    for attribute, wording in pairs:
-        bad = {str(getattr(traits[i], attribute)) for i in failing}
-        good = {str(getattr(traits[i], attribute)) for i in working}
-        if bad.isdisjoint(good):
-            lines.append(f"differs: failing calls have {wording.format(', '.join(sorted(bad)))}; "
-                         f"working calls have {wording.format(', '.join(sorted(good)))}")
+    for attribute, (yes, no) in _WORDING.items():
+        bad = {getattr(traits[i], attribute) for i in failing}
+        good = {getattr(traits[i], attribute) for i in working}
+        if not bad.isdisjoint(good):
+            continue  # not a difference: some working call shares it
+        if isinstance(next(iter(bad)), bool):
+            lines.append(f"differs: the failing calls {yes if True in bad else no}; "
+                         f"the working calls {yes if True in good else no}")
+        else:
+            lines.append(f"differs: the failing calls {yes.format(', '.join(sorted(map(str, bad))))}; "
+                         f"the working calls {yes.format(', '.join(sorted(map(str, good))))}")
     codes = sorted({outcomes[i] for i in failing})
     routes = sorted({traits[i].route for i in failing})
     kinds = sorted({traits[i].kind for i in failing})

@@ -268,6 +268,10 @@ def _final_response(call: _Call, make: _Builder) -> list[Finding]:
     status = message.status or 0
     cause = _signalled_cause([final])
     number = _number(call)
+    if cause and cause.q850 in PRACK_CAUSES and _early_answer_agreed(call) \
+            and (_elapsed(call.provisional[-1], final) or 0.0) <= PRACK_GIVE_UP_SECONDS:
+        # The offer was already answered in an 18x with a common codec: not a codec problem here.
+        return [_downstream(call, make, final, cause, f"gave up with {message.summary} after the 18x")]
     if status == 420 and "100rel" in message.tokens("Unsupported"):
         return [make.finding("BAD_EXTENSION_100REL", "error",
                              "The caller requires 100rel (Require: 100rel) and the callee does not support "
@@ -303,6 +307,15 @@ def _final_response(call: _Call, make: _Builder) -> list[Finding]:
                          [_evidence(final, "Reason", "Warning")], cause, status=message.summary)]
 
 
+def _early_answer_agreed(call: _Call) -> bool:
+    """An 18x carried SDP with a voice codec the offer has."""
+    offer = _sdp_item(call, "caller")
+    offered = offer.message.sdp.audio.voice_codecs if offer and offer.message.sdp and offer.message.sdp.audio \
+        else frozenset()
+    return any(m.message.sdp is not None and m.message.sdp.audio is not None
+               and offered & m.message.sdp.audio.voice_codecs for m in call.provisional)
+
+
 def _number(call: _Call) -> str:
     uri = call.invite.message.request_uri if call.invite else None
     if not uri:
@@ -336,9 +349,15 @@ def _no_answer(call: _Call, make: _Builder, final: LadderMessage | None,
         text = f"Nobody answered: {final.message.summary}{_seconds(_elapsed(call.invite, final))}."
         return [make.finding("NO_ANSWER", "warning", text, [_evidence(final, "Reason")], cause)]
     ended = call.cancel
-    text = (f"The caller cancelled after ringing{_seconds(_elapsed(rang or call.invite, ended))}: "
-            "nobody answered in time." if ended else "The trace ends while the call is still ringing.")
-    evidence = [_evidence(m, "Reason") for m in (rang, ended) if m is not None]
+    if ended:
+        text = (f"The caller cancelled after ringing{_seconds(_elapsed(rang or call.invite, ended))}: "
+                "nobody answered in time." if rang else
+                f"The caller cancelled{_seconds(_elapsed(call.invite, ended))} before any ringing.")
+    else:
+        text = ("The trace ends while the call is still ringing." if rang else
+                "The callee said 100 Trying and then nothing before the trace ends: no ringing, no answer.")
+    last = call.responses[-1] if call.responses else None
+    evidence = [_evidence(m, "Reason") for m in (call.invite, rang or last, ended) if m is not None]
     return [make.finding("NO_ANSWER", "warning", text, evidence, cause or _signalled_cause(
         [ended] if ended else []))]
 
@@ -380,6 +399,21 @@ def _unavailable(make: _Builder, final: LadderMessage, what: str, cause: CauseIn
                         retry_after=retry_after)
 
 
+def _downstream(call: _Call, make: _Builder, end: LadderMessage, cause: CauseInfo, how: str) -> Finding:
+    """PRACK_MISSING_DOWNSTREAM: cause 65/47 after a clean 18x/200 on this leg (no reliable 18x)."""
+    last_18x = call.provisional[-1] if call.provisional else None
+    misleading = (f"cause {cause.q850} ({cause.name.lower()}) is the symptom of a reliable 18x that a "
+                  "hop behind the callee never PRACKed (RFC 3262), not a codec problem on this leg")
+    evidence = [_evidence(m, "Require", "Server") for m in (last_18x, call.final)
+                if m is not None and m is not end]
+    return make.finding(
+        "PRACK_MISSING_DOWNSTREAM", "error",
+        f"No reliable 18x in this ladder, yet the callee {how} with {_cause_text(cause)}: a hop behind "
+        f"{_who(call.ladder, 'callee')} is missing a PRACK; trace the callee's next leg.",
+        [*evidence, _evidence(end, "Reason", "P-RTP-Stat", "User-Agent", note="the call ends here")],
+        replace(cause, misleading=misleading))
+
+
 def _after_answer(call: _Call, make: _Builder) -> list[Finding]:
     """Answered calls: no common codec, no RTP, or dropped by the callee."""
     if not call.answered or call.final is None:
@@ -396,18 +430,7 @@ def _after_answer(call: _Call, make: _Builder) -> list[Finding]:
     since_answer = _elapsed(call.final, bye)
     if bye is not None and bye.sender == "callee" and cause and cause.q850 in PRACK_CAUSES \
             and (since_answer is None or since_answer <= PRACK_GIVE_UP_SECONDS):
-        last_18x = call.provisional[-1] if call.provisional else None
-        misleading = (f"cause {cause.q850} ({cause.name.lower()}) is the symptom of a reliable 18x that a "
-                      "hop behind the callee never PRACKed (RFC 3262), not a codec problem on this leg")
-        findings.append(make.finding(
-            "PRACK_MISSING_DOWNSTREAM", "error",
-            f"No reliable 18x in this ladder, yet the callee hung up{_seconds(since_answer)} after the "
-            f"answer with {_cause_text(cause)}: a hop behind {_who(call.ladder, 'callee')} is missing "
-            "a PRACK; trace the callee's next leg.",
-            [e for e in (_evidence(last_18x, "Require", "Server") if last_18x else None,
-                         _evidence(call.final, "Require", "Server"),
-                         _evidence(bye, "Reason", "P-RTP-Stat", "User-Agent")) if e is not None],
-            replace(cause, misleading=misleading)))
+        findings.append(_downstream(call, make, bye, cause, f"hung up{_seconds(since_answer)} after the answer"))
         return findings
     media = call.ladder.media
     lasted = _elapsed(call.final, bye) if bye else None
@@ -485,7 +508,7 @@ def diagnose_ladder(ladder: Ladder, index: int = 0) -> list[Finding]:
     make = _Builder(call, index)
     if call.invite is None:
         return _no_invite(call, make)
-    if not call.responses and call.cancel is None:
+    if not call.responses and not any(m.sender == "callee" for m in ladder.messages):
         return _unreachable(call, make)
     findings = _prack(call, make)
     if not any(f.severity == "error" for f in findings):

@@ -103,3 +103,15 @@ def test_cluster_command_up_status_down() -> None:
     finally:
         guestgate("down", "--name", name, "--delete")
     assert not DevCluster(name).state_dir.exists()
+
+
+def test_context_manager_stops_only_what_it_started() -> None:
+    name = f"pytest-ctx-{os.getpid()}"
+    try:
+        with DevCluster(name) as outer:
+            with DevCluster(name) as inner:  # finds it running: reuses, and must not stop it
+                assert inner.kubectl("get", "namespace", "default").returncode == 0
+            assert outer.status().running
+        assert not DevCluster(name).status().running
+    finally:
+        DevCluster(name).delete()

@@ -160,7 +160,7 @@ class DevCluster:
         self.layout: ClusterLayout = self.cache.cluster(name)
         self.name = name
         self.components: tuple[Component, ...] = tuple(components)
-        self._stop_on_exit = False
+        self._started_here = False
         self._lock_depth = 0
 
     # -- what callers read ----------------------------------------------------------------------
@@ -222,18 +222,19 @@ class DevCluster:
         started = time.monotonic()
         binaries = self._resolve_binaries()
         with self._locked():
-            self._start(binaries, fresh)
+            self._started_here = self._start(binaries, fresh)
         log.info("cluster ready name=%s server=%s seconds=%.1f", self.name, self.server,
                  time.monotonic() - started)
         return self
 
-    def _start(self, binaries: Mapping[str, Path], fresh: bool) -> None:
+    def _start(self, binaries: Mapping[str, Path], fresh: bool) -> bool:
+        """True if this call started the processes, False if it found them running."""
         if fresh:
             self.delete()
         elif self.status().running:
             self._wait_settled(self._config(binaries, self._state().get("ports", {})))
             log.info("cluster already running name=%s", self.name)
-            return
+            return False
         else:
             self.stop()  # a half-running cluster from a crash: start over cleanly
         picker = _PortPicker()
@@ -251,6 +252,7 @@ class DevCluster:
         except BaseException:
             self.stop()
             raise
+        return True
 
     def stop(self) -> bool:
         """Stop every component (reverse order). True if anything was running."""
@@ -267,7 +269,6 @@ class DevCluster:
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def __enter__(self) -> DevCluster:
-        self._stop_on_exit = True
         return self.start()
 
     def __exit__(
@@ -276,7 +277,8 @@ class DevCluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._stop_on_exit:
+        # Stop only what this block started: a cluster someone left running stays running.
+        if self._started_here:
             self.stop()
 
     def status(self) -> ClusterStatus:

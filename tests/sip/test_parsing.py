@@ -271,3 +271,16 @@ def test_q850_table_is_consistent() -> None:
 ])
 def test_platform_detection(products: list[str], platform: str) -> None:
     assert detect_platform(products) == platform
+
+
+def test_pure_modules_stay_import_light() -> None:
+    """The diagnosis and its outputs load without dpkt (pcap support is imported on demand)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import guestgate.sip.diagnosis, guestgate.sip.report, guestgate.sip.ladder, "
+            "guestgate.sip.q850, guestgate.sip.importers; print('dpkt' in sys.modules)")
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": str(repo / "operator")}, timeout=60)
+    assert result.stdout.strip() == "False"

@@ -115,6 +115,11 @@ def _codec_text(item: LadderMessage) -> str:
     return f"{audio.address}:{audio.port} {' '.join(audio.codecs)} {audio.direction}"
 
 
+def _media_address(item: LadderMessage | None) -> str:
+    audio = item.message.sdp.audio if item and item.message.sdp else None
+    return f"{audio.address}:{audio.port}" if audio else "?"
+
+
 def _elapsed(start: LadderMessage | None, end: LadderMessage | None) -> float | None:
     if start is None or end is None or start.time is None or end.time is None:
         return None
@@ -147,6 +152,20 @@ def _cause_text(cause: CauseInfo | None) -> str:
     return f"Q.850 cause {cause.q850}, {cause.name.lower()}" if cause else "no cause given"
 
 
+def _merged(evidence: list[Evidence]) -> tuple[Evidence, ...]:
+    """One entry per message, in ladder order: checks may cite the same message twice."""
+    by_message: dict[int, Evidence] = {}
+    for item in evidence:
+        seen = by_message.get(item.message)
+        if seen is None:
+            by_message[item.message] = item
+            continue
+        headers = tuple(dict.fromkeys((*seen.headers, *item.headers)))
+        note = "; ".join(n for n in dict.fromkeys((seen.note, item.note)) if n)
+        by_message[item.message] = replace(seen, headers=headers, note=note)
+    return tuple(by_message[index] for index in sorted(by_message))
+
+
 class _Builder:
     """Makes findings for one ladder, with the fix worded for each side's platform."""
 
@@ -161,7 +180,7 @@ class _Builder:
                     "cause_text": _cause_text(cause)}
         caller_fix, callee_fix = fix_for(code, ladder.caller.platform, ladder.callee.platform,
                                          {**defaults, **params})
-        return Finding(code=code, severity=severity, summary=summary, evidence=tuple(evidence),
+        return Finding(code=code, severity=severity, summary=summary, evidence=_merged(evidence),
                        cause=cause, call=self.index,
                        fix=Fix(caller=caller_fix, callee=callee_fix,
                                caller_platform=ladder.caller.platform,
@@ -446,8 +465,7 @@ def _after_answer(call: _Call, make: _Builder) -> list[Finding]:
                 f"from the callee, counted from {media.source}).",
                 [_evidence(m, "Content-Type") for m in (offer, answer) if m is not None]
                 + [_evidence(call.final)],
-                caller_media=_codec_text(offer) if offer else "?",
-                callee_media=_codec_text(answer) if answer else "?"))
+                caller_media=_media_address(offer), callee_media=_media_address(answer)))
     if bye is not None and bye.sender == "callee" and cause and cause.q850 not in (16, 31):
         findings.append(make.finding(
             "DROPPED_AFTER_ANSWER", "error",

@@ -190,8 +190,8 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
         {
             "guestgate": "spec.auth.secretName: a Secret with the username and password the peer "
                          "expects; spec.auth.realm: {realm}",
-            "cube": "`sip-ua` / `credentials username <user> password <pw> realm {realm}`, or "
-                    "`authentication username <user> password <pw>` on the dial-peer",
+            "cube": "`sip-ua` / `authentication username <user> password 0 <pw> realm {realm}` (or the "
+                    "same in the `voice class tenant` of the dial-peer)",
             "cucm": "the digest credentials of the trunk (SIP Realm / Application User) for realm "
                     "{realm}",
             "asterisk": "endpoint `outbound_auth = <auth>` with `username`/`password` in that auth section",
@@ -275,7 +275,7 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
             "guestgate": "spec.sessionTimer.expires: {min_se} or more (the Session-Expires GuestGate "
                          "offers must reach the peer's Min-SE)",
             "cube": "`voice service voip` / `sip` / `min-se {min_se} session-expires {min_se}` (or more)",
-            "cucm": "raise the SIP session expires timer (SIP Profile / service parameters) to at "
+            "cucm": 'raise the Cisco CallManager service parameter "SIP Session Expires Timer" to at '
                     "least {min_se} s",
             "asterisk": "endpoint: `timers_sess_expires = {min_se}` (or more)",
             "freeswitch": "profile: `session-timeout` = {min_se} (or more)",
@@ -284,6 +284,7 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
         {
             "guestgate": "spec.sessionTimer.minSE: at most the caller's Session-Expires",
             "cube": "lower `min-se` under `voice service voip` / `sip`",
+            "cucm": 'lower the Cisco CallManager service parameter "SIP Min-SE Value"',
             "asterisk": "endpoint: lower `timers_min_se`",
             "freeswitch": "profile: lower `minimum-session-expires`",
             "generic": "lower its Min-SE to what the caller offers",

@@ -317,6 +317,8 @@ def test_catalogue(case: Case, fmt: str) -> None:
     assert case.caller_fix in fixed.fix.caller
     assert case.callee_fix in fixed.fix.callee
     assert fixed.evidence, "a finding must cite the messages that prove it"
+    for finding in report.findings:  # a summary is one sentence
+        assert finding.summary.endswith(".") and ". " not in finding.summary[:-1], finding.summary
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "pcap"])

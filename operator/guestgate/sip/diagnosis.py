@@ -149,7 +149,7 @@ def _signalled_cause(items: list[LadderMessage], misleading: str | None = None) 
 
 
 def _cause_text(cause: CauseInfo | None) -> str:
-    return f"Q.850 cause {cause.q850}, {cause.name.lower()}" if cause else "no cause given"
+    return f"Q.850 cause {cause.q850} ({cause.name.lower()})" if cause else "no Q.850 cause"
 
 
 def _merged(evidence: list[Evidence]) -> tuple[Evidence, ...]:
@@ -266,11 +266,15 @@ def _prack(call: _Call, make: _Builder) -> list[Finding]:
         evidence.insert(2, _evidence(call.final, "Require", note="answered without the PRACK"))
     status = first.message.status
     if failed or cause is not None:
-        how = {"BYE": "hung up with BYE", "CANCEL": "cancelled"}.get(
-            end.message.method or "", f"ended it with {end.message.summary}") if end else "gave up"
+        if end is None:
+            how = "the trace ends without an answer"
+        elif end.message.method in ("BYE", "CANCEL"):
+            how = f"the {end.sender} then sent {end.message.method}"
+        else:
+            how = f"the callee then gave up with {end.message.summary}"
         summary = (f"The callee sent a reliable {status} (Require: 100rel, RSeq: {first.message.rseq}) that "
-                   f"the caller never PRACKed, and the call was {how}{_seconds(_elapsed(first, end))} "
-                   f"with {_cause_text(cause)}: RFC 3262 requires a PRACK for every reliable 18x.")
+                   "the caller never PRACKed (RFC 3262 requires one for every reliable 18x); "
+                   f"{how}{_seconds(_elapsed(first, end))} with {_cause_text(cause)}.")
         return [make.finding("PRACK_MISSING", "error", summary, evidence, cause)]
     return [make.finding(
         "PRACK_MISSING", "warning",

@@ -284,3 +284,25 @@ def test_pure_modules_stay_import_light() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"PYTHONPATH": str(repo / "operator")}, timeout=60)
     assert result.stdout.strip() == "False"
+
+
+def test_ipv6_over_raw_ip_link_type() -> None:
+    options = ("OPTIONS sip:[2001:db8::2]:5060 SIP/2.0\r\nVia: SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK6\r\n"
+               "From: <sip:gg@[2001:db8::1]>;tag=v6\r\nTo: <sip:[2001:db8::2]>\r\nCall-ID: v6-1\r\n"
+               "CSeq: 1 OPTIONS\r\nUser-Agent: GuestGate/0.1\r\nContent-Length: 0\r\n\r\n")
+    ok = ("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK6\r\nFrom: <sip:gg@[2001:db8::1]>;tag=v6"
+          "\r\nTo: <sip:[2001:db8::2]>;tag=k\r\nCall-ID: v6-1\r\nCSeq: 1 OPTIONS\r\nServer: kamailio (5.7.2)\r\n"
+          "Content-Length: 0\r\n\r\n")
+    buffer = io.BytesIO()
+    writer = dpkt.pcap.Writer(buffer, linktype=dpkt.pcap.DLT_RAW)
+    hosts = (socket.inet_pton(socket.AF_INET6, "2001:db8::1"), socket.inet_pton(socket.AF_INET6, "2001:db8::2"))
+    for number, (text, (src, dst)) in enumerate(((options, hosts), (ok, hosts[::-1]))):
+        udp = dpkt.udp.UDP(sport=5060, dport=5060, data=text.encode())
+        udp.ulen = len(udp)
+        packet = dpkt.ip6.IP6(src=src, dst=dst, nxt=dpkt.ip.IP_PROTO_UDP, hlim=64, data=udp, plen=len(udp))
+        writer.writepkt(bytes(packet), ts=2000.0 + number)
+    imported = import_bytes(buffer.getvalue(), "v6.pcap")
+    ladder = imported.ladders[0]
+    assert (ladder.caller.address, ladder.callee.address) == ("[2001:db8::1]:5060", "[2001:db8::2]:5060")
+    assert ladder.callee.platform == "kamailio"
+    assert diagnose(imported.ladders).outcome == "OK"

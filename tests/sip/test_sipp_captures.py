@@ -63,8 +63,11 @@ class Recorder:
 
     def __init__(self, tool: str, out: Path, ports: list[int]) -> None:
         capture_filter = "udp and (" + " or ".join(f"port {p}" for p in ports) + ")"
-        if tool == "tcpdump":
-            command = ["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-w", str(out), capture_filter]
+        if tool.startswith("tcpdump"):
+            # "tcpdump-any" listens on every interface and writes Linux cooked (SLL2) frames
+            interface = "any" if tool == "tcpdump-any" else "lo"
+            command = ["tcpdump", "-i", interface, "-U", "--immediate-mode", "-Z", "root", "-w", str(out),
+                       capture_filter]
             self.ready = "listening on"
         else:
             command = ["tshark", "-i", "lo", "-q", "-f", capture_filter, "-w", str(out)]
@@ -132,6 +135,7 @@ CALLS = [
                  id="field failure: reliable 183, no PRACK, BYE cause 65"),
     pytest.param("uas-answer.xml", "tcpdump", "OK", id="answered, RTP both ways, caller hangs up"),
     pytest.param("uas-busy.xml", "tshark", "BUSY", id="busy, recorded as pcapng by tshark"),
+    pytest.param("uas-answer.xml", "tcpdump-any", "OK", id="answered, recorded on any interface (Linux cooked)"),
 ]
 
 

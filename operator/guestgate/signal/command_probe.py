@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -154,25 +153,15 @@ def build_profile(args: argparse.Namespace) -> Any:
     return profile
 
 
-def _local_address_towards(host: str, port: int) -> str:
-    """The local IP the kernel would use to reach the peer (no packet is sent)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect((host, port))
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1" if family == socket.AF_INET else "::1"
-
-
 async def _probe(args: argparse.Namespace, profile: Any) -> int:
     from guestgate.signal.health import CallSettings, run_health_check
+    from guestgate.signal.keepalive import local_address_towards
     from guestgate.sip.engine import EngineError, EngineSettings, SipEngine
     from guestgate.sip.report import exit_code, render_svg, render_text, report_to_json
 
     peer = profile.peers[0]
     try:
-        bind = args.bind or _local_address_towards(peer.host, peer.port)
+        bind = args.bind or local_address_towards(peer.host, peer.port)
     except OSError as error:  # e.g. a host name that does not resolve
         print(f"guestgate probe: cannot reach {peer.hostport()}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -43,6 +43,7 @@ class DestinationOutcome:
     ladder: Ladder
     call_id: str
     error: str = ""  # the engine refused the call (bad number, no transport...)
+    setup_seconds: float | None = None  # INVITE to answer, for answered calls
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,10 @@ def ladder_lines(ladder: Ladder) -> list[str]:
 
 async def place_check_call(
     engine: SipEngine, profile: TrunkProfile, number: str, settings: CallSettings, peer: PeerConfig | None = None
-) -> CallCapture:
-    """One health-check call; returns what was recorded. Raises EngineError if it cannot start."""
+) -> CallHandle:
+    """One health-check call, ended and settled (handle.capture() has it all).
+
+    Raises EngineError when the engine cannot place it."""
     handle = await engine.place_call(profile.id, number, peer)
     first = await handle.wait(("answered", "ended"), settings.timeout)
     if first is not None and first.kind == "answered":
@@ -114,7 +117,7 @@ async def place_check_call(
         await engine.hangup(handle)
         await handle.wait(("ended",), HANGUP_WAIT_SECONDS)
     await _settle(handle)
-    return handle.capture()
+    return handle
 
 
 async def _settle(handle: CallHandle) -> None:
@@ -160,8 +163,11 @@ async def run_health_check(
     outcomes: list[DestinationOutcome] = []
     for destination in chosen:
         error = ""
+        setup: float | None = None
         try:
-            capture = await place_check_call(engine, profile, destination.number, settings, peer)
+            handle = await place_check_call(engine, profile, destination.number, settings, peer)
+            capture = handle.capture()
+            setup = handle.answered_at - handle.started if handle.answered_at else None
         except (EngineError, ValueError, TimeoutError) as exc:
             error = str(exc) or type(exc).__name__
             capture = CallCapture()
@@ -169,7 +175,7 @@ async def run_health_check(
                 "health-check call failed trunk=%s destination=%s error=%s", profile.id, destination.name, error
             )
         ladder = ladder_from_capture(capture, name=f"{destination.name} ({destination.number})")
-        outcomes.append(DestinationOutcome(destination, ladder, ladder.call_id or "", error))
+        outcomes.append(DestinationOutcome(destination, ladder, ladder.call_id or "", error, setup))
     report = diagnose([o.ladder for o in outcomes], callee_platform=_callee_platform(profile))
     report = apply_ringback_policy(report, profile.early_media)
     result = HealthResult(

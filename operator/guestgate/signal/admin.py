@@ -1,0 +1,147 @@
+"""The pod's internal admin API (aiohttp), on its own port, for the operator.
+
+Every route but the probes and /metrics needs `Authorization: Bearer <token>` (the token the
+operator puts in the cluster's admin Secret).
+
+  GET  /healthz                                      liveness: the SIP engine runs
+  GET  /readyz                                       readiness: engine up and a configuration loaded
+  GET  /metrics                                      Prometheus text format
+  GET  /v1/status                                    pod, configuration digest and last reload error, trunks
+  GET  /v1/trunks                                    every trunk: up/down per peer, active peer, engine error
+  GET  /v1/trunks/{namespace}/{name}                 one trunk
+  POST /v1/trunks/{namespace}/{name}/health-check    run a health check now; body (optional):
+                                                     {"destinations": ["local"], "trigger": "annotation"};
+                                                     answers with the result when the calls are done
+  GET  /v1/trunks/{namespace}/{name}/health-check    the last result (404 before the first)
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+log = logging.getLogger("guestgate.signal.admin")
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+MAX_BODY_BYTES = 16 * 1024
+
+
+class UnknownTrunk(LookupError):
+    pass
+
+
+class TrunkUnavailable(RuntimeError):
+    """The trunk exists in the configuration but the engine refused it (the message says why)."""
+
+
+class AdminBackend(Protocol):
+    def alive(self) -> bool: ...
+
+    def ready(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def trunk_states(self) -> list[dict[str, Any]]: ...
+
+    def last_result(self, trunk_id: str) -> dict[str, Any] | None: ...
+
+    async def run_health_check(self, trunk_id: str, destinations: list[str] | None, trigger: str) -> dict[str, Any]: ...
+
+    def metrics_exposition(self) -> tuple[bytes, str]: ...
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def make_app(backend: AdminBackend, token: str) -> web.Application:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in OPEN_PATHS:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                response = _error(401, "missing or wrong bearer token")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="guestgate-admin"'
+                return response
+        return await handler(request)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"alive": True}) if backend.alive() else _error(503, "SIP engine stopped")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        return web.json_response({"ready": True}) if backend.ready() else _error(503, "not ready")
+
+    async def metrics(_request: web.Request) -> web.Response:
+        body, content_type = backend.metrics_exposition()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    async def status(_request: web.Request) -> web.Response:
+        return web.json_response(backend.status())
+
+    async def trunks(_request: web.Request) -> web.Response:
+        return web.json_response({"trunks": backend.trunk_states()})
+
+    def trunk_id(request: web.Request) -> str:
+        return f"{request.match_info['namespace']}/{request.match_info['name']}"
+
+    async def trunk(request: web.Request) -> web.Response:
+        wanted = trunk_id(request)
+        for state in backend.trunk_states():
+            if state["trunk"] == wanted:
+                return web.json_response(state)
+        return _error(404, f"no trunk {wanted}")
+
+    async def last_check(request: web.Request) -> web.Response:
+        result = backend.last_result(trunk_id(request))
+        return web.json_response(result) if result is not None else _error(404, "no health check yet")
+
+    async def run_check(request: web.Request) -> web.Response:
+        destinations: list[str] | None = None
+        trigger = "api"
+        if request.can_read_body:
+            if (request.content_length or 0) > MAX_BODY_BYTES:
+                return _error(413, "body too large")
+            try:
+                body = json.loads(await request.read() or b"{}")
+            except ValueError:
+                return _error(400, "body must be JSON")
+            if not isinstance(body, dict):
+                return _error(400, "body must be a JSON object")
+            names = body.get("destinations")
+            if names is not None:
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    return _error(400, "destinations must be a list of destination names")
+                destinations = names
+            trigger = str(body.get("trigger", trigger))[:64]
+        try:
+            result = await backend.run_health_check(trunk_id(request), destinations, trigger)
+        except UnknownTrunk as error:
+            return _error(404, str(error))
+        except TrunkUnavailable as error:
+            return _error(409, str(error))
+        except ValueError as error:
+            return _error(400, str(error))
+        return web.json_response(result)
+
+    app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY_BYTES)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/trunks", trunks)
+    app.router.add_get("/v1/trunks/{namespace}/{name}", trunk)
+    app.router.add_post("/v1/trunks/{namespace}/{name}/health-check", run_check)
+    app.router.add_get("/v1/trunks/{namespace}/{name}/health-check", last_check)
+    return app

@@ -1,0 +1,216 @@
+"""The signalling server: configuration, SIP engine, keepalive, health checks, admin API.
+
+It owns the pieces and the order they start and stop in; each piece does its own job
+(config_loader, sip.engine, keepalive, health, admin, metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from guestgate.config.schema import PeerConfig, TrunkProfile
+from guestgate.signal.admin import TrunkUnavailable, UnknownTrunk, make_app
+from guestgate.signal.config_loader import ConfigWatcher, LoadedConfig
+from guestgate.signal.health import HealthResult, run_health_check
+from guestgate.signal.keepalive import Keepalive
+from guestgate.signal.metrics import Metrics
+from guestgate.signal.secrets import admin_token, trunk_credentials
+from guestgate.sip.engine import EngineSettings, SipEngine
+
+log = logging.getLogger("guestgate.signal.server")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    config_dir: Path
+    secrets_dir: Path
+    bind: str = "0.0.0.0"
+    pod_name: str = ""
+    poll_seconds: float = 2.0
+
+
+class SignalServer:
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self.watcher = ConfigWatcher(options.config_dir)
+        self.metrics = Metrics()
+        self.engine: SipEngine | None = None
+        self.keepalive: Keepalive | None = None
+        self.trunk_errors: dict[str, str] = {}
+        self.results: dict[str, HealthResult] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._runner: web.AppRunner | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self.admin_port = 0
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loaded = self.watcher.load_initial()  # ConfigError: the pod cannot start without one
+        token = admin_token(self.options.secrets_dir)
+        cluster = loaded.config.cluster
+        transports = tuple(t for t in cluster.sip.transports if t in ("udp", "tcp"))
+        if "tls" in cluster.sip.transports:
+            log.warning("TLS transport is not served yet; listening on %s only", ",".join(transports))
+        settings = EngineSettings(
+            bind_address=self.options.bind,
+            sip_port=cluster.sip.port,
+            transports=transports,
+            public_address=cluster.sip.external_address,
+            max_calls=cluster.limits.max_calls_per_pod,
+        )
+        engine = self.engine = SipEngine(settings)
+        await asyncio.to_thread(engine.start)
+        self.keepalive = Keepalive(cluster.sip.external_address or self.options.bind, self._peer_changed)
+        await self._apply(loaded)
+        runner = self._runner = web.AppRunner(make_app(self, token), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.options.bind, cluster.admin_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.admin_port = int(sockets[0].getsockname()[1]) if sockets else cluster.admin_port
+        self._poller = asyncio.get_running_loop().create_task(self._poll_config())
+        log.info(
+            "signalling server started sip=%s admin=%s:%d trunks=%d",
+            engine.local_address("udp" if "udp" in transports else "tcp"),
+            self.options.bind,
+            self.admin_port,
+            len(loaded.config.trunks.trunks),
+        )
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self.keepalive is not None:
+            await self.keepalive.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.engine is not None:
+            await asyncio.to_thread(self.engine.stop)
+
+    # ---- configuration ---------------------------------------------------------------------
+
+    async def _poll_config(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_seconds)
+            before = self.watcher.last_error
+            loaded = self.watcher.poll()
+            if self.watcher.last_error and self.watcher.last_error != before:
+                self.metrics.config_errors.inc()
+            if loaded is not None:
+                try:
+                    await self._apply(loaded)
+                except Exception:  # keep serving with what is in force
+                    log.exception("applying the new configuration failed")
+
+    async def _apply(self, loaded: LoadedConfig) -> None:
+        """Bring engine and keepalive to the configuration; calls in progress are not touched."""
+        assert self.engine is not None and self.keepalive is not None
+        trunks = loaded.config.trunks.trunks
+        if loaded.config.cluster.sip.port != self.engine.settings.sip_port:
+            log.warning("sip.port changed: it takes effect when the pod restarts (the operator rolls it)")
+        credentials = trunk_credentials(self.options.secrets_dir, trunks)
+        self.trunk_errors = await self.engine.set_trunks(trunks, credentials)
+        self.engine.set_allowed_sources(await _peer_addresses(trunks))
+        old = {tid: [p.peer.hostport() for p in state.peers] for tid, state in self.keepalive.trunks.items()}
+        self.keepalive.update(trunks)
+        for removed in set(old) - {t.id for t in trunks}:
+            self.results.pop(removed, None)
+            self.metrics.forget_trunk(removed, old[removed])
+
+    def _peer_changed(self, trunk_id: str, peer: PeerConfig, up: bool) -> None:
+        self.metrics.peer_state(trunk_id, peer.hostport(), up)
+
+    def _profile(self, trunk_id: str) -> TrunkProfile:
+        current = self.watcher.current
+        profile = next((t for t in current.config.trunks.trunks if t.id == trunk_id), None) if current else None
+        if profile is None:
+            raise UnknownTrunk(f"no trunk {trunk_id} in the configuration")
+        if trunk_id in self.trunk_errors:
+            raise TrunkUnavailable(self.trunk_errors[trunk_id])
+        return profile
+
+    # ---- the admin backend ----------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self.engine is not None and self.engine.running
+
+    def ready(self) -> bool:
+        return self.alive() and self.watcher.current is not None
+
+    def status(self) -> dict[str, Any]:
+        current = self.watcher.current
+        return {
+            "pod": self.options.pod_name or socket.gethostname(),
+            "config": {"digest": current.digest if current else "", "error": self.watcher.last_error},
+            "trunks": self.trunk_states(),
+        }
+
+    def trunk_states(self) -> list[dict[str, Any]]:
+        assert self.keepalive is not None
+        states = []
+        for trunk_id, state in sorted(self.keepalive.trunks.items()):
+            entry = state.to_dict()
+            entry["error"] = self.trunk_errors.get(trunk_id, "")
+            last = self.results.get(trunk_id)
+            entry["lastHealthCheck"] = {"time": last.time.isoformat(), "outcome": last.outcome} if last else None
+            states.append(entry)
+        return states
+
+    def last_result(self, trunk_id: str) -> dict[str, Any] | None:
+        result = self.results.get(trunk_id)
+        return self._result_dict(result) if result else None
+
+    def _result_dict(self, result: HealthResult) -> dict[str, Any]:
+        data = result.to_dict()
+        data["pod"] = self.options.pod_name or socket.gethostname()
+        return data
+
+    async def run_health_check(self, trunk_id: str, destinations: list[str] | None, trigger: str) -> dict[str, Any]:
+        profile = self._profile(trunk_id)
+        chosen = list(profile.health_check.destinations)
+        if destinations is not None:
+            unknown = sorted(set(destinations) - {d.name for d in chosen})
+            if unknown:
+                raise ValueError(f"unknown destination(s) {', '.join(unknown)} of trunk {trunk_id}")
+            chosen = [d for d in chosen if d.name in destinations]
+        assert self.engine is not None and self.keepalive is not None
+        # One check per trunk at a time: each is real calls on the trunk.
+        async with self._locks.setdefault(trunk_id, asyncio.Lock()):
+            result = await run_health_check(
+                self.engine, profile, destinations=chosen, trigger=trigger, peer=self.keepalive.active_peer(trunk_id)
+            )
+        self.results[trunk_id] = result
+        for index, outcome in enumerate(result.destinations):
+            self.metrics.call(trunk_id, result.report.outcome_of(index), outcome.setup_seconds)
+        self.metrics.health_report(trunk_id, result.report)
+        return self._result_dict(result)
+
+    def metrics_exposition(self) -> tuple[bytes, str]:
+        return self.metrics.exposition()
+
+
+async def _peer_addresses(trunks: tuple[TrunkProfile, ...]) -> set[str]:
+    """The IP addresses of every trunk peer (host names resolved now, on each reload)."""
+    loop = asyncio.get_running_loop()
+    found: set[str] = set()
+    for trunk in trunks:
+        for peer in trunk.peers:
+            try:
+                infos = await asyncio.wait_for(loop.getaddrinfo(peer.host, peer.port), 5.0)
+            except (OSError, TimeoutError):
+                log.warning("cannot resolve peer trunk=%s peer=%s", trunk.id, peer.host)
+                continue
+            found.update(str(info[4][0]) for info in infos)
+    return found

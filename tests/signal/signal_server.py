@@ -1,0 +1,185 @@
+"""A `guestgate signal` process on 127.0.0.1 fed by a config dir written from the schema models."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signal_helpers import free_port, guestgate_env
+
+from guestgate.config.schema import (
+    ADMIN_TOKEN_FILE,
+    ClusterConfig,
+    PublishedConfig,
+    SipListenConfig,
+    TrunkProfile,
+    TrunksFile,
+)
+
+TOKEN = "test-admin-token-0123456789"
+
+
+def write_config(config_dir: Path, cluster: ClusterConfig, trunks: list[TrunkProfile]) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    files = PublishedConfig(cluster=cluster, trunks=TrunksFile(trunks=tuple(trunks))).files()
+    for name, text in files.items():
+        # Write then rename, as the kubelet's symlink swap: a reader never sees half a file.
+        tmp = config_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(config_dir / name)
+
+
+@dataclass
+class SignalProcess:
+    process: subprocess.Popen[bytes]
+    root: Path
+    cluster: ClusterConfig
+    stderr_path: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def sip_port(self) -> int:
+        return self.cluster.sip.port
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.cluster.admin_port}{path}"
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = TOKEN, timeout: float = 30
+    ) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url(path), data=data, method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+                status = resp.status
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            status = error.code
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def write_trunks(self, trunks: list[TrunkProfile]) -> None:
+        write_config(self.config_dir, self.cluster, trunks)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def logs(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_signal(root: Path, trunks: list[TrunkProfile]) -> SignalProcess:
+    cluster = ClusterConfig(
+        namespace="gg",
+        name="edge",
+        public_url="https://guest.example.com",
+        admin_port=free_port(socket.SOCK_STREAM),
+        sip=SipListenConfig(port=free_port()),
+    )
+    write_config(root / "config", cluster, trunks)
+    token_file = root / "secrets" / ADMIN_TOKEN_FILE
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    token_file.write_text(TOKEN)
+    stderr_path = root / "signal.log"
+    cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(root / "config"),
+           "--bind", "127.0.0.1", "--reload-seconds", "0.5", "--pod-name", "edge-0"]
+    with stderr_path.open("wb") as err:
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
+                                   env=guestgate_env())
+    server = SignalProcess(process, root, cluster, stderr_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if "ready, admin API" in server.logs():
+            return server
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"guestgate signal did not start:\n{server.logs()[-3000:]}")
+
+
+def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: float = 3.0) -> list[bytes]:
+    """Send one message to 127.0.0.1:port; the responses that came back within timeout."""
+    responses: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    if transport == "udp":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.sendto(message, ("127.0.0.1", port))
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    break
+                data = sock.recv(65535)
+                responses.append(data)
+                if _final(data):
+                    break
+        return responses
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(message)
+        buffer = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = sock.recv(65535)
+            if not chunk:
+                break
+            buffer += chunk
+            if _final(buffer):
+                break
+        if buffer:
+            responses.append(buffer)
+    return responses
+
+
+def _final(data: bytes) -> bool:
+    return data.startswith(b"SIP/2.0 ") and data[8:9] in b"23456"
+
+
+def sip_message(method: str, port: int, local_port: int, transport: str = "UDP", extra: str = "",
+                body: str = "") -> bytes:
+    call_id = os.urandom(6).hex()
+    lines = [
+        f"{method} sip:guestgate@127.0.0.1:{port} SIP/2.0",
+        f"Via: SIP/2.0/{transport} 127.0.0.1:{local_port};branch=z9hG4bK{os.urandom(4).hex()};rport",
+        "Max-Forwards: 70",
+        f"From: <sip:peer@127.0.0.1>;tag={os.urandom(3).hex()}",
+        "To: <sip:guestgate@127.0.0.1>",
+        f"Call-ID: {call_id}@test",
+        f"CSeq: 1 {method}",
+        "Contact: <sip:peer@127.0.0.1>",
+    ]
+    if extra:
+        lines.append(extra)
+    lines.append(f"Content-Length: {len(body.encode())}")
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()

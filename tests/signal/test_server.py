@@ -1,0 +1,239 @@
+"""`guestgate signal` as a process: admin API, keepalive and failover, health checks, metrics,
+peer filtering, malformed SIP, and configuration reloads during a call."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from signal_helpers import SippFactory, free_port
+from signal_server import SignalProcess, sip_exchange, sip_message, start_signal
+
+from guestgate.config.schema import (
+    DestinationConfig,
+    HealthCheckConfig,
+    KeepaliveConfig,
+    PeerConfig,
+    TrunkProfile,
+)
+
+
+def trunk(name: str, *peers: PeerConfig, keepalive: int = 0, media: int = 1, **extra: Any) -> TrunkProfile:
+    return TrunkProfile(
+        id=f"gg/{name}", namespace="gg", name=name, peers=peers,
+        keepalive=KeepaliveConfig(interval_seconds=keepalive, failure_threshold=2),
+        health_check=HealthCheckConfig(
+            destinations=(DestinationConfig(name="local", number="1000"),
+                          DestinationConfig(name="international", number="0044123456")),
+            timeout_seconds=6, min_media_seconds=media,
+        ),
+        **extra,
+    )
+
+
+def peer(port: int, transport: str = "udp", host: str = "127.0.0.1") -> PeerConfig:
+    return PeerConfig(host=host, port=port, transport=transport)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[SignalProcess] = []
+
+    def start(*trunks: TrunkProfile) -> SignalProcess:
+        server = start_signal(tmp_path / f"server{len(started)}", list(trunks))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def wait_for(predicate: Any, timeout: float, step: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return value
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_admin_api_needs_the_token_and_shows_trunks(server_factory: Any) -> None:
+    server = server_factory(trunk("cucm", peer(free_port())))
+    assert server.request("GET", "/v1/trunks", token=None)[0] == 401
+    assert server.request("GET", "/v1/trunks", token="wrong-token-wrong-token")[0] == 401
+    assert server.request("GET", "/healthz", token=None)[0] == 200
+    assert server.request("GET", "/readyz", token=None)[0] == 200
+    status, body = server.request("GET", "/v1/trunks")
+    assert status == 200
+    assert [t["trunk"] for t in body["trunks"]] == ["gg/cucm"]
+    assert server.request("GET", "/v1/trunks/gg/cucm")[0] == 200
+    assert server.request("GET", "/v1/trunks/gg/nope")[0] == 404
+    assert server.request("GET", "/v1/trunks/gg/cucm/health-check")[0] == 404
+    assert server.request("POST", "/v1/trunks/gg/nope/health-check", {})[0] == 404
+    assert server.request("POST", "/v1/trunks/gg/cucm/health-check", {"destinations": ["mars"]})[0] == 400
+    status, text = server.request("GET", "/metrics", token=None)
+    assert status == 200
+    assert "guestgate_trunk_up" in str(text) or "guestgate_calls" in str(text)
+
+
+def test_keepalive_up_down_and_failover(server_factory: Any, sipp: SippFactory) -> None:
+    responder = sipp("options-responder", calls=1000)
+    dead = free_port()
+    server = server_factory(trunk("cucm", peer(dead), peer(responder.port), keepalive=1))
+
+    def states() -> dict[str, Any] | None:
+        body = server.request("GET", "/v1/trunks/gg/cucm")[1]
+        peers = {p["peer"]: p["up"] for p in body["peers"]}
+        return body if None not in peers.values() else None
+
+    body = wait_for(states, 10)
+    assert body, server.logs()[-2000:]
+    assert {p["peer"]: p["up"] for p in body["peers"]} == {f"127.0.0.1:{dead}": False, responder.peer: True}
+    assert body["up"] is True
+    assert body["activePeer"] == responder.peer  # failover past the dead first peer
+    text = server.request("GET", "/metrics", token=None)[1]
+    assert metric(text, "guestgate_trunk_up", trunk="gg/cucm", peer=responder.peer) == 1
+    assert metric(text, "guestgate_trunk_up", trunk="gg/cucm", peer=f"127.0.0.1:{dead}") == 0
+
+
+def test_health_check_through_the_admin_api(server_factory: Any, sipp: SippFactory) -> None:
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=2)
+    server = server_factory(trunk("cube", peer(cube.port)))
+    status, result = server.request("POST", "/v1/trunks/gg/cube/health-check", {"trigger": "annotation"})
+    assert status == 200, result
+    assert result["outcome"] == "OK", result
+    assert result["trigger"] == "annotation" and result["pod"] == "edge-0"
+    assert [d["name"] for d in result["destinations"]] == ["local", "international"]
+    assert all(d["outcome"] == "OK" for d in result["destinations"])
+    assert any("PRACK" in line for line in result["destinations"][0]["ladder"])
+    assert server.request("GET", "/v1/trunks/gg/cube/health-check")[1]["outcome"] == "OK"
+    text = server.request("GET", "/metrics", token=None)[1]
+    assert metric(text, "guestgate_calls_total", trunk="gg/cube", outcome="OK") == 2
+    assert metric(text, "guestgate_health_findings_total", trunk="gg/cube", code="OK") == 2
+    assert metric(text, "guestgate_call_setup_seconds_count", trunk="gg/cube") == 2
+
+
+def test_health_check_names_the_failure(server_factory: Any, sipp: SippFactory) -> None:
+    cucm = sipp("cucm-over-cube", rtp_echo=True)
+    server = server_factory(trunk("cucm", peer(cucm.port), platform="cucm"))
+    status, result = server.request("POST", "/v1/trunks/gg/cucm/health-check", {"destinations": ["international"]})
+    assert status == 200, result
+    assert result["outcome"] == "PRACK_MISSING_DOWNSTREAM"
+    finding = result["destinations"][0]["findings"][0]
+    assert finding["code"] == "PRACK_MISSING_DOWNSTREAM"
+    assert finding["cause"]["q850"] == 65
+    text = server.request("GET", "/metrics", token=None)[1]
+    assert metric(text, "guestgate_health_findings_total", trunk="gg/cucm", code="PRACK_MISSING_DOWNSTREAM") == 1
+
+
+MALFORMED = [
+    b"INVITE sip:guestgate@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999",  # truncated
+    b"INVITE sip:guestgate@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK1\r\n"
+    b"Call-ID: cl@x\r\nCSeq: 1 INVITE\r\nContent-Length: 9999\r\n\r\nv=0\r\n",  # Content-Length too big
+    b"OPTIONS sip:guestgate@127.0.0.1 SIP/2.0\r\nContent-Length: -999\r\n\r\n",  # negative length
+    b"OPTIONS sip:guestgate@127.0.0.1 SIP/2.0\r\nX-Huge: " + b"a" * 60000 + b"\r\n\r\n",  # huge header
+    bytes(range(256)) * 4,  # binary garbage
+    b"\x00\x00\x00\x00\r\n\r\n",
+    # RFC 4475 3.1.2.x style torture: bad version, overlarge CSeq, unterminated quotes, no headers
+    b"INVITE sip:t.watson@example.org SIP/7.0\r\nVia: SIP/2.0/UDP c.example.com;branch=z9hG4bKkdjuw\r\n"
+    b"Max-Forwards: 70\r\nCall-ID: badvers01@x\r\nCSeq: 8 INVITE\r\nContent-Length: 0\r\n\r\n",
+    b"OPTIONS sip:user@example.com SIP/2.0\r\nVia: SIP/2.0/UDP host5.example.net;branch=z9hG4bK-39234-23523\r\n"
+    b"Max-Forwards: 70\r\nCall-ID: scalar02@x\r\nCSeq: 36893488147419103232 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    b'INVITE sip:user@example.com SIP/2.0\r\nTo: "Mr. J. User <sip:j.user@example.com>\r\n'
+    b"From: sip:caller@example.net;tag=93334\r\nMax-Forwards: 10\r\nCall-ID: quotbal.aksdj\r\n"
+    b"Via: SIP/2.0/UDP 192.0.2.53:5060;branch=z9hG4bKkdjuw\r\nCSeq: 0 INVITE\r\nContent-Length: 0\r\n\r\n",
+    b"INVITE sip:user@example.com SIP/2.0\r\n\r\n",  # no mandatory headers
+    b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnope\r\nCSeq: 1 INVITE\r\n\r\n",  # stray
+    b"\r\n\r\n\r\n\r\n",  # keepalive CRLFs
+]
+
+
+def test_malformed_sip_does_not_take_the_server_down(server_factory: Any) -> None:
+    server = server_factory(trunk("cucm", peer(free_port())))
+    port = server.sip_port
+    for message in MALFORMED:
+        sip_exchange(port, message, "udp", timeout=0.2)
+        with contextlib.suppress(OSError):  # the server may close a connection on garbage: fine
+            sip_exchange(port, message, "tcp", timeout=0.2)
+    for _ in range(20):  # a burst of random datagrams
+        sip_exchange(port, os.urandom(1400), "udp", timeout=0.0)
+    assert server.alive(), server.logs()[-3000:]
+    for transport in ("udp", "tcp"):
+        reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, transport.upper()), transport)
+        assert reply and reply[-1].startswith(b"SIP/2.0 200"), (transport, reply, server.logs()[-2000:])
+    assert server.request("GET", "/healthz", token=None)[0] == 200
+
+
+def test_calls_from_non_peers_get_403(server_factory: Any) -> None:
+    server = server_factory(trunk("cucm", peer(5060, host="127.0.0.2")))
+    port = server.sip_port
+    reply = sip_exchange(port, sip_message("INVITE", port, 5999), "udp")
+    assert reply and reply[-1].startswith(b"SIP/2.0 403"), reply
+
+
+def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFactory) -> None:
+    cube = sipp("cube-reliable-183", rtp_echo=True)
+    first = trunk("cube", peer(cube.port), media=4)
+    server = server_factory(first)
+    result: dict[str, Any] = {}
+
+    def check() -> None:
+        result.update(server.request("POST", "/v1/trunks/gg/cube/health-check", {"destinations": ["local"]})[1])
+
+    caller = threading.Thread(target=check)
+    caller.start()
+    time.sleep(1.5)  # the call is up now (answered within 0.3 s)
+    digest = server.request("GET", "/v1/status")[1]["config"]["digest"]
+    changed = trunk("cube", peer(cube.port), media=4, codecs=("PCMA", "PCMU"))
+    server.write_trunks([changed, trunk("other", peer(free_port()))])
+    assert wait_for(lambda: server.request("GET", "/v1/status")[1]["config"]["digest"] != digest, 5)
+    caller.join(20)
+    assert not caller.is_alive()
+    assert result["outcome"] == "OK", result
+    ladder = result["destinations"][0]["ladder"]
+    bye = [line for line in ladder if "BYE" in line]
+    assert bye and bye[0].split()[1] == "caller", ladder  # we hung up, after the media time
+    assert float(bye[0].split()[0]) >= 4.0, ladder
+    assert len(server.request("GET", "/v1/trunks")[1]["trunks"]) == 2
+
+    (server.config_dir / "trunks.json").write_text("{ not json")
+    status = wait_for(lambda: server.request("GET", "/v1/status")[1]["config"]["error"], 5)
+    assert "trunks.json" in status or "JSON" in status
+    assert len(server.request("GET", "/v1/trunks")[1]["trunks"]) == 2  # the last good one stays
+    assert server.alive()
+
+
+def test_bad_config_at_start_exits_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from signal_helpers import guestgate_env
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "cluster.json").write_text('{"namespace": "gg"}')
+    done = subprocess.run(
+        [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(tmp_path / "config")],
+        capture_output=True, text=True, timeout=30, env=guestgate_env(), check=False,
+    )
+    assert done.returncode == 2
+    assert "cluster" in done.stderr and "Traceback" not in done.stderr

@@ -147,6 +147,12 @@ UNREADABLE: list[tuple[str, Callable[[Path], object], str]] = [
     ("pcapng cut mid-block", lambda p: p.write_bytes(_pcapng(ok_cucm_to_cube())[:-37]), "capture"),
     ("pcap without SIP", lambda p: p.write_bytes(as_pcap(Call(CUCM, CUBE))), "no SIP message found"),
     ("huge file", _huge, "more than the 64 MiB"),
+    ("huge body announced", lambda p: p.write_text(
+        "INVITE sip:a@b SIP/2.0\nCall-ID: 1\nCSeq: 1 INVITE\nContent-Length: 999999999\n\n" + "x" * 70_000 * 30),
+     "announces Content-Length 999999999"),
+    ("too many messages", lambda p: p.write_text(
+        "OPTIONS sip:b SIP/2.0\nCall-ID: 1\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n" * 20_001),
+     "more than 20000 SIP messages"),
 ]
 
 

@@ -7,6 +7,7 @@ Content-Length). Other UDP datagrams are kept as candidate RTP; once the SDP of 
 
 from __future__ import annotations
 
+import bisect
 import io
 import struct
 from dataclasses import dataclass, field
@@ -181,6 +182,7 @@ def _tcp_messages(key: tuple[str, int, str, int], flow: _Flow, label: str,
             stream.extend(payload)
             next_seq = seq + len(payload)
     src, dst = _address(key[0], key[1]), _address(key[2], key[3])
+    starts = [start for start, _ in times]
     found: list[tuple[float, RawMessage]] = []
     offset = 0
     while offset < len(stream):
@@ -204,7 +206,8 @@ def _tcp_messages(key: tuple[str, int, str, int], flow: _Flow, label: str,
             notes.append(f"{label}: a SIP message over TCP {src} -> {dst} is cut short by the end "
                          "of the capture and was skipped")
             break
-        ts = max((t for start, t in times if start <= offset), default=times[0][1])
+        # the time of the segment holding the message's first byte
+        ts = times[max(bisect.bisect_right(starts, offset) - 1, 0)][1]
         found.append((ts, RawMessage(text=bytes(stream[offset:end]).decode("utf-8", errors="replace"),
                                      time=ts, src=src, dst=dst, transport="tcp",
                                      where=f"{label} tcp {src}->{dst} byte {offset}")))

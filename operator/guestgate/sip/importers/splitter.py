@@ -94,12 +94,14 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
         ended_cleanly = i < len(lines) and not lines[i].strip()
         length = _content_length(headers)
         body: list[str] = []
+        size = 0  # running wire size of the body: recounting it per line would be quadratic
         if ended_cleanly:
             i += 1  # the blank line between headers and body
             while i < len(lines) and banner(lines[i]) is None and not is_start_line(lines[i].strip()):
-                if length is not None and _wire_size(body) >= length:
+                if length is not None and size >= length:
                     break
                 body.append(lines[i])
+                size += _wire_size(lines[i:i + 1])
                 i += 1
         elif i >= len(lines) and (length is None or length > 0):
             raise TruncatedInput(f"{label}: the input ends inside the headers of the message at line "

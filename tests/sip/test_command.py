@@ -191,3 +191,45 @@ def test_ios_format_flag_reads_a_cube_debug(tmp_path: Path) -> None:
         document = json.loads(result.stdout)
         assert document["outcome"] == "PRACK_MISSING"
         assert document["calls"][0]["callee"]["recordedHere"] is True
+
+
+def test_mangled_traces_never_crash() -> None:
+    """Cut, spliced and bit-flipped traces of every format: read with a note, or refused with
+    InputError; never any other exception, in the diagnosis or in any output."""
+    from sip_builder import as_ios, as_sipp
+
+    from guestgate.sip.diagnosis import diagnose
+    from guestgate.sip.importers import InputError, import_bytes
+    from guestgate.sip.report import render_svg, render_text, report_to_json
+
+    rng = random.Random(2013)
+    sources = [as_sip(prack_missing_cucm_cube()).encode(), as_sipp(ok_cucm_to_cube()).encode(),
+               as_ios(prack_missing_cucm_cube()).encode(), as_pcap(ok_cucm_to_cube()), SEED.read_bytes()]
+    outcomes = {"read": 0, "refused": 0}
+    for _ in range(400):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 4)):
+            where = rng.randrange(len(data))
+            action = rng.choice(("cut", "flip", "splice", "drop"))
+            if action == "cut":
+                del data[where:]
+            elif action == "flip" and data:
+                data[where % len(data)] ^= 1 << rng.randrange(8)
+            elif action == "splice":
+                data[where:where] = rng.choice(sources)[: rng.randrange(400)]
+            elif data:
+                del data[where:where + rng.randrange(1, 200)]
+            if not data:
+                break
+        try:
+            imported = import_bytes(bytes(data), "mangled")
+        except InputError as error:
+            assert str(error).startswith("mangled")
+            outcomes["refused"] += 1
+            continue
+        report = diagnose(imported.ladders)
+        json.dumps(report_to_json(report))
+        ET.fromstring(render_svg(report))
+        assert render_text(report).startswith("outcome: ")
+        outcomes["read"] += 1
+    assert outcomes["read"] > 50 and outcomes["refused"] > 50, outcomes

@@ -306,3 +306,13 @@ def test_ipv6_over_raw_ip_link_type() -> None:
     assert (ladder.caller.address, ladder.callee.address) == ("[2001:db8::1]:5060", "[2001:db8::2]:5060")
     assert ladder.callee.platform == "kamailio"
     assert diagnose(imported.ladders).outcome == "OK"
+
+
+def test_damaged_sipp_time_stamp_leaves_time_unknown() -> None:
+    from sip_builder import as_sipp
+
+    text = as_sipp(Call(CUCM, CUBE).invite().reply(486, "Busy Here").ack())
+    damaged = text.replace(" 12:43:26.", " 25:61:26.", 1)
+    assert damaged != text
+    ladder = import_bytes(damaged.encode(), "sipp.log").ladders[0]
+    assert ladder.messages[0].time is None and ladder.messages[1].time is not None

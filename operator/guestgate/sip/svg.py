@@ -6,6 +6,7 @@ headers full of ``<sip:...>`` stay well-formed XML.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from xml.sax.saxutils import escape
 
@@ -21,10 +22,14 @@ EVIDENCE_COLOUR = "#c0392b"
 PLAIN_COLOUR = "#2c3e50"
 
 
+# XML 1.0 forbids most control characters even escaped; a damaged trace can carry any byte.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd]")
+
+
 def _text(x: float, y: float, content: str, *, size: int = 12, anchor: str = "start",
           weight: str = "normal", colour: str = PLAIN_COLOUR) -> str:
     return (f'<text x="{x:.0f}" y="{y:.0f}" font-family="monospace" font-size="{size}" '
-            f'text-anchor="{anchor}" font-weight="{weight}" fill="{colour}">{escape(content)}</text>')
+            f'text-anchor="{anchor}" font-weight="{weight}" fill="{colour}">{escape(_NOT_XML.sub("?", content))}</text>')
 
 
 def render_svg(report: Report) -> str:

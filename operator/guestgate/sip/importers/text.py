@@ -26,8 +26,11 @@ _FREESWITCH = re.compile(r"^(recv|send) \d+ bytes (?:from|to) (\w+)/\[?([^\]\s]+
 _SEPARATOR = re.compile(r"^\s*(-{10,}|={10,})\s*$")
 
 
-def _seconds(text: str) -> float:
-    return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=UTC).timestamp()
+def _seconds(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=UTC).timestamp()
+    except ValueError:  # a damaged stamp ("25:61:00") leaves the time unknown, not the trace unread
+        return None
 
 
 def text_banner(line: str) -> Banner | None:

@@ -28,8 +28,9 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd]")
 
 def _text(x: float, y: float, content: str, *, size: int = 12, anchor: str = "start",
           weight: str = "normal", colour: str = PLAIN_COLOUR) -> str:
+    safe = escape(_NOT_XML.sub("?", content))
     return (f'<text x="{x:.0f}" y="{y:.0f}" font-family="monospace" font-size="{size}" '
-            f'text-anchor="{anchor}" font-weight="{weight}" fill="{colour}">{escape(_NOT_XML.sub("?", content))}</text>')
+            f'text-anchor="{anchor}" font-weight="{weight}" fill="{colour}">{safe}</text>')
 
 
 def render_svg(report: Report) -> str:

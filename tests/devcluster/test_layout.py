@@ -40,3 +40,4 @@ def test_paths() -> None:
     assert cluster.log_file("etcd") == Path("/c/clusters/demo/logs/etcd.log")
     assert cluster.pid_file("etcd") == Path("/c/clusters/demo/run/etcd.pid")
     assert cluster.component_kubeconfig("kcm") == Path("/c/clusters/demo/kubeconfigs/kcm.kubeconfig")
+    assert cluster.lock_file == Path("/c/clusters/.locks/demo.lock")  # outside what delete removes

@@ -267,6 +267,10 @@ class DevCluster:
         with self._locked():
             self.stop()
             shutil.rmtree(self.layout.root, ignore_errors=True)
+            # Per-session names (pytest-<pid>) would otherwise leave a lock file each. Someone
+            # blocked on this very file right now would lock an unlinked file: harmless, as the
+            # cluster it wanted is gone and a fresh start recreates everything.
+            self.layout.lock_file.unlink(missing_ok=True)
 
     def __enter__(self) -> DevCluster:
         return self.start()

@@ -77,7 +77,7 @@ class ClusterLayout:
     @property
     def lock_file(self) -> Path:
         # Beside the state dir, not in it: `delete` removes the dir while the lock is held.
-        return self.root.parent / f".{self.root.name}.lock"
+        return self.root.parent / ".locks" / f"{self.root.name}.lock"
 
     @property
     def state_file(self) -> Path:

@@ -1,0 +1,274 @@
+"""A phone behind the demo trunk: pjsua2, answers every call, plays a tone or echoes.
+
+`python -m guestgate.web.demophone --port 5070 [--mode tone|echo] [--tone-hz 1000]
+[--record FILE.wav] [--ring-ms 1500]`. It rings (180 without SDP, so GuestGate plays local
+ringback), answers, and prints one JSON line per event on stdout (incoming call with the dialled
+number, answered, each DTMF digit with its method, BYE received, ended, what it heard), which is
+what the tests of the browser leg read. `make demo` runs it in echo mode: you hear yourself.
+Its own process: pjsua2 allows one library per process, and the signalling server has its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from guestgate.web.audio import dominant, rms
+
+RATE = 16000
+DTMF_METHODS = {pj.PJSUA_DTMF_METHOD_RFC2833: "rfc4733", pj.PJSUA_DTMF_METHOD_SIP_INFO: "sip-info"}
+
+
+def emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, "time": round(time.time(), 3), **fields}), flush=True)
+
+
+class Phone:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.ep = pj.Endpoint()
+        self.calls: dict[int, PhoneCall] = {}
+        self.done: list[PhoneCall] = []
+        self.account: Any = None
+        self.writer: Any = None
+
+    def start(self) -> str:
+        ep = self.ep
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = "GuestGate-demo-phone"
+        self.writer = _Log(self)
+        cfg.logConfig.writer = self.writer
+        cfg.logConfig.msgLogging = 1
+        cfg.logConfig.level = 4
+        cfg.logConfig.consoleLevel = 4
+        cfg.logConfig.decor = 0
+        cfg.medConfig.noVad = True
+        ep.libInit(cfg)
+        ep.audDevManager().setNullDev()
+        tc = pj.TransportConfig()
+        tc.boundAddress = self.args.bind
+        tc.port = self.args.port
+        tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+        ep.libStart()
+        account_cfg = pj.AccountConfig()
+        account_cfg.idUri = f"sip:phone@{self.args.bind}"
+        self.account = _Account(self)
+        self.account.create(account_cfg, True)
+        return str(ep.transportGetInfo(tid).localName)
+
+    def loop(self, stop: dict[str, bool]) -> None:
+        deadline = None if self.args.run_seconds is None else time.monotonic() + self.args.run_seconds
+        while not stop["now"] and (deadline is None or time.monotonic() < deadline):
+            self.ep.libHandleEvents(20)
+            for call in list(self.calls.values()):
+                call.tick()
+            for key in [k for k, c in self.calls.items() if c.ended]:
+                self.done.append(self.calls.pop(key))
+            self.done = self.done[-8:]
+
+    def stop(self) -> None:
+        self.ep.hangupAllCalls()
+        for _ in range(50):
+            self.ep.libHandleEvents(20)
+        for call in self.calls.values():
+            call.finish()
+        self.calls.clear()
+        self.done.clear()
+        if self.account is not None:
+            self.account.shutdown()
+        self.account = None
+        self.ep.libDestroy()
+
+    def on_log(self, text: str) -> None:
+        # pjsip's message log: "RX 412 bytes Request msg BYE/cseq=...". The BYE is what the
+        # tests want to see when the visitor hangs up.
+        if "Request msg BYE" in text and text.lstrip().startswith("RX"):
+            emit("bye-received")
+
+
+class _Log(pj.LogWriter):  # type: ignore[misc]
+    def __init__(self, phone: Phone) -> None:
+        super().__init__()
+        self.phone = phone
+
+    def write(self, entry: Any) -> None:
+        # An exception escaping a director aborts the process.
+        with contextlib.suppress(Exception):
+            self.phone.on_log(str(entry.msg))
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, phone: Phone) -> None:
+        super().__init__()
+        self.phone = phone
+
+    def onIncomingCall(self, prm: Any) -> None:
+        try:
+            first = str(prm.rdata.wholeMsg).split("\r\n", 1)[0]
+            uri = first.split(" ")[1] if " " in first else ""
+            number = uri.partition("sip:")[2].partition("@")[0]
+            call = PhoneCall(self.phone, self, prm.callId)
+            self.phone.calls[prm.callId] = call
+            emit("incoming", number=number, uri=uri)
+            ringing = pj.CallOpParam()
+            ringing.statusCode = 180
+            call.answer(ringing)
+            call.answer_at = time.monotonic() + self.phone.args.ring_ms / 1000
+        except Exception as exc:
+            emit("error", error=str(exc))
+
+
+class PhoneCall(pj.Call):  # type: ignore[misc]
+    def __init__(self, phone: Phone, account: Any, call_id: int) -> None:
+        super().__init__(account, call_id)
+        self.phone = phone
+        self.answer_at: float | None = None
+        self.ended = False
+        self.tone: Any = None
+        self.capture: Any = None
+        self.heard = bytearray()
+
+    def tick(self) -> None:
+        if self.answer_at is not None and time.monotonic() >= self.answer_at:
+            self.answer_at = None
+            ok = pj.CallOpParam()
+            ok.statusCode = 200
+            self.answer(ok)
+
+    def onCallState(self, prm: Any) -> None:
+        try:
+            info = self.getInfo()
+            if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                emit("answered")
+            elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self.finish()
+                emit("ended", status=int(info.lastStatusCode), reason=str(info.lastReason))
+                self.ended = True
+        except Exception as exc:
+            emit("error", error=str(exc))
+
+    def onCallMediaState(self, prm: Any) -> None:
+        try:
+            info = self.getInfo()
+            for media in info.media:
+                if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                    continue
+                audio = self.getAudioMedia(media.index)
+                if self.phone.args.mode == "echo":
+                    audio.startTransmit(audio)
+                elif self.tone is None:
+                    self.tone = pj.ToneGenerator()
+                    self.tone.createToneGenerator(RATE, 1)
+                    desc = pj.ToneDesc()
+                    desc.freq1 = desc.freq2 = int(self.phone.args.tone_hz)
+                    desc.on_msec, desc.off_msec, desc.volume = 1000, 0, 0
+                    tones = pj.ToneDescVector()
+                    tones.append(desc)
+                    self.tone.play(tones, True)
+                    self.tone.startTransmit(audio)
+                if self.capture is None:
+                    self.capture = _capture_port(self.heard)
+                    audio.startTransmit(self.capture)
+        except Exception as exc:
+            emit("error", error=str(exc))
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        try:
+            emit("dtmf", digit=str(prm.digit), method=DTMF_METHODS.get(prm.method, str(prm.method)))
+        except Exception as exc:
+            emit("error", error=str(exc))
+
+    def finish(self) -> None:
+        """Report and save what was heard (once)."""
+        if self.capture is None:
+            return
+        heard = bytes(self.heard)
+        self.capture = None
+        self.tone = None
+        # The last 2 s of a call: the start holds ringback-era silence and jitter-buffer warm-up.
+        tail = heard[-RATE * 2 * 2 :]
+        emit(
+            "heard",
+            seconds=round(len(heard) / RATE / 2, 2),
+            rms=round(rms(tail), 4),
+            dominant=dominant(tail, RATE, tuple(float(f) for f in self.phone.args.listen_hz)),
+        )
+        if self.phone.args.record:
+            with wave.open(str(self.phone.args.record), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(RATE)
+                out.writeframes(heard)
+
+
+def _capture_port(sink: bytearray) -> Any:
+    class Capture(pj.AudioMediaPort):  # type: ignore[misc]
+        def onFrameRequested(self, frame: Any) -> None:
+            with contextlib.suppress(Exception):
+                frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+
+        def onFrameReceived(self, frame: Any) -> None:
+            try:
+                if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and len(sink) < RATE * 2 * 120:
+                    sink.extend(bytes(frame.buf)[: frame.size])
+            except Exception:
+                pass
+
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.init(pj.PJMEDIA_FORMAT_PCM, RATE, 1, 20000, 16)
+    port = Capture()
+    port.createPort("capture", fmt)
+    return port
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="guestgate-demo-phone", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--bind", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5070, help="SIP UDP port (0: any free port)")
+    parser.add_argument("--mode", choices=("tone", "echo"), default="tone")
+    parser.add_argument("--tone-hz", type=int, default=1000)
+    parser.add_argument(
+        "--listen-hz",
+        type=int,
+        nargs="+",
+        default=[440, 700, 1000],
+        help="frequencies to compare in what it heard (the 'heard' event names the strongest)",
+    )
+    parser.add_argument("--ring-ms", type=int, default=1500, help="how long it rings before answering")
+    parser.add_argument("--record", type=Path, default=None, help="write what it heard to this WAV")
+    parser.add_argument("--run-seconds", type=float, default=None, help="stop by itself after this long")
+    args = parser.parse_args(argv)
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    phone = Phone(args)
+    address = phone.start()
+    emit("ready", sip=address)
+    try:
+        phone.loop(stop)
+    finally:
+        phone.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Prometheus metrics of the browser leg (registered once, in the default registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ACTIVE_CALLS = Gauge("guestgate_browser_calls_active", "Browser calls in progress", ["link"])
+SETUP_SECONDS = Histogram(
+    "guestgate_browser_call_setup_seconds",
+    "Time from the visitor's click (the offer reaching us) to ringing and to the answer",
+    ["stage"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60),
+)
+ENDED_CALLS = Counter("guestgate_browser_calls_ended_total", "Browser calls ended, by reason", ["link", "reason"])
+REFUSED = Counter(
+    "guestgate_browser_refused_total",
+    "Calls and page loads refused, by reason (origin, rate, concurrency, token, unknown, disabled, expired...)",
+    ["reason"],
+)

@@ -1,0 +1,148 @@
+"""`python -m guestgate.web.serve`: the signalling server with the browser leg on its web port.
+
+The layers keep `guestgate.signal` below `guestgate.web`, so the signalling server cannot mount
+the link pages itself; this entrypoint starts it (SIP engine, config reload, keepalive, admin
+API) and serves the browser leg on the cluster's `web.port` with the same engine and the same
+configuration. It takes the options of `guestgate signal`, plus the web ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from guestgate.config.schema import SIGNING_KEY_FILE, TURN_SECRET_FILE, PublishedConfig
+from guestgate.signal import command_signal
+from guestgate.web.app import WebState, build_app
+
+log = logging.getLogger("guestgate.web.serve")
+EXIT_BAD_CONFIG = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    command_signal.configure(parser)
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=None,
+        help="port of the link pages (default: the cluster's web.port; 0 for any free port)",
+    )
+    parser.add_argument("--web-metrics", action="store_true", help="also serve /_gg/metrics on the web port")
+    parser.add_argument(
+        "--trust-forwarded-for",
+        action="store_true",
+        help="take the visitor's address from X-Forwarded-For (behind a load balancer)",
+    )
+    parser.add_argument(
+        "--ice-loopback-only",
+        action="store_true",
+        help="WebRTC over 127.0.0.1 only (tests on a closed machine; browsers then need "
+        "--allow-loopback-in-peer-connection)",
+    )
+
+
+def _read_secret(path: Path) -> bytes | None:
+    try:
+        value = path.read_bytes().strip()
+    except OSError:
+        return None
+    return value or None
+
+
+def loopback_ice_only() -> None:
+    """aioice gathers host candidates on every interface but loopback; for a test on one closed
+    machine we want the opposite. There is no option for it, so its address lister is replaced."""
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
+
+
+def run(args: argparse.Namespace) -> int:
+    command_signal._setup_logging(args.log_format)
+    if args.ice_loopback_only:
+        loopback_ice_only()
+    return asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from guestgate.signal.config_loader import ConfigError
+    from guestgate.signal.secrets import SecretError
+    from guestgate.signal.server import ServerOptions, SignalServer
+    from guestgate.sip.engine import EngineError
+
+    secrets = command_signal.secrets_dir(args)
+    server = SignalServer(
+        ServerOptions(
+            config_dir=Path(args.config_dir),
+            secrets_dir=secrets,
+            bind=args.bind,
+            pod_name=args.pod_name,
+            poll_seconds=args.reload_seconds,
+        )
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner: web.AppRunner | None = None
+    try:
+        await server.start()
+
+        def current() -> PublishedConfig:
+            loaded = server.watcher.current
+            assert loaded is not None  # start() refuses to finish without a configuration
+            return loaded.config
+
+        state = WebState(
+            source=current,
+            engine=server.engine,
+            signing_key=_read_secret(secrets / SIGNING_KEY_FILE),
+            turn_secret=_read_secret(secrets / TURN_SECRET_FILE),
+            trust_forwarded_for=args.trust_forwarded_for,
+            expose_metrics=args.web_metrics,
+        )
+        if state.signing_key is None:
+            log.warning("no signing key at %s: links that require a token stay closed", secrets / SIGNING_KEY_FILE)
+        runner = web.AppRunner(build_app(state), access_log=None)
+        await runner.setup()
+        port = current().cluster.web.port if args.web_port is None else args.web_port
+        site = web.TCPSite(runner, args.bind, port)
+        await site.start()
+        sockets = getattr(getattr(site, "_server", None), "sockets", None) or []
+        web_port = int(sockets[0].getsockname()[1]) if sockets else port
+    except (ConfigError, SecretError, EngineError, OSError) as error:
+        print(f"guestgate signal: {error}", file=sys.stderr)
+        if runner is not None:
+            await runner.cleanup()
+        await server.stop()
+        return EXIT_BAD_CONFIG
+    sip = server.engine.local_address("udp") if server.engine is not None else "?"
+    # One parseable line: the demo and the tests read the ports from it.
+    print(
+        f"guestgate signal: ready sip={sip} web={args.bind}:{web_port} admin={args.bind}:{server.admin_port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    await stop.wait()
+    log.info("stopping: ending calls in progress")
+    with contextlib.suppress(Exception):
+        await runner.cleanup()  # on_shutdown ends every browser call (BYE) first
+    await server.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="guestgate-web", description=__doc__.splitlines()[0] if __doc__ else None)
+    configure(parser)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

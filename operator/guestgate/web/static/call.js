@@ -1,0 +1,195 @@
+// GuestGate link page: one call from this browser to the link's destination.
+// The server decides what is dialled and whether a call may start; this script only asks.
+"use strict";
+(() => {
+  const settings = JSON.parse(document.getElementById("gg-settings").textContent);
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    stateText: $("state-text"), timer: $("timer"), reason: $("reason"), detail: $("detail"),
+    call: $("call"), hangup: $("hangup"), mute: $("mute"), keypad: $("keypad"),
+    mic: $("mic"), level: $("level"), remote: $("remote"),
+  };
+  // What the tests (and a curious engineer in the console) can read.
+  const gg = (window.gg = { state: "idle", events: [], micLevel: 0 });
+  let pc = null, ws = null, local = null, audioCtx = null, remoteAnalyser = null, timerId = null;
+
+  function setState(state, text, reason, detail) {
+    gg.state = state;
+    document.body.dataset.state = state;
+    ui.stateText.textContent = text || settings.stateText[state] || state;
+    ui.reason.textContent = reason || "";
+    ui.detail.textContent = detail || "";
+    const inCall = state === "connecting" || state === "ringing" || state === "connected";
+    ui.call.disabled = inCall;
+    ui.call.textContent = state === "ended" ? "Call again" : "Call";
+    ui.hangup.disabled = !inCall;
+    ui.mute.disabled = !inCall;
+    ui.keypad.disabled = state !== "connected";
+    clearInterval(timerId);
+    ui.timer.textContent = "";
+    if (state === "connected") {
+      const start = Date.now();
+      const tick = () => {
+        const s = Math.floor((Date.now() - start) / 1000);
+        ui.timer.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+      };
+      tick();
+      timerId = setInterval(tick, 1000);
+    }
+  }
+
+  async function listMicrophones() {
+    try {
+      const devices = await navigator.mediaDevices.enumerateDevices();
+      const chosen = ui.mic.value;
+      ui.mic.replaceChildren(new Option("Default microphone", ""));
+      devices.filter((d) => d.kind === "audioinput" && d.deviceId && d.deviceId !== "default")
+        .forEach((d, i) => ui.mic.add(new Option(d.label || `Microphone ${i + 1}`, d.deviceId)));
+      ui.mic.value = chosen;
+    } catch (e) { /* no device list: the default microphone still works */ }
+  }
+
+  function analyser(stream, size) {
+    const node = audioCtx.createAnalyser();
+    node.fftSize = size;
+    audioCtx.createMediaStreamSource(stream).connect(node);
+    return node;
+  }
+
+  function meter(node) {
+    const data = new Float32Array(node.fftSize);
+    const draw = () => {
+      if (!local) { ui.level.value = 0; return; }
+      node.getFloatTimeDomainData(data);
+      let sum = 0;
+      for (const v of data) sum += v * v;
+      gg.micLevel = Math.sqrt(sum / data.length);
+      ui.level.value = Math.min(1, gg.micLevel * 4);
+      requestAnimationFrame(draw);
+    };
+    draw();
+  }
+
+  // Power of one frequency in what we hear, against the average of the spectrum (dB above it).
+  gg.remoteToneDb = (freq) => {
+    if (!remoteAnalyser) return -Infinity;
+    const bins = new Float32Array(remoteAnalyser.frequencyBinCount);
+    remoteAnalyser.getFloatFrequencyData(bins);
+    const at = Math.round(freq / (audioCtx.sampleRate / remoteAnalyser.fftSize));
+    const peak = Math.max(bins[at - 1], bins[at], bins[at + 1]);
+    const finite = Array.from(bins).filter(Number.isFinite);
+    const mean = finite.reduce((a, b) => a + b, 0) / Math.max(1, finite.length);
+    return peak - mean;
+  };
+
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  function cleanup() {
+    if (pc) { pc.close(); pc = null; }
+    if (local) { local.getTracks().forEach((t) => t.stop()); local = null; }
+    ui.mute.setAttribute("aria-pressed", "false");
+    ui.mute.textContent = "Mute";
+  }
+
+  function onEvent(event) {
+    gg.events.push(event);
+    if (event.type !== "state") return;
+    setState(event.state, event.text, event.reasonText, event.detail);
+    if (event.state === "ended") cleanup();
+  }
+
+  async function iceGathered(peer, ms) {
+    if (peer.iceGatheringState === "complete") return;
+    await new Promise((resolve) => {
+      const done = () => { if (peer.iceGatheringState === "complete") resolve(); };
+      peer.addEventListener("icegatheringstatechange", done);
+      setTimeout(resolve, ms);  // a STUN server that never answers must not block the call
+    });
+  }
+
+  async function call() {
+    setState("connecting");
+    gg.events = [];
+    try {
+      audioCtx = audioCtx || new AudioContext();
+      await audioCtx.resume();
+      const audio = ui.mic.value ? { deviceId: { exact: ui.mic.value } } : true;
+      local = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+      listMicrophones();  // labels are only visible once the visitor allowed the microphone
+      meter(analyser(local, 2048));
+      pc = new RTCPeerConnection({ iceServers: settings.iceServers });
+      local.getAudioTracks().forEach((t) => pc.addTrack(t, local));
+      pc.ontrack = (e) => {
+        const stream = e.streams[0] || new MediaStream([e.track]);
+        ui.remote.srcObject = stream;  // Chrome feeds WebAudio from a remote stream only once it plays
+        remoteAnalyser = analyser(stream, 4096);
+      };
+      pc.onconnectionstatechange = () => {
+        if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
+          setState("ended", "Call ended", "The connection was lost. Please check your network and try again.");
+          send({ type: "hangup" });
+          cleanup();
+        }
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGathered(pc, 3000);
+      const reply = await fetch("/_gg/calls", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: settings.path, token: settings.token, sdp: pc.localDescription.sdp }),
+      });
+      const body = await reply.json().catch(() => ({}));
+      if (!reply.ok) {
+        const wait = reply.headers.get("Retry-After");
+        setState("ended", "Call not started", body.text || "The call could not be started.",
+          wait ? `Please try again in ${wait} s.` : `HTTP ${reply.status}`);
+        cleanup();
+        return;
+      }
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      ws = new WebSocket(`${scheme}//${location.host}/_gg/calls/${body.id}/events`);
+      ws.onmessage = (m) => onEvent(JSON.parse(m.data));
+      ws.onclose = () => {
+        if (gg.state !== "ended" && gg.state !== "idle") {
+          setState("ended", "Call ended", "The connection to the service was lost. Please try again.");
+          cleanup();
+        }
+      };
+      await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+    } catch (e) {
+      const denied = e && e.name === "NotAllowedError";
+      setState("ended", "Call not started", denied
+        ? "Your browser did not allow the microphone. Allow it and try again."
+        : "The call could not be started. Please try again.", String(e && e.message || e));
+      cleanup();
+    }
+  }
+
+  ui.call.addEventListener("click", call);
+  ui.hangup.addEventListener("click", () => {
+    send({ type: "hangup" });
+    ui.hangup.disabled = true;
+  });
+  ui.mute.addEventListener("click", () => {
+    if (!local) return;
+    const muted = ui.mute.getAttribute("aria-pressed") !== "true";
+    local.getAudioTracks().forEach((t) => { t.enabled = !muted; });
+    ui.mute.setAttribute("aria-pressed", String(muted));
+    ui.mute.textContent = muted ? "Unmute" : "Mute";
+  });
+  ui.keypad.addEventListener("click", (e) => {
+    const digit = e.target.closest("button[data-digit]");
+    if (digit) send({ type: "dtmf", digits: digit.dataset.digit });
+  });
+  window.addEventListener("pagehide", () => send({ type: "hangup" }));
+  if (navigator.mediaDevices) {
+    listMicrophones();
+    navigator.mediaDevices.addEventListener("devicechange", listMicrophones);
+  } else {
+    setState("ended", "Calls need a secure page", "Open this link over https to use your microphone.");
+    ui.call.disabled = true;
+  }
+  if (settings.autoCallAfterSeconds != null) setTimeout(call, settings.autoCallAfterSeconds * 1000);
+})();

@@ -316,3 +316,58 @@ def test_damaged_sipp_time_stamp_leaves_time_unknown() -> None:
     assert damaged != text
     ladder = import_bytes(damaged.encode(), "sipp.log").ladders[0]
     assert ladder.messages[0].time is None and ladder.messages[1].time is not None
+
+
+CUCM_SDL = """00729871.001 |12:44:01.990 |AppInfo  |//SIP/SIPHandler/ccbId=0/scbId=0/sipSPISendInviteReq: sending
+00729872.002 |12:44:02.001 |AppInfo  |SIPTcp - wait_SdlSPISignal: Outgoing SIP TCP message to 10.10.1.1 on port 5060 index 4521
+[183404,NET]
+INVITE sip:00412256731@10.10.1.1:5060 SIP/2.0
+Via: SIP/2.0/TCP 10.10.1.10:5060;branch=z9hG4bK3a1f62d90
+From: <sip:2001@10.10.1.10>;tag=342693~12b9673c-9ebc-4b8c-b0db-46b8d985386a-34835506
+To: <sip:00412256731@10.10.1.1>
+Call-ID: cucm-sdl-1
+CSeq: 101 INVITE
+User-Agent: Cisco-CUCM12.5
+Supported: timer,resource-priority,replaces
+Content-Length: 0
+
+00729873.002 |12:44:02.123 |AppInfo  |SIPTcp - wait_SdlReadRsp: Incoming SIP TCP message from 10.10.1.1 on port 5060 index 4521 with 410 bytes:
+[183405,NET]
+SIP/2.0 183 Session Progress
+Via: SIP/2.0/TCP 10.10.1.10:5060;branch=z9hG4bK3a1f62d90
+From: <sip:2001@10.10.1.10>;tag=342693~12b9673c-9ebc-4b8c-b0db-46b8d985386a-34835506
+To: <sip:00412256731@10.10.1.1>;tag=FAA7C024-667
+Call-ID: cucm-sdl-1
+CSeq: 101 INVITE
+Require: 100rel
+RSeq: 5461
+Server: Cisco-SIPGateway/IOS-15.2.4.M1
+Content-Length: 0
+
+00729874.001 |12:44:02.124 |AppInfo  |//SIP/SIPHandler/ccbId=0/scbId=0/sip_sm_ccb_find: found
+00729875.002 |12:44:34.200 |AppInfo  |SIPTcp - wait_SdlReadRsp: Incoming SIP TCP message from 10.10.1.1 on port 5060 index 4521 with 380 bytes:
+[183406,NET]
+SIP/2.0 503 Service Unavailable
+Via: SIP/2.0/TCP 10.10.1.10:5060;branch=z9hG4bK3a1f62d90
+From: <sip:2001@10.10.1.10>;tag=342693~12b9673c-9ebc-4b8c-b0db-46b8d985386a-34835506
+To: <sip:00412256731@10.10.1.1>;tag=FAA7C024-667
+Call-ID: cucm-sdl-1
+CSeq: 101 INVITE
+Reason: Q.850;cause=47
+Server: Cisco-SIPGateway/IOS-15.2.4.M1
+Content-Length: 0
+
+"""  # noqa: E501 (SDL trace lines are this long)
+
+
+def test_cucm_sdl_trace() -> None:
+    imported = import_bytes(CUCM_SDL.encode(), "SDL001_100_000123.txt")
+    assert imported.notes == []
+    ladder = imported.ladders[0]
+    assert [m.sender for m in ladder.messages] == ["caller", "callee", "callee"]
+    assert ladder.caller.recorded_here and ladder.caller.platform == "cucm"
+    assert [m.time for m in ladder.messages] == pytest.approx([45842.001, 45842.123, 45874.2])
+    report = diagnose(imported.ladders)
+    assert report.outcome == "PRACK_MISSING"
+    assert report.findings[0].cause is not None and report.findings[0].cause.q850 == 47
+    assert "SIP Rel1XX Options" in report.findings[0].fix.caller

@@ -42,6 +42,7 @@ from guestgate.sip.engine_config import (
     EngineInputError,
     account_config,
     check_host,
+    check_number,
     check_port,
     codec_priorities,
     peer_uri,
@@ -419,7 +420,7 @@ class SipEngine:
             raise EngineError(f"unknown trunk {trunk_id!r}")
         profile = trunk.profile
         target_peer = peer or profile.peers[0]
-        target = peer_uri(target_peer, number)
+        target = peer_uri(target_peer, check_number(number))
         if len(self._calls) >= self.settings.max_calls:
             raise EngineError("too many calls in progress")
         if target_peer.transport not in self._local:

@@ -247,18 +247,24 @@ def _prack(call: _Call, make: _Builder) -> list[Finding]:
     offered = call.invite.message.tokens("Supported") | call.invite.message.tokens("Require")
     invite_note = "" if "100rel" in offered else \
         "the INVITE does not offer 100rel (no Supported: 100rel), yet the callee sent a reliable 18x"
+    # The UAS retransmits an unacknowledged reliable 18x (T1 doubling, RFC 3262 section 3): how
+    # often it did shows how long it waited for the PRACK.
+    copies = [m for m in call.provisional if m.message.rseq == first.message.rseq]
+    spread = _elapsed(copies[0], copies[-1])
+    sent = (f", sent {len(copies)} times" + (f" over {spread:.1f} s" if spread is not None else "")
+            if len(copies) > 1 else "")
     evidence = [_evidence(call.invite, "Supported", "Require", "User-Agent", note=invite_note),
                 _evidence(first, "Require", "RSeq", "Server", "User-Agent",
-                          note="reliable provisional response, never PRACKed")]
+                          note=f"reliable provisional response{sent}, never PRACKed")]
     failed = end is not None and ((end.message.method in ("BYE", "CANCEL") and end.sender == "callee")
                                   or not call.answered)
     misleading = None
     cause = _signalled_cause([end] if end else [])
     if cause and cause.q850 in PRACK_CAUSES:
         misleading = (f"cause {cause.q850} ({cause.name.lower()}) reads like a codec or resource problem; "
-                      "here it is the symptom of the missing PRACK. RFC 3262: a UAS whose reliable 1xx "
-                      "carried SDP must not send 2xx before it is PRACKed, and retransmits it for 32 s "
-                      "before giving up.")
+                      "here it is the symptom of the missing PRACK: RFC 3262 has the UAS retransmit a "
+                      "reliable 1xx until it is PRACKed and give up after 32 s, and forbids a 2xx before a "
+                      "reliable 1xx with SDP is PRACKed")
         cause = replace(cause, misleading=misleading)
     if end is not None and end.index not in {e.message for e in evidence}:
         evidence.append(_evidence(end, "Reason", "P-RTP-Stat", note="the call ends here"))

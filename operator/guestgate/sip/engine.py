@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,6 +53,8 @@ log = logging.getLogger("guestgate.sip.engine")
 
 T = TypeVar("T")
 MEDIA_SAMPLE_SECONDS = 0.25
+REJECTED_KEEP_SECONDS = 5.0
+MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
 
 
@@ -110,7 +113,10 @@ class SipEngine:
         self._guard: Any = None
         self._trunks: dict[str, _Trunk] = {}
         self._calls: dict[str, _CallRecord] = {}
-        self._rejected: list[Any] = []
+        # Incoming calls to refuse: (Call, status) waiting for the next loop turn, then the
+        # refused Calls kept a while (pjsua may still touch them) before they are dropped.
+        self._to_reject: list[tuple[Any, int]] = []
+        self._rejected: deque[tuple[float, Any]] = deque()
         self._reap: list[str] = []
         self._next_sample = 0.0
 
@@ -348,6 +354,7 @@ class SipEngine:
             record.port = None
             record.tones = None
         self._calls.clear()
+        self._to_reject.clear()
         self._rejected.clear()
         for trunk in self._trunks.values():
             self._guarded("Account.shutdown", trunk.account.shutdown)
@@ -549,9 +556,9 @@ class SipEngine:
             self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
 
     def _reap_calls(self) -> None:
-        if not self._reap and not self._rejected:
+        self._reject_pending()
+        if not self._reap:
             return
-        self._rejected.clear()
         for call_id in self._reap:
             record = self._calls.pop(call_id, None)
             if record is None:
@@ -629,12 +636,21 @@ class SipEngine:
         # Click-to-call only places calls; a peer calling in gets a clean refusal, anyone else
         # (scanners sweep every public SIP port) a 403.
         code = 480 if allowed else 403
-        call = self._pj.Call(account, call_id)
-        param = self._pj.CallOpParam(True)
-        param.statusCode = code
-        self._guarded("Call.hangup", lambda: call.hangup(param))
-        self._rejected.append(call)
+        # Refusing inside onIncomingCall makes pjsua2 2.15 free a cloned rdata that is gone
+        # (assertion, abort): the refusal waits for the next turn of the loop.
+        self._to_reject.append((self._pj.Call(account, call_id), code))
         log.info("incoming call refused source=%s status=%d", source, code)
+
+    def _reject_pending(self) -> None:
+        now = time.monotonic()
+        while self._rejected and (self._rejected[0][0] < now or len(self._rejected) > MAX_REJECTED_KEPT):
+            self._rejected.popleft()
+        pending, self._to_reject = self._to_reject, []
+        for call, code in pending:
+            param = self._pj.CallOpParam(True)
+            param.statusCode = code
+            self._guarded("Call.hangup", partial(call.hangup, param))
+            self._rejected.append((now + REJECTED_KEEP_SECONDS, call))
 
     def _on_log(self, level: int, text: str) -> None:
         if self.messages.feed(text) is None and level <= self.settings.pjsip_log_level:

@@ -1,0 +1,168 @@
+"""Headless Debian Chromium driven over the DevTools protocol (no driver, no npm).
+
+Chromium writes its DevTools port to <user-data-dir>/DevToolsActivePort when started with
+--remote-debugging-port=0; we attach to the page target over a WebSocket (aiohttp) and use
+Page.navigate, Runtime.evaluate and Page.captureScreenshot. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    # Without these, Chromium floods this closed network with update and sync requests.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--metrics-recording-only",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    # WebRTC over 127.0.0.1 only (the server runs with --ice-loopback-only), real IPs not mDNS names.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints,Translate",
+    "--window-size=420,900",
+)
+
+
+class CdpError(RuntimeError):
+    pass
+
+
+class Chromium:
+    def __init__(self, microphone_wav: Path, artifacts: Path) -> None:
+        self.microphone_wav = microphone_wav
+        self.artifacts = artifacts
+        self.profile = Path(tempfile.mkdtemp(prefix="gg-chromium-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        log = (self.artifacts / "chromium.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--use-file-for-fake-audio-capture={self.microphone_wav}",
+                f"--user-data-dir={self.profile}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        port_file = self.profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise CdpError("Chromium did not start (see chromium.log)")
+            await asyncio.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        self.session = aiohttp.ClientSession()
+        async with self.session.get(f"http://127.0.0.1:{port}/json/list") as reply:
+            targets = await reply.json()
+        page = next(t for t in targets if t["type"] == "page")
+        self.ws = await self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=64 * 1024 * 1024)
+        self._reader = asyncio.ensure_future(self._read())
+        await self.send("Page.enable")
+        await self.send("Runtime.enable")
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for message in self.ws:
+            data = json.loads(message.data)
+            future = self._pending.pop(data.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_result(data)
+
+    async def send(self, method: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
+        assert self.ws is not None
+        ident = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[ident] = future
+        await self.ws.send_json({"id": ident, "method": method, "params": params})
+        data = await asyncio.wait_for(future, timeout)
+        if "error" in data:
+            raise CdpError(f"{method}: {data['error']}")
+        return dict(data.get("result", {}))
+
+    async def open(self, url: str) -> None:
+        await self.send("Page.navigate", url=url)
+        await self.wait_for("document.readyState === 'complete' && !!document.body", timeout=15)
+
+    async def eval(self, expression: str, timeout: float = 30.0) -> Any:
+        result = await self.send(
+            "Runtime.evaluate",
+            timeout=timeout,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+            userGesture=True,
+        )
+        if "exceptionDetails" in result:
+            raise CdpError(f"{expression}: {result['exceptionDetails']}")
+        return result.get("result", {}).get("value")
+
+    async def wait_for(self, expression: str, timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = await self.eval(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                state = await self.eval("document.body ? document.body.innerText : ''")
+                raise TimeoutError(f"not true within {timeout}s: {expression}\npage: {state}")
+            await asyncio.sleep(0.1)
+
+    async def click(self, selector: str) -> None:
+        await self.eval(f"document.querySelector({json.dumps(selector)}).click()")
+
+    async def state_text(self) -> str:
+        return str(await self.eval("document.getElementById('state').innerText"))
+
+    async def screenshot(self, name: str) -> Path:
+        data = await self.send("Page.captureScreenshot", format="png")
+        path = self.artifacts / f"{name}.png"
+        path.write_bytes(base64.b64decode(data["data"]))
+        return path
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        if self.session is not None:
+            await self.session.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self.profile, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""One signalling server, one phone and one Chromium per module: each is slow to start and the
+machine has two cores. SIPp peers answer one call each, per test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from chromium import Chromium
+from harness import (
+    ARTIFACTS,
+    MIC_HZ,
+    PHONE_HZ,
+    Phone,
+    Ports,
+    Server,
+    published,
+    start_phone,
+    start_server,
+    stop_process,
+    write_config,
+    write_tone_wav,
+)
+
+
+@dataclass
+class Bench:
+    ports: Ports
+    server: Server
+    phone: Phone
+    root: Path
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    root = tmp_path_factory.mktemp("browser")
+    ports = Ports()
+    config_dir, secrets = write_config(root, published(ports))
+    phone = start_phone(
+        ports.phone,
+        root / "phone.log",
+        "--tone-hz",
+        str(PHONE_HZ),
+        "--ring-ms",
+        "3000",
+        "--listen-hz",
+        "440",
+        str(MIC_HZ),
+        str(PHONE_HZ),
+    )
+    try:
+        server = start_server(config_dir, secrets, root / "server.log")
+    except BaseException:
+        stop_process(phone.process)
+        raise
+    try:
+        yield Bench(ports, server, phone, root)
+    finally:
+        stop_process(server.process, 20)
+        stop_process(phone.process)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for log in root.glob("*.log"):
+            shutil.copy(log, ARTIFACTS / log.name)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser(bench: Bench) -> AsyncIterator[Chromium]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    chromium = Chromium(write_tone_wav(bench.root / "mic.wav", MIC_HZ), ARTIFACTS)
+    await chromium.start()
+    try:
+        yield chromium
+    finally:
+        await chromium.stop()

@@ -1,0 +1,311 @@
+"""Processes of the browser-leg tests: the signalling server with the link pages, a pjsua2
+phone, SIPp peers, and their configuration. 127.0.0.1 only; every wait is bounded."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+import wave
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from guestgate.config.schema import (
+    ADMIN_TOKEN_FILE,
+    SIGNING_KEY_FILE,
+    AccessConfig,
+    ClusterConfig,
+    KeepaliveConfig,
+    LinkConfig,
+    LinksFile,
+    PeerConfig,
+    PublishedConfig,
+    SipListenConfig,
+    TrunkProfile,
+    TrunksFile,
+    WebConfig,
+    WithdrawnLink,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "tests" / "sip_scenarios"
+ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
+SIGNING_KEY = b"test-signing-key-0123456789abcdef"
+ALLOWED_SITE = "https://www.example.com"
+MIC_HZ = 700  # the visitor's "voice" (the fake microphone)
+PHONE_HZ = 1000  # what the phone plays
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def write_tone_wav(path: Path, hz: int, seconds: float = 4.0, rate: int = 48000) -> Path:
+    frames = b"".join(
+        struct.pack("<h", int(12000 * math.sin(2 * math.pi * hz * n / rate))) for n in range(int(rate * seconds))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return path
+
+
+def env() -> dict[str, str]:
+    values = dict(os.environ)
+    values["PYTHONPATH"] = str(REPO / "operator")
+    return values
+
+
+def _trunk(name: str, port: int) -> TrunkProfile:
+    return TrunkProfile(
+        id=f"demo/{name}",
+        namespace="demo",
+        name=name,
+        peers=(PeerConfig(host="127.0.0.1", port=port),),
+        keepalive=KeepaliveConfig(interval_seconds=0),  # SIPp scenarios take INVITEs, not OPTIONS
+    )
+
+
+def _link(name: str, trunk: str, web_port: int, **fields: Any) -> LinkConfig:
+    path = f"/call/{name}"
+    defaults: dict[str, Any] = {
+        "id": f"demo/{name}",
+        "namespace": "demo",
+        "name": name,
+        "path": path,
+        "url": f"http://127.0.0.1:{web_port}{path}",
+        "trunk": f"demo/{trunk}",
+        "destination": "2001",
+        "display_name": f"Call {name}",
+    }
+    defaults.update(fields)
+    return LinkConfig(**defaults)
+
+
+@dataclass
+class Ports:
+    web: int = field(default_factory=free_port)
+    sip: int = field(default_factory=free_port)
+    admin: int = field(default_factory=free_port)
+    phone: int = field(default_factory=free_port)
+    cube: int = field(default_factory=free_port)
+    cucm: int = field(default_factory=free_port)
+
+
+def published(ports: Ports) -> PublishedConfig:
+    now = datetime.now(UTC)
+    web = ports.web
+    return PublishedConfig(
+        cluster=ClusterConfig(
+            namespace="demo",
+            name="browser",
+            public_url=f"http://127.0.0.1:{web}",
+            admin_port=ports.admin,
+            sip=SipListenConfig(port=ports.sip, transports=("udp",)),
+            web=WebConfig(port=web),
+        ),
+        trunks=TrunksFile(
+            trunks=(_trunk("phone", ports.phone), _trunk("cube", ports.cube), _trunk("cucm", ports.cucm))
+        ),
+        links=LinksFile(
+            links=(
+                _link("phone", "phone", web, access=AccessConfig(max_concurrent_calls=4, calls_per_minute_per_ip=30)),
+                _link(
+                    "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
+                ),
+                _link(
+                    "cucm", "cucm", web, destination="+442079460001", access=AccessConfig(calls_per_minute_per_ip=30)
+                ),
+                _link(
+                    "capped",
+                    "phone",
+                    web,
+                    access=AccessConfig(
+                        max_concurrent_calls=1, calls_per_minute_per_ip=30, allowed_origins=(ALLOWED_SITE,)
+                    ),
+                ),
+                _link("limited", "phone", web, access=AccessConfig(calls_per_minute_per_ip=1)),
+                _link("vip", "phone", web, access=AccessConfig(require_token=True)),
+                _link("later", "phone", web, valid_from=now + timedelta(days=1)),
+                _link("over", "phone", web, valid_from=now - timedelta(days=2), valid_until=now - timedelta(days=1)),
+            ),
+            withdrawn=(WithdrawnLink(path="/call/old", display_name="Call the old team"),),
+        ),
+    )
+
+
+def write_config(root: Path, config: PublishedConfig) -> tuple[Path, Path]:
+    config_dir, secrets = root / "config", root / "secrets"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in config.files().items():
+        (config_dir / name).write_text(text)
+    for rel, value in ((ADMIN_TOKEN_FILE, b"admin-token-0123456789abcdef"), (SIGNING_KEY_FILE, SIGNING_KEY)):
+        (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
+        (secrets / rel).write_bytes(value)
+    return config_dir, secrets
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> int | None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return process.returncode
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    log: Path
+    web_url: str
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(config_dir: Path, secrets: Path, log: Path) -> Server:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "guestgate.web.serve",
+                "--config-dir",
+                str(config_dir),
+                "--secrets-dir",
+                str(secrets),
+                "--bind",
+                "127.0.0.1",
+                "--reload-seconds",
+                "1",
+                "--web-metrics",
+                "--ice-loopback-only",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env(),
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        found = re.search(r"ready sip=\S+ web=(\S+)", text)
+        if found:
+            return Server(process, log, f"http://{found.group(1)}")
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop_process(process)
+    raise AssertionError(f"signalling server did not start:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@dataclass
+class Phone:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def events(self) -> list[dict[str, Any]]:
+        found = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    found.append(json.loads(line))
+                except ValueError:
+                    continue
+        return found
+
+    def wait_event(self, kind: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = [e for e in self.events() if e["event"] == kind]
+            if len(seen) >= count:
+                return seen
+            time.sleep(0.1)
+        raise AssertionError(f"phone: no {count} {kind!r} within {timeout}s; events: {self.events()[-20:]}")
+
+
+def start_phone(port: int, log: Path, *extra: str) -> Phone:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "guestgate.web.demophone", "--port", str(port), *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env(),
+        )
+    phone = Phone(process, log)
+    try:
+        phone.wait_event("ready", timeout=15)
+    except AssertionError:
+        stop_process(process)
+        raise
+    return phone
+
+
+def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subprocess.Popen[bytes]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        media = int(probe.getsockname()[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                "/usr/bin/sipp",
+                "-sf",
+                str(SCENARIOS / f"{scenario}.xml"),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                str(media),
+                "-m",
+                str(calls),
+                "-nostdin",
+                "-timeout",
+                "120s",
+                "-trace_msg",
+                "-message_file",
+                str(log.with_suffix(".msg")),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=log.parent,
+        )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"SIPp {scenario} did not start: {log.read_text(errors='replace')[-2000:]}")

@@ -155,10 +155,10 @@ def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: flo
             if not chunk:
                 break
             buffer += chunk
-            if _final(buffer):
+            # Responses without a body, one after another on the stream.
+            if any(_final(part) for part in buffer.split(b"\r\n\r\n")):
                 break
-        if buffer:
-            responses.append(buffer)
+        responses.extend(part + b"\r\n\r\n" for part in buffer.split(b"\r\n\r\n") if part)
     return responses
 
 

@@ -187,8 +187,17 @@ def test_malformed_sip_does_not_take_the_server_down(server_factory: Any) -> Non
 def test_calls_from_non_peers_get_403(server_factory: Any) -> None:
     server = server_factory(trunk("cucm", peer(5060, host="127.0.0.2")))
     port = server.sip_port
-    reply = sip_exchange(port, sip_message("INVITE", port, 5999), "udp")
-    assert reply and reply[-1].startswith(b"SIP/2.0 403"), reply
+    for transport in ("udp", "tcp"):
+        reply = sip_exchange(port, sip_message("INVITE", port, 5999, transport.upper()), transport)
+        assert reply and reply[-1].startswith(b"SIP/2.0 403"), reply
+    bad_sdp = sip_message("INVITE", port, 5999, extra="Content-Type: application/sdp", body="v=0\r\nm=audio x\r\n")
+    sip_exchange(port, bad_sdp, "udp", timeout=1.0)
+    for method in ("BYE", "PRACK", "UPDATE", "INFO", "CANCEL"):  # outside any dialog
+        sip_exchange(port, sip_message(method, port, 5999), "udp", timeout=0.3)
+    time.sleep(1.0)  # a refusal that went wrong inside pjsua would abort the process by now
+    assert server.alive(), server.logs()[-3000:]
+    reply = sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp")
+    assert reply and reply[-1].startswith(b"SIP/2.0 200"), reply
 
 
 def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFactory) -> None:

@@ -1,1 +1,16 @@
-"""sip"""
+"""The SIP side: ladders, their diagnosis and its outputs (pure), plus the engine (pjsua2).
+
+Public API, for `guestgate diagnose`, `guestgate probe` and the operator's status:
+
+- ``sip.importers.load_file(path, fmt="auto") -> Imported`` (``.ladders``, ``.notes``); raises
+  ``sip.importers.InputError`` with a message for the user. ``import_bytes(data, label, fmt)``
+  does the same for bytes.
+- ``sip.ladder.ladder_from_capture(capture, name=...) -> Ladder``: a live call (sip.capture).
+- ``sip.diagnosis.diagnose(ladders, caller_platform=None, callee_platform=None) -> Report``
+  (``.outcome``, ``.findings``, ``.comparison``, ``.notes``, ``.outcome_of(call)``).
+- ``sip.report.render_text / report_to_json / render_svg / exit_code (report)``.
+- ``sip.findings.Finding.to_dict()`` / ``.to_status()``: a finding as plain data.
+- ``sip.q850.lookup(value)``, ``sip.fixes.fix_for(code, caller_platform, callee_platform)``.
+
+Nothing is imported here, so ``import guestgate.sip.x`` stays as light as ``x``.
+"""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,9 +13,8 @@ from harness import (
     ARTIFACTS,
     MIC_HZ,
     PHONE_HZ,
-    Phone,
+    Bench,
     Ports,
-    Server,
     published,
     start_phone,
     start_server,
@@ -25,14 +22,6 @@ from harness import (
     write_config,
     write_tone_wav,
 )
-
-
-@dataclass
-class Bench:
-    ports: Ports
-    server: Server
-    phone: Phone
-    root: Path
 
 
 @pytest.fixture(scope="module")

@@ -309,3 +309,13 @@ def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subproces
             break
         time.sleep(0.05)
     raise AssertionError(f"SIPp {scenario} did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+@dataclass
+class Bench:
+    """What the tests of a module share: the ports, the server, the phone, a scratch folder."""
+
+    ports: Ports
+    server: Server
+    phone: Phone
+    root: Path

@@ -11,8 +11,7 @@ import re
 
 import pytest
 from chromium import Chromium
-from conftest import Bench
-from harness import MIC_HZ, PHONE_HZ, start_sipp, stop_process
+from harness import MIC_HZ, PHONE_HZ, Bench, start_sipp, stop_process
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

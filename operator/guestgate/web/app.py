@@ -178,7 +178,9 @@ async def create_call(request: web.Request) -> web.Response:
             client_address(request, state),
         )
     client = client_address(request, state)
-    rate = state.rates.check(client, link.access.calls_per_minute_per_ip, state.clock())
+    # The limit is the link's, so it is counted per link and address: a visitor who used up one
+    # link's allowance can still use another link with its own.
+    rate = state.rates.check(f"{link.id} {client}", link.access.calls_per_minute_per_ip, state.clock())
     if not rate.allowed:
         return _json_error(429, "rate", "You have made too many calls. Please wait a moment.", rate.retry_after)
     slot: Decision = state.concurrency.acquire(link.id, link.access.max_concurrent_calls)

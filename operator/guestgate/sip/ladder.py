@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from guestgate.sip.capture import CallCapture
@@ -125,10 +126,29 @@ def build_ladders(raw: Sequence[RawMessage], name: str, notes: Sequence[str] = (
     return ladders
 
 
+def _date_times(group: list[tuple[RawMessage, SipMessage]]) -> list[float | None] | None:
+    """Times from Date headers, for plain text that carries no other time (None if too few).
+
+    Date has one-second resolution and each side writes its own clock, so it is a fallback only.
+    """
+    times: list[float | None] = []
+    for _, message in group:
+        value = message.header("Date")
+        try:
+            times.append(parsedate_to_datetime(value).timestamp() if value else None)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            times.append(None)
+    return times if sum(t is not None for t in times) >= 2 else None
+
+
 def _ladder(name: str, group: list[tuple[RawMessage, SipMessage]], notes: list[str]) -> Ladder:
     sender_of = _role_strategy(group)
+    times: list[float | None] = [item.time for item, _ in group]
+    if all(t is None for t in times) and (dated := _date_times(group)) is not None:
+        times = dated
+        notes = [*notes, f"{name}: times are taken from Date headers (1 s resolution, each side's clock)"]
     messages = tuple(
-        LadderMessage(index=i, time=item.time, sender=sender_of(item, message), message=message,
+        LadderMessage(index=i, time=times[i], sender=sender_of(item, message), message=message,
                       src=item.src, dst=item.dst, transport=item.transport)
         for i, (item, message) in enumerate(group)
     )

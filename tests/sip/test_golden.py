@@ -35,4 +35,5 @@ def test_golden(name: str) -> None:
     if UPDATE:
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(actual)
-    assert actual == golden.read_text(), f"output changed; refresh with GUESTGATE_GOLDEN=update and read the diff of {golden}"
+    assert actual == golden.read_text(), \
+        f"output changed; refresh with GUESTGATE_GOLDEN=update and read the diff of {golden}"

@@ -371,3 +371,37 @@ def test_cucm_sdl_trace() -> None:
     assert report.outcome == "PRACK_MISSING"
     assert report.findings[0].cause is not None and report.findings[0].cause.q850 == 47
     assert "SIP Rel1XX Options" in report.findings[0].fix.caller
+
+
+def test_fragmented_udp_invite_is_reassembled() -> None:
+    """A CUCM INVITE with a video SDP is larger than the Ethernet MTU: it arrives in IP fragments."""
+    video = tuple(f"X-Cisco-Video-Line-{n}: {'v' * 60}" for n in range(40))
+    call = Call(CUCM, CUBE).invite(extra=video).reply(100, "Trying").reply(486, "Busy Here").ack()
+    buffer = io.BytesIO()
+    writer = dpkt.pcap.Writer(buffer)
+    caller, callee = socket.inet_aton(CUCM.host), socket.inet_aton(CUBE.host)
+
+    def write(ip: dpkt.ip.IP, ts: float) -> None:
+        ip.len = len(ip)
+        writer.writepkt(bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6,
+                                                     type=dpkt.ethernet.ETH_TYPE_IP, data=ip)), ts=ts)
+
+    for number, sent in enumerate(call.messages):
+        src, dst = (caller, callee) if sent.sender == "caller" else (callee, caller)
+        udp = dpkt.udp.UDP(sport=5060, dport=5060, data=sent.text.encode())
+        udp.ulen = len(udp)
+        raw = bytes(udp)
+        if number:
+            write(dpkt.ip.IP(src=src, dst=dst, p=dpkt.ip.IP_PROTO_UDP, id=number, data=udp), 10.0 + number)
+            continue
+        assert len(raw) > 3000
+        pieces = [(0, raw[:1480], 1), (1480, raw[1480:2960], 1), (2960, raw[2960:], 0)]
+        for offset, piece, more in (pieces[2], pieces[0], pieces[1]):  # out of order, as it happens
+            write(dpkt.ip.IP(src=src, dst=dst, p=dpkt.ip.IP_PROTO_UDP, id=99, mf=more, offset=offset // 8,
+                             data=piece), 10.0)
+    imported = import_bytes(buffer.getvalue(), "fragments.pcap")
+    ladder = imported.ladders[0]
+    assert not any("fragmented IP" in note for note in imported.notes)
+    assert [m.message.start_line for m in ladder.messages] == [m.text.split("\r\n", 1)[0] for m in call.messages]
+    assert ladder.messages[0].message.sdp is not None and ladder.messages[0].message.has("X-Cisco-Video-Line-39")
+    assert diagnose(imported.ladders).outcome == "BUSY"

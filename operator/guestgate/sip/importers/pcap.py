@@ -1,8 +1,8 @@
 """Importer for pcap and pcapng captures, decoded with dpkt (a well-kept library, not ours).
 
-SIP is taken from UDP datagrams and from reassembled TCP streams (messages cut by
-Content-Length). Other UDP datagrams are kept as candidate RTP; once the SDP of a call is known,
-``media_for`` counts the ones sent to each side's announced address.
+SIP is taken from UDP datagrams (IPv4 fragments reassembled) and from reassembled TCP streams
+(messages cut by Content-Length). Other UDP datagrams are kept as candidate RTP; once the SDP of
+a call is known, ``media_for`` counts the ones sent to each side's announced address.
 """
 
 from __future__ import annotations
@@ -46,6 +46,44 @@ class PcapImport:
     messages: list[RawMessage] = field(default_factory=list)
     datagrams: list[Datagram] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Fragments:
+    """The pieces of one fragmented IPv4 datagram (a large INVITE with video SDP is often one)."""
+
+    time: float
+    parts: dict[int, bytes] = field(default_factory=dict)  # byte offset -> payload
+    total: int | None = None  # known once the last fragment (MF clear) arrives
+
+
+def _whole_segment(packet: Any, ts: float, pending: dict[tuple[bytes, bytes, int, int], _Fragments]) \
+        -> tuple[Any, float] | None:
+    """The transport segment of a packet and its time, reassembling IPv4 fragments; None while
+    pieces are missing. dpkt leaves fragments undecoded, so the whole is decoded here."""
+    if not isinstance(packet, dpkt.ip.IP) or (not packet.mf and not packet.offset):
+        return packet.data, ts
+    key = (packet.src, packet.dst, packet.id, packet.p)
+    entry = pending.setdefault(key, _Fragments(time=ts))
+    offset = packet.offset * 8
+    entry.parts[offset] = bytes(packet.data)
+    if not packet.mf:
+        entry.total = offset + len(entry.parts[offset])
+    if entry.total is None:
+        return None
+    whole = bytearray()
+    for start in sorted(entry.parts):
+        if start > len(whole):
+            return None  # a hole: wait for the missing piece
+        whole[start:] = entry.parts[start]
+    if len(whole) < entry.total:
+        return None
+    del pending[key]
+    if packet.p == dpkt.ip.IP_PROTO_UDP:
+        return dpkt.udp.UDP(bytes(whole)), entry.time
+    if packet.p == dpkt.ip.IP_PROTO_TCP:
+        return dpkt.tcp.TCP(bytes(whole)), entry.time
+    return bytes(whole), entry.time
 
 
 @dataclass(slots=True)
@@ -124,6 +162,7 @@ def import_pcap(data: bytes, label: str) -> PcapImport:
     result = PcapImport()
     timed: list[tuple[float, RawMessage]] = []
     flows: dict[tuple[str, int, str, int], _Flow] = {}
+    fragments: dict[tuple[bytes, bytes, int, int], _Fragments] = {}
     undecoded = 0
     try:
         linktype = reader.datalink()
@@ -136,7 +175,10 @@ def import_pcap(data: bytes, label: str) -> PcapImport:
             if not isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6):
                 continue
             src_host, dst_host = _host(packet)
-            segment = packet.data
+            whole = _whole_segment(packet, float(ts), fragments)
+            if whole is None:
+                continue
+            segment, ts = whole
             if isinstance(segment, dpkt.udp.UDP):
                 payload = bytes(segment.data)
                 src, dst = (src_host, segment.sport), (dst_host, segment.dport)
@@ -157,6 +199,8 @@ def import_pcap(data: bytes, label: str) -> PcapImport:
         raise CaptureError(f"{label}: the capture is truncated or damaged ({error})") from None
     if undecoded:
         result.notes.append(f"{label}: {undecoded} packet(s) could not be decoded and were skipped")
+    if fragments:
+        result.notes.append(f"{label}: {len(fragments)} fragmented IP datagram(s) miss pieces and were skipped")
     for key, flow in flows.items():
         timed.extend(_tcp_messages(key, flow, label, result.notes))
     timed.sort(key=lambda pair: pair[0])

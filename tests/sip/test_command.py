@@ -25,10 +25,10 @@ SEED = Path(__file__).parent / "data" / "seed-prack-missing.sip"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def guestgate(*args: str) -> subprocess.CompletedProcess[str]:
+def guestgate(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
     return subprocess.run([sys.executable, "-m", "guestgate", *args], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+                          env=env, timeout=60, check=False, input=stdin)
 
 
 def test_seed_field_failure_names_prack_and_both_fixes() -> None:
@@ -43,6 +43,14 @@ def test_seed_field_failure_names_prack_and_both_fixes() -> None:
     # the ladder: one arrow per message, the headers that matter
     assert "Require: 100rel; RSeq: 5461; SDP" in out
     assert "Reason: Q.850;cause=65; no SDP" in out
+
+
+def test_standard_input() -> None:
+    result = guestgate("diagnose", "-", stdin=SEED.read_text())
+    assert result.returncode == 1 and result.stdout.startswith("outcome: PRACK_MISSING")
+    empty = guestgate("diagnose", "-", stdin="")
+    assert empty.returncode == 2
+    assert empty.stderr == "guestgate diagnose: cannot read standard input: empty, nothing to diagnose\n"
 
 
 def test_json_contract(tmp_path: Path) -> None:

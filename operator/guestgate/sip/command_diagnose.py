@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from guestgate.sip.importers import FORMATS, InputError, load_file
+from guestgate.sip.importers import FORMATS, MAX_BYTES, Imported, InputError, import_bytes, load_file
 from guestgate.sip.platforms import PLATFORMS
 
 EXIT_UNREADABLE = 2
@@ -20,7 +20,7 @@ EXIT_UNREADABLE = 2
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="SIP traces: raw SIP text, SIPp -trace_msg logs, Cisco IOS "
-                             "'debug ccsip messages', pcap/pcapng captures")
+                             "'debug ccsip messages', pcap/pcapng captures; - reads standard input")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="how to read the files (default: detected from the content)")
     parser.add_argument("--caller-platform", choices=PLATFORMS, default=None,
@@ -33,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="also write the ladder as an SVG picture, evidence highlighted")
 
 
+def _stdin(fmt: str) -> Imported:
+    """``-`` reads the trace from standard input (``ssh router 'show logging' | guestgate diagnose -``)."""
+    data = sys.stdin.buffer.read(MAX_BYTES + 1)  # one byte more than allowed is enough to refuse
+    return import_bytes(data, "standard input", fmt)
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so `guestgate --help` stays fast.
     from guestgate.sip.diagnosis import diagnose
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     for name in args.files:
         try:
-            imported = load_file(name, args.format)
+            imported = _stdin(args.format) if name == "-" else load_file(name, args.format)
         except InputError as error:
             print(f"guestgate diagnose: cannot read {error}", file=sys.stderr)
             return EXIT_UNREADABLE

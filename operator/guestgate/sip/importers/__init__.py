@@ -56,7 +56,7 @@ def import_bytes(data: bytes, label: str, fmt: str = "auto") -> Imported:
         raise InputError(f"{label}: {len(data)} bytes is more than the {MAX_BYTES // 2**20} MiB a trace "
                          "may have; cut it down to the calls you want diagnosed")
     if not data.strip():
-        raise InputError(f"{label}: the file is empty")
+        raise InputError(f"{label}: empty, nothing to diagnose")
     chosen = detect_format(data) if fmt == "auto" else fmt
     notes: list[str] = []
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +15,9 @@ from typing import Any
 
 import pytest
 from signal_helpers import SippFactory, free_port
-from signal_server import SignalProcess, sip_exchange, sip_message, start_signal
+from signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
 
+from guestgate.api.siptrunk import PodHealth
 from guestgate.config.schema import (
     DestinationConfig,
     HealthCheckConfig,
@@ -23,6 +25,7 @@ from guestgate.config.schema import (
     PeerConfig,
     TrunkProfile,
 )
+from guestgate.signal.admin_client import AdminClient, AdminError
 
 
 def trunk(name: str, *peers: PeerConfig, keepalive: int = 0, media: int = 1, **extra: Any) -> TrunkProfile:
@@ -123,9 +126,11 @@ def test_health_check_through_the_admin_api(server_factory: Any, sipp: SippFacto
     assert status == 200, result
     assert result["outcome"] == "OK", result
     assert result["trigger"] == "annotation" and result["pod"] == "edge-0"
-    assert [d["name"] for d in result["destinations"]] == ["local", "international"]
-    assert all(d["outcome"] == "OK" for d in result["destinations"])
-    assert any("PRACK" in line for line in result["destinations"][0]["ladder"])
+    health = PodHealth.model_validate(result["podHealth"])  # what the operator puts in status
+    assert health.pod == "edge-0"
+    assert [d.name for d in health.destinations] == ["local", "international"]
+    assert all(d.outcome == "OK" for d in health.destinations)
+    assert any("PRACK" in line for line in health.destinations[0].ladder)
     assert server.request("GET", "/v1/trunks/gg/cube/health-check")[1]["outcome"] == "OK"
     text = server.request("GET", "/metrics", token=None)[1]
     assert metric(text, "guestgate_calls_total", trunk="gg/cube", outcome="OK") == 2
@@ -139,9 +144,10 @@ def test_health_check_names_the_failure(server_factory: Any, sipp: SippFactory) 
     status, result = server.request("POST", "/v1/trunks/gg/cucm/health-check", {"destinations": ["international"]})
     assert status == 200, result
     assert result["outcome"] == "PRACK_MISSING_DOWNSTREAM"
-    finding = result["destinations"][0]["findings"][0]
-    assert finding["code"] == "PRACK_MISSING_DOWNSTREAM"
-    assert finding["cause"]["q850"] == 65
+    finding = PodHealth.model_validate(result["podHealth"]).destinations[0].findings[0]
+    assert finding.code == "PRACK_MISSING_DOWNSTREAM"
+    assert finding.cause is not None and finding.cause.value == 65 and finding.cause.misleading
+    assert "PRACK" in finding.fix_callee
     text = server.request("GET", "/metrics", token=None)[1]
     assert metric(text, "guestgate_health_findings_total", trunk="gg/cucm", code="PRACK_MISSING_DOWNSTREAM") == 1
 
@@ -219,7 +225,7 @@ def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFact
     caller.join(20)
     assert not caller.is_alive()
     assert result["outcome"] == "OK", result
-    ladder = result["destinations"][0]["ladder"]
+    ladder = result["podHealth"]["destinations"][0]["ladder"]
     bye = [line for line in ladder if "BYE" in line]
     assert bye and bye[0].split()[1] == "caller", ladder  # we hung up, after the media time
     assert float(bye[0].split()[0]) >= 4.0, ladder
@@ -246,3 +252,24 @@ def test_bad_config_at_start_exits_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "cluster" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_admin_client_as_the_operator_uses_it(server_factory: Any, sipp: SippFactory) -> None:
+    busy = sipp("asterisk-486-busy")
+    server = server_factory(trunk("pbx", peer(busy.port)))
+    client = AdminClient(server.url(""), TOKEN)
+    assert [t["trunk"] for t in await client.trunks()] == ["gg/pbx"]
+    assert await client.last_health_check("gg/pbx") is None
+    result = await client.health_check("gg/pbx", destinations=["local"], trigger="interval")
+    health = PodHealth.model_validate(result["podHealth"])
+    assert health.destinations[0].outcome == "BUSY"
+    assert (await client.last_health_check("gg/pbx") or {})["trigger"] == "interval"
+    with pytest.raises(AdminError) as refused:
+        await AdminClient(server.url(""), "wrong-token-0123456789").trunks()
+    assert refused.value.status == 401
+    with pytest.raises(AdminError) as unknown:
+        await client.health_check("gg/none")
+    assert unknown.value.status == 404
+    with pytest.raises(AdminError) as down:
+        await AdminClient(f"http://127.0.0.1:{free_port(socket.SOCK_STREAM)}", TOKEN, timeout=2).trunks()
+    assert down.value.status == 0

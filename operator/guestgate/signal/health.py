@@ -62,8 +62,9 @@ class HealthResult:
     def outcome(self) -> str:
         return self.report.outcome
 
-    def to_dict(self) -> dict[str, Any]:
-        """The admin API's JSON (the operator copies it into SipTrunk status)."""
+    def to_dict(self, pod: str = "") -> dict[str, Any]:
+        """The admin API's JSON. `podHealth` has exactly the shape of the SipTrunk status'
+        PodHealth (api/siptrunk.py), for the operator to validate and copy; the rest is detail."""
         destinations = []
         for index, outcome in enumerate(self.destinations):
             findings = [f for f in self.report.findings if f.call == index]
@@ -72,20 +73,24 @@ class HealthResult:
                     "name": outcome.destination.name,
                     "number": outcome.destination.number,
                     "outcome": self.report.outcome_of(index),
-                    "callId": outcome.call_id,
-                    "error": outcome.error,
-                    "findings": [f.to_dict() for f in findings],
+                    "findings": [f.to_status() for f in findings],
                     "ladder": ladder_lines(outcome.ladder)[:LADDER_LINES],
                 }
             )
+        details = [
+            {"callId": o.call_id, "error": o.error, "setupSeconds": o.setup_seconds} for o in self.destinations
+        ]
         return {
             "trunk": self.trunk_id,
+            "pod": pod,
             "time": self.time.isoformat(),
             "trigger": self.trigger,
             "outcome": self.outcome,
             "durationSeconds": round(self.duration_seconds, 3),
-            "destinations": destinations,
+            "podHealth": {"pod": pod, "destinations": destinations},
+            "calls": details,
             "comparison": list(self.report.comparison),
+            "findings": [f.to_dict() for f in self.report.findings],
         }
 
 

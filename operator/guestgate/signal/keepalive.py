@@ -187,6 +187,8 @@ class TrunkState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "trunk": self.profile.id,
+            # The operator waits until every pod runs the current profile before checking it.
+            "profileHash": self.profile.hash(),
             "up": self.up,
             "activePeer": self.active_peer().hostport(),
             "keepaliveSeconds": self.profile.keepalive.interval_seconds,

@@ -173,9 +173,7 @@ class SignalServer:
         return self._result_dict(result) if result else None
 
     def _result_dict(self, result: HealthResult) -> dict[str, Any]:
-        data = result.to_dict()
-        data["pod"] = self.options.pod_name or socket.gethostname()
-        return data
+        return result.to_dict(pod=self.options.pod_name or socket.gethostname())
 
     async def run_health_check(self, trunk_id: str, destinations: list[str] | None, trigger: str) -> dict[str, Any]:
         profile = self._profile(trunk_id)

@@ -19,6 +19,7 @@ from signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start
 
 from guestgate.api.siptrunk import PodHealth
 from guestgate.config.schema import (
+    AuthConfig,
     DestinationConfig,
     HealthCheckConfig,
     KeepaliveConfig,
@@ -273,3 +274,22 @@ async def test_admin_client_as_the_operator_uses_it(server_factory: Any, sipp: S
     with pytest.raises(AdminError) as down:
         await AdminClient(f"http://127.0.0.1:{free_port(socket.SOCK_STREAM)}", TOKEN, timeout=2).trunks()
     assert down.value.status == 0
+
+
+@pytest.mark.parametrize(("password", "outcome"), [("s3cret", "OK"), ("wrong", "AUTH_FAILED")])
+def test_digest_credentials_from_the_secrets_dir(
+    server_factory: Any, sipp: SippFactory, password: str, outcome: str
+) -> None:
+    pbx = sipp("asterisk-digest-auth", rtp_echo=True, keys={"username": "guestgate", "password": "s3cret"})
+    with_auth = trunk("pbx", peer(pbx.port), auth=AuthConfig(credentials_key="gg.pbx", realm="asterisk"))
+    server = server_factory(with_auth)
+    creds = server.root / "secrets" / "credentials"
+    creds.mkdir(parents=True)
+    (creds / "gg.pbx.username").write_text("guestgate")
+    (creds / "gg.pbx.password").write_text(password)
+    # Credentials are read on (re)load: touch the config so the server picks them up.
+    server.write_trunks([with_auth.model_copy(update={"platform": "asterisk"})])
+    assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/pbx")[1]["error"] == "", 5)
+    status, result = server.request("POST", "/v1/trunks/gg/pbx/health-check", {"destinations": ["local"]})
+    assert status == 200, result
+    assert result["outcome"] == outcome, result["podHealth"]

@@ -97,13 +97,28 @@ class SignalProcess:
                 self.process.wait(5)
 
 
-def start_signal(root: Path, trunks: list[TrunkProfile]) -> SignalProcess:
+def self_signed(directory: Path) -> None:
+    """tls.crt and tls.key for 127.0.0.1 (openssl, as cert-manager would mount them)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt")],
+        check=True, capture_output=True, timeout=60,
+    )
+
+
+def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False) -> SignalProcess:
+    sip = SipListenConfig(port=free_port())
+    if tls:
+        self_signed(root / "secrets" / "tls")
+        sip = SipListenConfig(port=sip.port, tls_port=free_port(socket.SOCK_STREAM),
+                              transports=("udp", "tcp", "tls"), tls_cert_dir="tls")
     cluster = ClusterConfig(
         namespace="gg",
         name="edge",
         public_url="https://guest.example.com",
         admin_port=free_port(socket.SOCK_STREAM),
-        sip=SipListenConfig(port=free_port()),
+        sip=sip,
     )
     write_config(root / "config", cluster, trunks)
     token_file = root / "secrets" / ADMIN_TOKEN_FILE

@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -50,8 +51,8 @@ def peer(port: int, transport: str = "udp", host: str = "127.0.0.1") -> PeerConf
 def server_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[SignalProcess] = []
 
-    def start(*trunks: TrunkProfile) -> SignalProcess:
-        server = start_signal(tmp_path / f"server{len(started)}", list(trunks))
+    def start(*trunks: TrunkProfile, tls: bool = False) -> SignalProcess:
+        server = start_signal(tmp_path / f"server{len(started)}", list(trunks), tls=tls)
         started.append(server)
         return server
 
@@ -293,3 +294,20 @@ def test_digest_credentials_from_the_secrets_dir(
     status, result = server.request("POST", "/v1/trunks/gg/pbx/health-check", {"destinations": ["local"]})
     assert status == 200, result
     assert result["outcome"] == outcome, result["podHealth"]
+
+
+def test_tls_listener_answers_options(server_factory: Any) -> None:
+    server = server_factory(trunk("cucm", peer(free_port())), tls=True)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the pod's self-signed test certificate
+    port = server.cluster.sip.tls_port
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        tls.sendall(sip_message("OPTIONS", port, 5999, "TLS"))
+        reply = b""
+        while b"\r\n\r\n" not in reply and len(reply) < 65536:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"SIP/2.0 200"), reply

@@ -58,14 +58,19 @@ class SignalServer:
         token = admin_token(self.options.secrets_dir)
         cluster = loaded.config.cluster
         transports = tuple(t for t in cluster.sip.transports if t in ("udp", "tcp"))
-        if "tls" in cluster.sip.transports:
-            log.warning("TLS transport is not served yet; listening on %s only", ",".join(transports))
+        tls_dir = self.options.secrets_dir / cluster.sip.tls_cert_dir if cluster.sip.tls_cert_dir else None
+        if "tls" in cluster.sip.transports and tls_dir is None:
+            log.warning("sip.transports lists tls but sip.tlsCertDir is not set: no TLS listener")
+        use_tls = "tls" in cluster.sip.transports and tls_dir is not None
         settings = EngineSettings(
             bind_address=self.options.bind,
             sip_port=cluster.sip.port,
             transports=transports,
             public_address=cluster.sip.external_address,
             max_calls=cluster.limits.max_calls_per_pod,
+            tls_port=cluster.sip.tls_port if use_tls else None,
+            tls_cert_file=str(tls_dir / "tls.crt") if tls_dir else "",
+            tls_key_file=str(tls_dir / "tls.key") if tls_dir else "",
         )
         engine = self.engine = SipEngine(settings)
         await asyncio.to_thread(engine.start)

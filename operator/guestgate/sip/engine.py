@@ -67,6 +67,9 @@ class EngineSettings:
     bind_address: str = "127.0.0.1"
     sip_port: int = 5060  # 0: any free port (UDP first, TCP on the same number)
     transports: tuple[Transport, ...] = ("udp", "tcp")
+    tls_port: int | None = None  # None: no TLS; 0: any free port. Needs the two files below.
+    tls_cert_file: str = ""  # PEM certificate (chain) of the pod
+    tls_key_file: str = ""  # its PEM private key
     public_address: str | None = None  # what Contact/Via and SDP advertise, when behind NAT
     media_port_start: int = 0  # 0: any free RTP ports
     max_calls: int = 64
@@ -308,6 +311,8 @@ class SipEngine:
             except pj.Error:
                 if s.sip_port or attempt == 19:
                     raise
+        if s.tls_port is not None:
+            self._create_tls_transport()
         ep.libStart()
         self._codecs = {str(c.codecId): int(c.priority) for c in ep.codecEnum2()}
         self._guard = _TrunkAccount(self, "")
@@ -336,6 +341,27 @@ class SipEngine:
                 self._guarded("transportClose", partial(ep.transportClose, tid))
             self._local.clear()
             raise
+
+    def _create_tls_transport(self) -> None:
+        pj, ep, s = self._pj, self._ep, self.settings
+        for path in (s.tls_cert_file, s.tls_key_file):
+            if not path or not os.path.isfile(path):
+                raise EngineError(f"TLS needs a certificate and a key file; {path or 'none'} is missing")
+        tc = pj.TransportConfig()
+        tc.boundAddress = s.bind_address
+        tc.port = s.tls_port or 0
+        if s.public_address:
+            tc.publicAddress = s.public_address
+        tc.tlsConfig.certFile = s.tls_cert_file
+        tc.tlsConfig.privKeyFile = s.tls_key_file
+        # Peers rarely present certificates GuestGate could check (CUCM's are self-signed per
+        # node): the link is encrypted, and peers are pinned by address as for UDP and TCP.
+        tc.tlsConfig.verifyClient = False
+        tc.tlsConfig.verifyServer = False
+        tid = ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tc)
+        port = int(str(ep.transportGetInfo(tid).localName).rpartition(":")[2])
+        self._local["tls"] = f"{s.bind_address}:{port}"
+        self.messages.set_local_address("tls", self._local["tls"])
 
     def _shutdown(self) -> None:
         ep = self._ep

@@ -203,6 +203,7 @@ class DestinationResult(Model):
     name: str = Field(description="Destination name.")
     number: str = Field(description="Number called.")
     outcome: str = Field(description="Worst finding code, or OK.")
+    error: str = Field(default="", description="Why the call could not be placed, when it could not.")
     findings: list[FindingStatus] = Field(default_factory=list, description="What the diagnosis found.")
     ladder: list[str] = Field(
         default_factory=list, description="The call's SIP messages, one line each (trimmed)."
@@ -213,6 +214,7 @@ class PodHealth(Model):
     """The health checks placed by one signalling pod."""
 
     pod: str = Field(description="Pod name.")
+    error: str = Field(default="", description="Why this pod could not run the check, when it could not.")
     destinations: list[DestinationResult] = Field(default_factory=list, description="One per destination.")
 
 
@@ -222,6 +224,10 @@ class HealthCheckResult(Model):
     time: datetime = Field(description="When the check finished.")
     outcome: str = Field(description="Worst finding code over all pods and destinations, or OK.")
     trigger: str = Field(default="", description="interval, annotation or profile-change.")
+    profile_hash: str = Field(default="", description="The trunk profile the check ran with.")
+    request: str = Field(
+        default="", description="The guestgate.io/health-check annotation value this check answered."
+    )
     pods: list[PodHealth] = Field(default_factory=list, description="Per-pod results.")
 
 

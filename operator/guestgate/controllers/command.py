@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 from guestgate.logs import setup_logging
 
@@ -17,6 +18,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--kubeconfig", default=None, help="kubeconfig file (default: in-cluster or KUBECONFIG)"
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--signal-endpoint", action="append", default=[], metavar="NAMESPACE/CLUSTER=URL",
+        help="admin API of a signalling server running outside the cluster (repeatable); "
+        "without it the operator finds the GuestCluster's ready pods itself",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     import guestgate.controllers.main  # noqa: F401  (registers the handlers)
+    from guestgate.controllers.endpoints import parse_static_endpoints
     from guestgate.kube.client import Kube
     from guestgate.render.names import FIELD_MANAGER
 
@@ -35,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
         import os
 
         os.environ["KUBECONFIG"] = args.kubeconfig
-    memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig))
+    try:
+        endpoints = parse_static_endpoints(args.signal_endpoint)
+    except ValueError as error:
+        print(f"guestgate operator: {error}", file=sys.stderr)
+        return 2
+    memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig), signal_endpoints=endpoints)
     asyncio.run(
         kopf.operator(
             standalone=True,

@@ -26,6 +26,8 @@ class Context:
     cache: Cache = field(default_factory=Cache)
     queue: WorkQueue = field(default_factory=WorkQueue)
     clock: Callable[[], datetime] = utcnow
+    # What the signalling pods said about each trunk (controllers.health fills it; trunk reconcile reads it).
+    health: dict[str, Any] = field(default_factory=dict)
 
     async def io(self, fn: Callable[..., R], *args: Any) -> R:
         """Run a blocking API call off the event loop."""

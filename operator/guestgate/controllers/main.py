@@ -19,6 +19,8 @@ from guestgate.api.common import GROUP, VERSION
 from guestgate.controllers.cache import KINDS
 from guestgate.controllers.cluster import reconcile_cluster
 from guestgate.controllers.context import Context
+from guestgate.controllers.endpoints import EndpointSource
+from guestgate.controllers.health import HealthMonitor
 from guestgate.controllers.link import reconcile_link
 from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL
 from guestgate.controllers.queue import Key
@@ -119,7 +121,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             ctx.cache.put(kind, body)
             ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
     _state["ctx"] = ctx
-    _state["tasks"] = [asyncio.create_task(ctx.queue.run(handle)), asyncio.create_task(_resync(ctx))]
+    monitor = HealthMonitor(ctx, EndpointSource(kube, memo.get("signal_endpoints") or {}))
+    _state["tasks"] = [
+        asyncio.create_task(ctx.queue.run(handle)),
+        asyncio.create_task(_resync(ctx)),
+        asyncio.create_task(monitor.run()),
+    ]
     log.info("operator started", extra={k: len(ctx.cache.keys(k)) for k in KINDS})
 
 

@@ -6,7 +6,7 @@ from guestgate.api.objects import SipTrunk
 from guestgate.controllers.cache import Parsed
 from guestgate.controllers.context import Context
 from guestgate.render.profile import render_trunk_profile
-from guestgate.render.status import trunk_status
+from guestgate.render.status import TrunkHealthFacts, trunk_status
 
 
 async def reconcile_trunk(ctx: Context, key: str) -> None:
@@ -21,4 +21,6 @@ async def reconcile_trunk(ctx: Context, key: str) -> None:
     trunk = parsed.obj
     cluster = ctx.cache.cluster(trunk.metadata.namespace, trunk.spec.cluster_ref)
     profile_hash = render_trunk_profile(trunk).hash()
-    await ctx.write_status(body, trunk_status(trunk, cluster, profile_hash, now))
+    pods_said = ctx.health.get(key)
+    facts = TrunkHealthFacts(result=pods_said.result, reachable=pods_said.reachable) if pods_said else None
+    await ctx.write_status(body, trunk_status(trunk, cluster, profile_hash, now, facts))

@@ -11,6 +11,7 @@ from guestgate.api.guestlink import Phase
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.config.schema import PublishedConfig
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
+from guestgate.render.health import healthy_condition
 from guestgate.render.link import link_path, link_url, time_phase
 
 Status = dict[str, Any]
@@ -61,8 +62,27 @@ def cluster_status(
     }
 
 
-def trunk_status(trunk: SipTrunk, cluster: GuestCluster | None, profile_hash: str, now: datetime) -> Status:
-    """ProfileRendered and profileHash; Reachable and Healthy start Unknown until a check reports."""
+@dataclass(frozen=True)
+class TrunkHealthFacts:
+    """What the pods said about a trunk since the operator started (None: nothing new)."""
+
+    result: dict[str, Any] | None = None  # the newest health-check result (status.lastHealthCheck)
+    reachable: ConditionChange | None = None  # from the pods' OPTIONS keepalives
+
+
+def trunk_status(
+    trunk: SipTrunk,
+    cluster: GuestCluster | None,
+    profile_hash: str,
+    now: datetime,
+    health: TrunkHealthFacts | None = None,
+) -> Status:
+    """ProfileRendered and profileHash; Reachable and Healthy from the pods, Unknown until they report.
+
+    With nothing new from the pods (e.g. right after an operator restart) the health part of the
+    status is left as it is.
+    """
+    health = health or TrunkHealthFacts()
     conditions = trunk.status.get("conditions", [])
     ns, ref = trunk.metadata.namespace, trunk.spec.cluster_ref
     changes = [
@@ -77,17 +97,24 @@ def trunk_status(trunk: SipTrunk, cluster: GuestCluster | None, profile_hash: st
             f"GuestCluster {ref!r} not found in namespace {ns!r}; the profile is published when it exists",
         )
     ]
+    if health.reachable is not None:
+        changes.append(health.reachable)
+    if health.result is not None:
+        changes.append(healthy_condition(health.result))
     for type_, message in (
         ("Reachable", "no OPTIONS keepalive result yet"),
         ("Healthy", "no health check has run yet"),
     ):
-        if get_condition(conditions, type_) is None:
+        if get_condition(conditions, type_) is None and all(c.type != type_ for c in changes):
             changes.append(ConditionChange(type_, "Unknown", "NotChecked", message))
-    return {
+    status: Status = {
         "conditions": set_conditions(conditions, changes, trunk.metadata.generation, now),
         "observedGeneration": trunk.metadata.generation,
         "profileHash": profile_hash if cluster is not None else "",
     }
+    if health.result is not None:
+        status["lastHealthCheck"] = health.result
+    return status
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     if chosen not in COMMANDS:
-        build_parser(only="").print_help()
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+        parser = build_parser(only="")
+        if argv and argv[0] == "--version":
+            parser.parse_args(argv)  # prints the version and exits
+        if chosen is not None:
+            print(f"guestgate: unknown command {chosen!r}", file=sys.stderr)
+        asked = not argv or argv[0] in ("-h", "--help")
+        parser.print_help(sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     args = build_parser(only=chosen).parse_args(argv)
     return _load(chosen).run(args)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from signal_helpers import ProbeRun, SippFactory, free_port, run_probe
+import yaml
+from signal_helpers import REPO, ProbeRun, SippFactory, free_port, run_probe
 
 FAST = ("--media-seconds", "1", "--timeout", "4")
 
@@ -144,3 +146,24 @@ def test_bad_input_exits_2() -> None:
     run = run_probe("--peer", "127.0.0.1:5060", "--to", "not a number!")
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
+
+
+def test_probe_takes_the_profile_from_a_siptrunk_manifest(sipp: SippFactory, tmp_path: Path) -> None:
+    """examples/siptrunk-cube.yaml, pointed at the SIPp CUBE: its codecs order reaches the INVITE."""
+    peer = sipp("cube-reliable-183", rtp_echo=True)
+    manifest = yaml.safe_load((REPO / "examples" / "siptrunk-cube.yaml").read_text())
+    manifest["spec"]["peer"] = {"host": "127.0.0.1", "port": peer.port, "transport": "udp"}
+    path = tmp_path / "trunk.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    run = run_probe("--trunk", str(path), "--to", "+447700900123", *FAST)
+    assert run.report["outcome"] == "OK", run.stdout[-3000:] + run.stderr[-2000:]
+    invite = next(m for m in run.report["ladder"] if m["method"] == "INVITE")
+    codecs = [str(c).split("/")[0].upper() for c in invite["sdp"]["codecs"]]
+    assert codecs[:2] == ["PCMA", "PCMU"] and "G722" not in codecs, invite["sdp"]
+
+
+def test_probe_refuses_a_manifest_that_is_not_a_siptrunk(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("kind: GuestLink\nspec: {}\n")
+    run = run_probe("--trunk", str(path), "--to", "100")
+    assert run.returncode == 2 and "SipTrunk" in run.stderr

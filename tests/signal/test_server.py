@@ -311,3 +311,15 @@ def test_tls_listener_answers_options(server_factory: Any) -> None:
                 break
             reply += chunk
     assert reply.startswith(b"SIP/2.0 200"), reply
+
+
+def test_health_check_fails_over_to_the_peer_that_answers(server_factory: Any, sipp: SippFactory) -> None:
+    # -aa: SIPp answers the keepalive OPTIONS itself; each counts as a call, hence -m 1000
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=1000, extra=("-aa",))
+    dead = free_port()
+    server = server_factory(trunk("cube", peer(dead), peer(cube.port), keepalive=1))
+    assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/cube")[1]["activePeer"] == cube.peer
+                    and server.request("GET", "/v1/trunks/gg/cube")[1]["peers"][0]["up"] is False, 10)
+    status, result = server.request("POST", "/v1/trunks/gg/cube/health-check", {"destinations": ["local"]})
+    assert status == 200 and result["outcome"] == "OK", result
+    assert result["profileHash"] == server.request("GET", "/v1/trunks/gg/cube")[1]["profileHash"]

@@ -183,6 +183,11 @@ async def _probe(args: argparse.Namespace, profile: Any) -> int:
         )
     finally:
         engine.stop()
+    refused = [o for o in result.destinations if o.error]
+    if refused:
+        for outcome in refused:
+            print(f"guestgate probe: cannot call {outcome.destination.number}: {outcome.error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     report = result.report
     if args.svg:
         try:

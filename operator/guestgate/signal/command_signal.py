@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -45,12 +47,34 @@ def secrets_dir(args: argparse.Namespace) -> Path:
     return Path(env) if env else Path(args.config_dir).resolve().parent / "secrets"
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; the key=value pairs of GuestGate's messages become fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        entry: dict[str, object] = {
+            "time": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": message,
+        }
+        for key, value in _FIELD.findall(message):
+            entry.setdefault(key, value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+_FIELD = re.compile(r"\b([a-z_]+)=(\S+)")
+
+
 def _setup_logging(fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        layout = '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}'
+        handler.setFormatter(JsonFormatter())
     else:
-        layout = "%(asctime)s %(levelname)s %(name)s %(message)s"
-    logging.basicConfig(level=logging.INFO, format=layout, stream=sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,10 @@ log = logging.getLogger("guestgate.signal.health")
 
 HANGUP_WAIT_SECONDS = 5.0  # for pjsip to end a call we hung up (CANCEL needs a 1xx first)
 SETTLE_SECONDS = 1.0  # for the answer to our BYE/CANCEL to land in the ladder
-LADDER_LINES = 40  # a trimmed ladder for status: the first lines say what happened
+LADDER_LINES = 40
+# Not a diagnosis code: the engine refused to place the call (no transport for the peer's
+# transport, too many calls...); the destination's "error" says why.
+NOT_PLACED = "NOT_PLACED"  # a trimmed ladder for status: the first lines say what happened
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +59,17 @@ class HealthResult:
     destinations: tuple[DestinationOutcome, ...]
     report: Report
     duration_seconds: float = 0.0
-    notes: tuple[str, ...] = field(default=())
+    profile_hash: str = ""  # of the TrunkProfile the check ran with: the operator can tell stale results
 
     @property
     def outcome(self) -> str:
-        return self.report.outcome
+        worst = self.report.outcome
+        if worst == "OK" and any(o.error for o in self.destinations):
+            return NOT_PLACED
+        return worst
+
+    def outcome_of(self, index: int) -> str:
+        return NOT_PLACED if self.destinations[index].error else self.report.outcome_of(index)
 
     def to_dict(self, pod: str = "") -> dict[str, Any]:
         """The admin API's JSON. `podHealth` has exactly the shape of the SipTrunk status'
@@ -72,7 +81,7 @@ class HealthResult:
                 {
                     "name": outcome.destination.name,
                     "number": outcome.destination.number,
-                    "outcome": self.report.outcome_of(index),
+                    "outcome": self.outcome_of(index),
                     "findings": [f.to_status() for f in findings],
                     "ladder": ladder_lines(outcome.ladder)[:LADDER_LINES],
                 }
@@ -82,6 +91,7 @@ class HealthResult:
         ]
         return {
             "trunk": self.trunk_id,
+            "profileHash": self.profile_hash,
             "pod": pod,
             "time": self.time.isoformat(),
             "trigger": self.trigger,
@@ -190,6 +200,7 @@ async def run_health_check(
         destinations=tuple(outcomes),
         report=report,
         duration_seconds=time.monotonic() - started,
+        profile_hash=profile.hash(),
     )
     log.info("health check done trunk=%s outcome=%s seconds=%.1f", profile.id, result.outcome, result.duration_seconds)
     return result

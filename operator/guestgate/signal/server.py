@@ -168,6 +168,7 @@ class SignalServer:
         for trunk_id, state in sorted(self.keepalive.trunks.items()):
             entry = state.to_dict()
             entry["error"] = self.trunk_errors.get(trunk_id, "")
+            entry["profileHash"] = state.profile.hash()
             last = self.results.get(trunk_id)
             entry["lastHealthCheck"] = {"time": last.time.isoformat(), "outcome": last.outcome} if last else None
             states.append(entry)
@@ -196,7 +197,7 @@ class SignalServer:
             )
         self.results[trunk_id] = result
         for index, outcome in enumerate(result.destinations):
-            self.metrics.call(trunk_id, result.report.outcome_of(index), outcome.setup_seconds)
+            self.metrics.call(trunk_id, result.outcome_of(index), outcome.setup_seconds)
         self.metrics.health_report(trunk_id, result.report)
         return self._result_dict(result)
 

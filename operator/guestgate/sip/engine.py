@@ -390,7 +390,9 @@ class SipEngine:
         self._guard = None
         gc.collect()
         if self._ep is not None:
-            self._guarded("libDestroy", self._ep.libDestroy)
+            # Calls are over by now and a trunk never registers: nothing is left to say on the
+            # network, and without NO_NETWORK pjsua waits a second for answers that cannot come.
+            self._guarded("libDestroy", partial(self._ep.libDestroy, pj.PJSUA_DESTROY_NO_NETWORK))
         self._ep = None
         self._writer = None
 

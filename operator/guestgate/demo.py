@@ -1,8 +1,10 @@
 """`guestgate demo` (`make demo`): the product on its embedded default, on this machine.
 
 Starts the local control plane (building it on first use), installs the CRDs, runs the operator,
-applies the examples and prints each resource's status and the links' URLs; then waits for
-Ctrl-C and stops everything it started.
+applies the examples, then the demo's own GuestCluster, SipTrunk and GuestLink, a pjsua2 phone
+behind that trunk and the signalling server as a local process fed by the operator's ConfigMap
+(demo_local); prints each resource's status and the links' URLs, with the one to open in a
+browser on this machine; then waits for Ctrl-C and stops everything it started.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from guestgate.demo_local import DemoPorts, LocalSignal
 from guestgate.devcluster import DevCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
                         help="stop by itself after this many seconds (for scripts and tests)")
     parser.add_argument("--keep-cluster", action="store_true", help="leave the cluster running on exit")
+    parser.add_argument("--no-call", action="store_true",
+                        help="skip the demo phone and the local signalling server (resources only)")
 
 
 def step(message: str) -> None:
@@ -39,10 +44,24 @@ def _links(cluster: DevCluster) -> list[dict[str, str]]:
     return [{"name": i["metadata"]["name"], **(i.get("status") or {})} for i in items]
 
 
+def _wait_phases(
+    cluster: DevCluster, stop: dict[str, bool], operator: subprocess.Popen[bytes], log_path: Path
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not stop["now"]:
+        links = _links(cluster)
+        if links and all(link.get("phase") for link in links):
+            return
+        if operator.poll() is not None:
+            raise RuntimeError(f"the operator exited; see {log_path}")
+        time.sleep(0.5)
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cluster = DevCluster(args.name)
     operator: subprocess.Popen[bytes] | None = None
+    local: LocalSignal | None = None
     stop = {"now": False}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -69,30 +88,50 @@ def run(args: argparse.Namespace) -> int:
         )
         step(f"applying the examples from {args.examples} (namespace {NAMESPACE})")
         cluster.kubectl("apply", "-k", str(args.examples))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not stop["now"]:
-            links = _links(cluster)
-            if links and all(link.get("phase") for link in links):
-                break
-            if operator.poll() is not None:
-                print(f"the operator exited; see {log_path}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+        if not args.no_call:
+            local = LocalSignal(cluster, NAMESPACE, DemoPorts())
+            step(f"demo phone: pjsua2 on 127.0.0.1:{local.ports.phone}, answers and echoes what it hears")
+            local.start_phone()
+            step("demo GuestCluster 'local' (its publicURL is this machine), SipTrunk 'demo-phone', GuestLink 'try-me'")
+            local.apply_resources()
+            step("waiting for the operator to publish the demo configuration (ConfigMap local-config)")
+            local.wait_published(lambda: stop["now"])
+            step(f"signalling server: a local process on 127.0.0.1 (SIP {local.ports.sip}, web {local.ports.web}), "
+                 f"fed by that ConfigMap")
+            local.start_server()
+        _wait_phases(cluster, stop, operator, log_path)
         print(cluster.kubectl("-n", NAMESPACE, "get", "guestgate").stdout)
         step("links")
         for link in _links(cluster):
             print(f"   {link['name']:<14} {link.get('phase', '?'):<10} {link.get('url', '')}")
-        step(f"ready in {time.monotonic() - started:.0f}s; operator log: {log_path}")
+        step(f"ready in {time.monotonic() - started:.0f}s; logs: {log_path.parent}")
+        if local is not None:
+            print(f"\n   Open this link in a browser on this machine and click Call:\n\n      {local.url}\n",
+                  flush=True)
         print("   Ctrl-C stops everything this command started.", flush=True)
         until = None if args.exit_after is None else time.monotonic() + args.exit_after
+        next_sync = time.monotonic()
         while not stop["now"] and (until is None or time.monotonic() < until):
             if operator.poll() is not None:
                 print(f"the operator exited; see {log_path}", file=sys.stderr)
                 return 1
+            if local is not None:
+                problem = local.check()
+                if problem:
+                    print(problem, file=sys.stderr)
+                    return 1
+                if time.monotonic() >= next_sync:  # links and trunks edited with kubectl reach the server
+                    local.sync()
+                    next_sync = time.monotonic() + 2.0
             time.sleep(0.2)
         return 0
+    except RuntimeError as error:
+        print(f"guestgate demo: {error}", file=sys.stderr)
+        return 1
     finally:
         step("stopping")
+        if local is not None:
+            local.stop()
         if operator is not None and operator.poll() is None:
             operator.terminate()
             try:

@@ -112,8 +112,13 @@ class Chromium:
         return dict(data.get("result", {}))
 
     async def open(self, url: str) -> None:
+        # Page.navigate answers before the old document is gone: wait for the new one by its
+        # address and a marker the old one cannot carry.
         await self.send("Page.navigate", url=url)
-        await self.wait_for("document.readyState === 'complete' && !!document.body", timeout=15)
+        await self.wait_for(
+            f"location.href === {json.dumps(url)} && document.readyState === 'complete' && !!document.body",
+            timeout=15,
+        )
 
     async def eval(self, expression: str, timeout: float = 30.0) -> Any:
         result = await self.send(
@@ -138,6 +143,17 @@ class Chromium:
                 state = await self.eval("document.body ? document.body.innerText : ''")
                 raise TimeoutError(f"not true within {timeout}s: {expression}\npage: {state}")
             await asyncio.sleep(0.1)
+
+    async def tone_margin(self, freq: float, against: float, seconds: float = 3.0) -> float:
+        """The best margin (dB) of `freq` over `against` in what the page hears, sampled every
+        250 ms for `seconds`: one dropped packet on a busy machine must not fail a test."""
+        best = -1e9
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            here, there = await self.eval(f"[gg.remoteToneDb({freq}), gg.remoteToneDb({against})]")
+            best = max(best, float(here) - float(there))
+            await asyncio.sleep(0.25)
+        return best
 
     async def click(self, selector: str) -> None:
         await self.eval(f"document.querySelector({json.dumps(selector)}).click()")

@@ -34,6 +34,7 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
+from guestgate.demo_local import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -42,21 +43,6 @@ SIGNING_KEY = b"test-signing-key-0123456789abcdef"
 ALLOWED_SITE = "https://www.example.com"
 MIC_HZ = 700  # the visitor's "voice" (the fake microphone)
 PHONE_HZ = 1000  # what the phone plays
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def write_tone_wav(path: Path, hz: int, seconds: float = 4.0, rate: int = 48000) -> Path:

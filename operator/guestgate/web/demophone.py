@@ -15,8 +15,8 @@ import contextlib
 import json
 import signal
 import sys
+import tempfile
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         self.ended = False
         self.tone: Any = None
         self.capture: Any = None
-        self.heard = bytearray()
+        self.wav = phone.args.record or Path(tempfile.mkstemp(prefix="gg-phone-", suffix=".wav")[1])
 
     def tick(self) -> None:
         if self.answer_at is not None and time.monotonic() >= self.answer_at:
@@ -179,7 +179,9 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
                     self.tone.play(tones, True)
                     self.tone.startTransmit(audio)
                 if self.capture is None:
-                    self.capture = _capture_port(self.heard)
+                    # pjsua's own WAV writer: no Python on the media clock thread.
+                    self.capture = pj.AudioMediaRecorder()
+                    self.capture.createRecorder(str(self.wav))
                     audio.startTransmit(self.capture)
         except Exception as exc:
             emit("error", error=str(exc))
@@ -191,12 +193,20 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             emit("error", error=str(exc))
 
     def finish(self) -> None:
-        """Report and save what was heard (once)."""
+        """Report what was heard (once)."""
         if self.capture is None:
             return
-        heard = bytes(self.heard)
         self.capture = None
         self.tone = None
+        # The conference bridge closes the recorder asynchronously, so its WAV header may still
+        # say 0 bytes: read the samples after pjmedia's 44-byte PCM header instead.
+        try:
+            heard = self.wav.read_bytes()[44:]
+        except OSError:
+            heard = b""
+        heard = heard[: len(heard) - len(heard) % 2]
+        if self.phone.args.record is None:
+            self.wav.unlink(missing_ok=True)
         # The last 2 s of a call: the start holds ringback-era silence and jitter-buffer warm-up.
         tail = heard[-RATE * 2 * 2 :]
         emit(
@@ -205,33 +215,6 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             rms=round(rms(tail), 4),
             dominant=dominant(tail, RATE, tuple(float(f) for f in self.phone.args.listen_hz)),
         )
-        if self.phone.args.record:
-            with wave.open(str(self.phone.args.record), "wb") as out:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(RATE)
-                out.writeframes(heard)
-
-
-def _capture_port(sink: bytearray) -> Any:
-    class Capture(pj.AudioMediaPort):  # type: ignore[misc]
-        def onFrameRequested(self, frame: Any) -> None:
-            with contextlib.suppress(Exception):
-                frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
-
-        def onFrameReceived(self, frame: Any) -> None:
-            try:
-                if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and len(sink) < RATE * 2 * 120:
-                    sink.extend(bytes(frame.buf)[: frame.size])
-            except Exception:
-                pass
-
-    fmt = pj.MediaFormatAudio()
-    fmt.type = pj.PJMEDIA_TYPE_AUDIO
-    fmt.init(pj.PJMEDIA_FORMAT_PCM, RATE, 1, 20000, 16)
-    port = Capture()
-    port.createPort("capture", fmt)
-    return port
 
 
 def main(argv: list[str] | None = None) -> int:

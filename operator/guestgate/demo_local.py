@@ -111,7 +111,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
     if process is None or process.poll() is not None:
         return
     process.terminate()
@@ -252,8 +252,8 @@ class LocalSignal:
         return None
 
     def stop(self) -> None:
-        _stop(self.server)  # first: it ends calls in progress with a BYE to the phone
-        _stop(self.phone)
+        stop_process(self.server)  # first: it ends calls in progress with a BYE to the phone
+        stop_process(self.phone)
 
     def _wait_log(
         self, log: Path, offset: int, ready: re.Pattern[str], process: subprocess.Popen[bytes], what: str

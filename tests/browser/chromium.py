@@ -150,8 +150,10 @@ class Chromium:
         best = -1e9
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
+            # -Infinity (no remote audio yet, or digital silence) comes back as null.
             here, there = await self.eval(f"[gg.remoteToneDb({freq}), gg.remoteToneDb({against})]")
-            best = max(best, float(here) - float(there))
+            if here is not None and there is not None:
+                best = max(best, float(here) - float(there))
             await asyncio.sleep(0.25)
         return best
 

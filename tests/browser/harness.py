@@ -34,7 +34,7 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
-from guestgate.demo_local import free_port
+from guestgate.demo_local import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -150,17 +150,6 @@ def write_config(root: Path, config: PublishedConfig) -> tuple[Path, Path]:
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
         (secrets / rel).write_bytes(value)
     return config_dir, secrets
-
-
-def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> int | None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    return process.returncode
 
 
 @dataclass

@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from guestgate.config.schema import AccessConfig, IceConfig, LinkConfig, LinksFile, WithdrawnLink
+from guestgate.sip.capture import CapturedMessage
+from guestgate.sip.engine_calls import CallHandle
 from guestgate.web.audio import FrameBuffer, ToneGenerator, dominant, goertzel_power, rms, samples_per_frame, silence
 from guestgate.web.ice import ice_servers, turn_credentials
 from guestgate.web.ratelimit import ConcurrencyLimiter, RateLimiter
 from guestgate.web.rules import decide, origin_allowed, origin_of
+from guestgate.web.session import reason_header
 from guestgate.web.tokens import sign, verify
 from guestgate.web.visitor import end_reason, q850_cause
 
@@ -332,3 +335,43 @@ def test_goertzel_hears_only_its_frequency() -> None:
     assert goertzel_power(pcm, 8000, 1000.0) == pytest.approx(0.5**2 / 4, rel=0.05)
     assert goertzel_power(pcm, 8000, 700.0) < 1e-4
     assert rms(b"") == 0.0 and goertzel_power(b"", 8000, 1000.0) == 0.0
+
+
+# ---- what ended the call ---------------------------------------------------------------------
+
+
+def _handle_with(*messages: tuple[str, bytes]) -> CallHandle:
+    handle = CallHandle(call_id="c", trunk_id="t", number="2001", target="sip:2001@p")
+    captured = [
+        CapturedMessage(time=0.0, direction=d, transport="udp", local="a:1", remote="b:2", data=m)  # type: ignore[arg-type]
+        for d, m in messages
+    ]
+    handle._messages = lambda: captured
+    return handle
+
+
+REASON_CASES = [
+    (
+        "the peer's BYE with a cause",
+        [("received", b"BYE sip:x SIP/2.0\r\nReason: Q.850;cause=65\r\n\r\n")],
+        "Q.850;cause=65",
+    ),
+    (
+        "our own BYE is not the reason",
+        [("received", b"SIP/2.0 200 OK\r\n\r\n"), ("sent", b"BYE sip:x SIP/2.0\r\nReason: Q.850;cause=16\r\n\r\n")],
+        None,
+    ),
+    (
+        "a final error response with a cause",
+        [("received", b"SIP/2.0 503 Unavailable\r\nreason: Q.850;cause=34\r\n\r\n")],
+        "Q.850;cause=34",
+    ),
+    ("a BYE without Reason", [("received", b"BYE sip:x SIP/2.0\r\nVia: x\r\n\r\n")], None),
+    ("a provisional is no end", [("received", b"SIP/2.0 183 Progress\r\nReason: Q.850;cause=1\r\n\r\n")], None),
+    ("nothing captured", [], None),
+]
+
+
+@pytest.mark.parametrize(("name", "messages", "expected"), REASON_CASES, ids=[c[0] for c in REASON_CASES])
+def test_reason_header(name: str, messages: list[tuple[str, bytes]], expected: str | None) -> None:
+    assert reason_header(_handle_with(*messages)) == expected

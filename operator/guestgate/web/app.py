@@ -52,6 +52,7 @@ class WebState:
     turn_secret: bytes | None = None
     clock: Callable[[], float] = time.time
     rates: RateLimiter = field(default_factory=RateLimiter)
+    pod_rate: RateLimiter = field(default_factory=lambda: RateLimiter(window=1.0))
     concurrency: ConcurrencyLimiter = field(default_factory=ConcurrencyLimiter)
     calls: dict[str, BrowserCall] = field(default_factory=dict)
     trust_forwarded_for: bool = False  # behind a load balancer that sets X-Forwarded-For
@@ -178,6 +179,11 @@ async def create_call(request: web.Request) -> web.Response:
             client_address(request, state),
         )
     client = client_address(request, state)
+    # The pod's own budget (limits.newCallsPerSecondPerPod) protects the trunk from a burst that
+    # no single visitor causes; the load balancer sends the retry to another pod.
+    burst = state.pod_rate.check("pod", cluster.limits.new_calls_per_second_per_pod, state.clock())
+    if not burst.allowed:
+        return _json_error(503, "pod-busy", PAGE_TEXT["busy"][0] + ". " + PAGE_TEXT["busy"][1], burst.retry_after)
     # The limit is the link's, so it is counted per link and address: a visitor who used up one
     # link's allowance can still use another link with its own.
     rate = state.rates.check(f"{link.id} {client}", link.access.calls_per_minute_per_ip, state.clock())

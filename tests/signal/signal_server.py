@@ -198,3 +198,30 @@ def sip_message(method: str, port: int, local_port: int, transport: str = "UDP",
         lines.append(extra)
     lines.append(f"Content-Length: {len(body.encode())}")
     return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+def ack_for(invite: bytes, response: bytes) -> bytes:
+    """The ACK of a non-2xx final response (RFC 3261 17.1.1.3: same branch, To with the tag)."""
+    head = invite.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    to = next(line for line in response.split(b"\r\n") if line.lower().startswith(b"to:"))
+    lines = [head[0].replace(b"INVITE ", b"ACK ", 1)]
+    for line in head[1:]:
+        name = line.split(b":", 1)[0].strip().lower()
+        if name == b"to":
+            lines.append(to)
+        elif name == b"cseq":
+            lines.append(line.replace(b"INVITE", b"ACK"))
+        elif name in (b"via", b"from", b"call-id", b"max-forwards"):
+            lines.append(line)
+    lines.append(b"Content-Length: 0")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def refused_invite(port: int, transport: str = "udp") -> bytes:
+    """Send an INVITE, ACK its final response (so the server frees the call at once); the response."""
+    invite = sip_message("INVITE", port, 5999, transport.upper())
+    reply = sip_exchange(port, invite, transport)
+    if reply and transport == "udp" and _final(reply[-1]):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(ack_for(invite, reply[-1]), ("127.0.0.1", port))
+    return reply[-1] if reply else b""

@@ -11,10 +11,10 @@ from typing import Any
 import pjsua2 as pj
 import pytest
 from signal_helpers import SippFactory, free_port
-from signal_server import sip_exchange, sip_message
+from signal_server import refused_invite
 
 from guestgate.config.schema import AuthConfig, PeerConfig, SessionTimerConfig, TrunkProfile
-from guestgate.sip.engine import EngineError, EngineSettings, SipEngine
+from guestgate.sip.engine import WHEEL_MAX_ACCOUNTS, EngineError, EngineSettings, SipEngine
 from guestgate.sip.engine_calls import CallHandle
 from guestgate.sip.engine_config import EngineInputError
 
@@ -130,7 +130,8 @@ def make_port(holder: list[CountingPort]) -> Any:
 
 
 async def test_media_port_and_dtmf_on_a_live_call(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
-    cube = sipp("cube-reliable-183", rtp_echo=True)
+    # -aa: SIPp answers the INFO (an unanswered INFO holds pjsua's call slot for 32 s)
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=100, extra=("-aa",))
     trunk = profile("cube", cube.port, dtmf="sip-info")
     assert await engine.set_trunks([trunk], {}) == {}
     handle = await engine.place_call(trunk.id, "1000")
@@ -146,8 +147,7 @@ async def test_media_port_and_dtmf_on_a_live_call(engine: SipEngine, sipp: SippF
     counters = await engine.media_counters(handle)
     assert counters.rtp_packets_sent > 10 and counters.rtp_packets_received > 10
     await wait_ended(engine, handle)
-    # SIP INFO goes out with the digit (the SIPp CUBE does not answer INFO, which is fine here)
-    assert "Signal=5" in text(handle, "INFO ")
+    assert "Signal=5" in text(handle, "INFO ")  # SIP INFO went out with the digit
 
 
 async def test_trunk_removed_during_a_call(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
@@ -169,9 +169,22 @@ async def test_trunk_removed_during_a_call(engine: SipEngine, sipp: SippFactory,
 async def test_incoming_calls_are_refused(engine: SipEngine) -> None:
     port = int(engine.local_address("udp").rsplit(":", 1)[1])
     engine.set_allowed_sources({"127.0.0.1"})
-    reply = await asyncio.to_thread(sip_exchange, port, sip_message("INVITE", port, 5999))
-    assert reply and reply[-1].startswith(b"SIP/2.0 480"), reply
+    reply = await asyncio.to_thread(refused_invite, port)
+    assert reply.startswith(b"SIP/2.0 480"), reply
     engine.set_allowed_sources(set())
-    reply = await asyncio.to_thread(sip_exchange, port, sip_message("INVITE", port, 5999))
-    assert reply and reply[-1].startswith(b"SIP/2.0 403"), reply
+    reply = await asyncio.to_thread(refused_invite, port)
+    assert reply.startswith(b"SIP/2.0 403"), reply
+    assert engine.running
+
+
+async def test_the_wheel_limits_are_refused_not_asserted(engine: SipEngine, settled: None) -> None:
+    """pjsua2 2.15.1 (the wheel) holds 8 accounts (the 9th asserts: abort) and 4 calls at once."""
+    trunks = [profile(f"t{i}", 9) for i in range(WHEEL_MAX_ACCOUNTS)]
+    errors = await engine.set_trunks(trunks, {})
+    assert list(errors) == [trunks[-1].id] and "PJSUA_MAX_ACC" in errors[trunks[-1].id]
+    handles = [await engine.place_call(trunks[0].id, str(1000 + i)) for i in range(engine.max_calls)]
+    with pytest.raises(EngineError, match="too many calls"):
+        await engine.place_call(trunks[0].id, "2000")
+    for handle in handles:
+        await wait_ended(engine, handle)
     assert engine.running

@@ -53,6 +53,11 @@ log = logging.getLogger("guestgate.sip.engine")
 
 T = TypeVar("T")
 MEDIA_SAMPLE_SECONDS = 0.25
+# Compile-time limits of the pjsua2-python 2.15.1 wheel, measured (docs/prack.md): a 9th account
+# asserts and aborts the process, so the engine refuses it first; pjsua silently caps
+# uaConfig.maxCalls at 4 calls at once.
+WHEEL_MAX_ACCOUNTS = 8
+WHEEL_MAX_CALLS = 4
 REJECTED_KEEP_SECONDS = 5.0
 MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
@@ -134,6 +139,20 @@ class SipEngine:
             raise EngineError(f"pjsua2 did not start within {timeout:.0f}s")
         if self._start_error is not None:
             raise EngineError(f"pjsua2 did not start: {self._start_error}") from self._start_error
+        self.register_current_thread()
+
+    def register_current_thread(self) -> None:
+        """Let this thread drop pjsua2 objects (Call, AudioMediaPort...) safely.
+
+        The last reference to a pjsua2 object may go away in any thread (an asyncio session
+        ending, the garbage collector); its destructor then calls into pjlib, which aborts the
+        process unless the thread is registered. start() registers the thread that called it;
+        call this from any other thread that holds pjsua2 objects (the asyncio loop's thread if
+        the engine was started elsewhere).
+        """
+        ep = self._ep
+        if ep is not None and not ep.libIsThreadRegistered():
+            ep.libRegisterThread(threading.current_thread().name or "guestgate")
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread is None:
@@ -152,6 +171,11 @@ class SipEngine:
             return self._local[transport]
         except KeyError:
             raise EngineError(f"no {transport} transport") from None
+
+    @property
+    def max_calls(self) -> int:
+        """Calls this engine can hold at once: the settings, capped by the pjsua2 build."""
+        return max(1, min(self.settings.max_calls, WHEEL_MAX_CALLS))
 
     @property
     def codecs(self) -> dict[str, int]:
@@ -319,6 +343,8 @@ class SipEngine:
         guard_cfg = pj.AccountConfig()
         guard_cfg.idUri = f"sip:guestgate@{s.public_address or s.bind_address}"
         self._guard.create(guard_cfg, True)
+        if s.max_calls > WHEEL_MAX_CALLS:
+            log.warning("max_calls=%d but this pjsua2 build holds %d calls at once", s.max_calls, WHEEL_MAX_CALLS)
         log.info("sip engine started listen=%s codecs=%s", self._local, sorted(self._codecs))
 
     def _create_transports(self, port: int) -> None:
@@ -421,6 +447,11 @@ class SipEngine:
                     pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred
                 )
                 if current is None:
+                    if len(self._trunks) + 1 >= WHEEL_MAX_ACCOUNTS:  # + the guard account
+                        raise EngineInputError(
+                            f"trunk {trunk_id}: at most {WHEEL_MAX_ACCOUNTS - 1} trunks per pod "
+                            f"(pjsua2 is built with PJSUA_MAX_ACC={WHEEL_MAX_ACCOUNTS})"
+                        )
                     account = _TrunkAccount(self, trunk_id)
                     account.create(cfg)
                     self._trunks[trunk_id] = _Trunk(profile, account)
@@ -456,8 +487,8 @@ class SipEngine:
         profile = trunk.profile
         target_peer = peer or profile.peers[0]
         target = peer_uri(target_peer, check_number(number))
-        if len(self._calls) >= self.settings.max_calls:
-            raise EngineError("too many calls in progress")
+        if len(self._calls) >= self.max_calls:
+            raise EngineError(f"too many calls in progress (this engine takes {self.max_calls} at once)")
         if target_peer.transport not in self._local:
             raise EngineError(f"no {target_peer.transport} transport for {target_peer.hostport()}")
         # Codec order is global in pjsua; calls are made one at a time on this thread and the

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from guestgate.demo_local import DemoPorts, LocalSignal
+from guestgate.demo_local import DEMO_CLUSTER, DemoPorts, LocalSignal
 from guestgate.devcluster import DevCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,18 +78,22 @@ def run(args: argparse.Namespace) -> int:
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
         for crd in ("guestclusters", "siptrunks", "guestlinks"):
             cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}.guestgate.io", "--timeout=60s")
+        ports = None if args.no_call else DemoPorts()
         step("starting the operator")
         log_path = cluster.state_dir / "logs" / "operator.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         operator = subprocess.Popen(
             [sys.executable, "-m", "guestgate", "operator", "--kubeconfig", str(cluster.kubeconfig),
-             "--metrics-port", "0", "--health-port", "0"],
+             "--metrics-port", "0", "--health-port", "0",
+             # The demo's signalling server runs outside the cluster: tell the operator where its
+             # admin API is, so the demo trunk's Reachable/Healthy come from real checks.
+             *([] if ports is None else ["--signal-endpoint", f"{NAMESPACE}/{DEMO_CLUSTER}={ports.admin_url}"])],
             stdout=log_path.open("ab"), stderr=subprocess.STDOUT, env=cluster.env(),
         )
         step(f"applying the examples from {args.examples} (namespace {NAMESPACE})")
         cluster.kubectl("apply", "-k", str(args.examples))
-        if not args.no_call:
-            local = LocalSignal(cluster, NAMESPACE, DemoPorts())
+        if ports is not None:
+            local = LocalSignal(cluster, NAMESPACE, ports)
             step(f"demo phone: pjsua2 on 127.0.0.1:{local.ports.phone}, answers and echoes what it hears")
             local.start_phone()
             step("demo GuestCluster 'local' (its publicURL is this machine), SipTrunk 'demo-phone', GuestLink 'try-me'")
@@ -99,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             step(f"signalling server: a local process on 127.0.0.1 (SIP {local.ports.sip}, web {local.ports.web}), "
                  f"fed by that ConfigMap")
             local.start_server()
+            step("the operator checks the demo trunk through the server's admin API (a real call to the phone)")
+            print(f"   siptrunk/demo-phone: {local.wait_trunk_checked(lambda: stop['now'])}", flush=True)
         _wait_phases(cluster, stop, operator, log_path)
         print(cluster.kubectl("-n", NAMESPACE, "get", "guestgate").stdout)
         step("links")

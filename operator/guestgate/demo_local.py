@@ -58,6 +58,10 @@ class DemoPorts:
     def public_url(self) -> str:
         return f"http://127.0.0.1:{self.web}"
 
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin}"
+
 
 def manifests(ports: DemoPorts, namespace: str) -> list[dict[str, Any]]:
     """The demo GuestCluster, SipTrunk and GuestLink (applied next to the examples)."""
@@ -85,6 +89,13 @@ def manifests(ports: DemoPorts, namespace: str) -> list[dict[str, Any]]:
                 "peer": {"host": "127.0.0.1", "port": ports.phone, "transport": "udp"},
                 "codecs": ["PCMU", "PCMA"],
                 "keepalive": {"intervalSeconds": 30, "failureThreshold": 3},
+                # One health-check call on each profile change: the trunk's status shows a real verdict.
+                "healthCheck": {
+                    "destinations": [{"name": "demo-phone", "number": "2001"}],
+                    "intervalSeconds": 0,
+                    "timeoutSeconds": 15,
+                    "minMediaSeconds": 1,
+                },
             },
         },
         {
@@ -212,6 +223,19 @@ class LocalSignal:
                     f"{START_TIMEOUT:.0f}s (kubectl -n {self.namespace} get guestgate)"
                 )
             time.sleep(0.5)
+
+    def wait_trunk_checked(self, should_stop: Any, timeout: float = 30.0) -> str:
+        """Wait for the operator's first health check of the demo trunk; its Healthy reason."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not should_stop():
+            done = self.cluster.kubectl("-n", self.namespace, "get", "siptrunk", DEMO_TRUNK, "-o", "json", check=False)
+            if done.returncode == 0:
+                conditions = (json.loads(done.stdout).get("status") or {}).get("conditions") or []
+                healthy = next((c for c in conditions if c.get("type") == "Healthy"), None)
+                if healthy is not None and healthy.get("status") in ("True", "False"):
+                    return f"Healthy={healthy['status']} ({healthy.get('reason', '')})"
+            time.sleep(1.0)
+        return "not checked yet"
 
     def start_server(self) -> None:
         log = self.logs / "signal.log"

@@ -99,6 +99,8 @@ def test_demo_prints_a_link_that_calls_the_demo_phone_and_stops_on_ctrl_c(
         assert "https://call.example.com/call/sales" in out
         assert "Scheduled" in out and "Active" in out
         assert "siptrunk.guestgate.io/cucm" in out and "siptrunk.guestgate.io/demo-phone" in out
+        # The operator's health check through the local server's admin API reached the demo phone.
+        assert "siptrunk/demo-phone: Healthy=True (OK)" in out
         with urllib.request.urlopen(url, timeout=10) as reply:
             page = reply.read().decode()
         assert reply.status == 200 and "Call the GuestGate demo phone" in page and 'id="call"' in page

@@ -130,3 +130,8 @@ async def test_over_the_per_ip_rate_is_429_with_retry_after_and_counted(
         assert f'guestgate_browser_refused_total{{reason="{reason}"}}' in metrics, reason
     assert 'guestgate_browser_calls_ended_total{link="demo/capped",reason="hangup"}' in metrics
     assert "guestgate_browser_call_setup_seconds_bucket" in metrics
+    # The pod's admin port (what Prometheus scrapes) carries them too, next to the SIP metrics.
+    async with http.get(f"http://127.0.0.1:{bench.ports.admin}/metrics") as reply:
+        admin = await reply.text()
+    assert 'guestgate_browser_refused_total{reason="rate"}' in admin
+    assert "guestgate_browser_calls_active" in admin

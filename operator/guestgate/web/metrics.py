@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 ACTIVE_CALLS = Gauge("guestgate_browser_calls_active", "Browser calls in progress", ["link"])
 SETUP_SECONDS = Histogram(
@@ -17,3 +17,9 @@ REFUSED = Counter(
     "Calls and page loads refused, by reason (origin, rate, concurrency, token, unknown, disabled, expired...)",
     ["reason"],
 )
+
+
+def register_into(registry: CollectorRegistry) -> None:
+    """Also expose the browser-leg metrics on another registry (the pod's admin /metrics)."""
+    for collector in (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED):
+        registry.register(collector)

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from guestgate.config.schema import SIGNING_KEY_FILE, TURN_SECRET_FILE, PublishedConfig
 from guestgate.signal import command_signal
+from guestgate.web import metrics
 from guestgate.web.app import WebState, build_app
 
 log = logging.getLogger("guestgate.web.serve")
@@ -94,6 +95,9 @@ async def _serve(args: argparse.Namespace) -> int:
     runner: web.AppRunner | None = None
     try:
         await server.start()
+        # The pod's admin port serves /metrics from the signalling server's own registry: the
+        # browser leg's metrics join it there (the public web port serves them only on request).
+        metrics.register_into(server.metrics.registry)
 
         def current() -> PublishedConfig:
             loaded = server.watcher.current

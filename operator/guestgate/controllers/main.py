@@ -86,10 +86,13 @@ async def handle(key: Key) -> None:
     try:
         await RECONCILERS[kind](ctx, name)
     except ApiException as error:
-        if error.status != 404:
-            schedule_retry(ctx, key, kind, error)
-        else:  # deleted while we looked: its DELETED event reconciles what depends on it
+        if error.status == 404 or (error.status == 403 and "being terminated" in str(error.body)):
+            # Deleted while we looked, or its namespace is going away: the DELETED events
+            # reconcile whatever depends on it.
             ctx.queue.forget(key)
+            log.info("object or namespace went away during the reconcile", extra={"kind": kind, "key": name})
+        else:
+            schedule_retry(ctx, key, kind, error)
     except Exception as error:
         schedule_retry(ctx, key, kind, error)
     else:

@@ -135,3 +135,17 @@ async def test_over_the_per_ip_rate_is_429_with_retry_after_and_counted(
         admin = await reply.text()
     assert 'guestgate_browser_refused_total{reason="rate"}' in admin
     assert "guestgate_browser_calls_active" in admin
+
+
+async def test_a_page_that_goes_away_ends_the_sip_call(http: aiohttp.ClientSession, bench: Bench) -> None:
+    ended = sum(e["event"] == "ended" for e in bench.phone.events())
+    code, call, _ = await post_call(http, bench, "/call/phone")
+    assert code == 200, call
+    url = f"{bench.server.web_url.replace('http', 'ws', 1)}/_gg/calls/{call['id']}/events"
+    async with http.ws_connect(url, headers={"Origin": bench.server.web_url}) as ws:
+        first = await ws.receive_json(timeout=10)
+        assert first["state"] == "connecting"
+    # The socket closed without a hang-up (a closed tab): the server ends the call itself (a
+    # CANCEL while it rings: the phone ends it with 487).
+    last = bench.phone.wait_event("ended", count=ended + 1, timeout=20)[-1]
+    assert last["status"] == 487, last

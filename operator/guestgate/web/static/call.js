@@ -12,6 +12,7 @@
   // What the tests (and a curious engineer in the console) can read.
   const gg = (window.gg = { state: "idle", events: [], micLevel: 0 });
   let pc = null, ws = null, local = null, audioCtx = null, remoteAnalyser = null, timerId = null;
+  let hangupWanted = false;  // Hang up pressed before the event socket was open: send it on open
 
   function setState(state, text, reason, detail) {
     gg.state = state;
@@ -112,6 +113,7 @@
   async function call() {
     setState("connecting");
     gg.events = [];
+    hangupWanted = false;
     try {
       audioCtx = audioCtx || new AudioContext();
       await audioCtx.resume();
@@ -151,6 +153,7 @@
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
       ws = new WebSocket(`${scheme}//${location.host}/_gg/calls/${body.id}/events`);
       ws.onmessage = (m) => onEvent(JSON.parse(m.data));
+      ws.onopen = () => { if (hangupWanted) send({ type: "hangup" }); };
       ws.onclose = () => {
         if (gg.state !== "ended" && gg.state !== "idle") {
           setState("ended", "Call ended", "The connection to the service was lost. Please try again.");
@@ -169,6 +172,7 @@
 
   ui.call.addEventListener("click", call);
   ui.hangup.addEventListener("click", () => {
+    hangupWanted = true;
     send({ type: "hangup" });
     ui.hangup.disabled = true;
   });

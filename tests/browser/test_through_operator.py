@@ -128,6 +128,22 @@ async def test_cause_65_is_explained_on_the_page_and_named_in_the_siptrunk_statu
         assert (healthy["status"], healthy["reason"]) == ("False", "PRACK_MISSING_DOWNSTREAM"), healthy
         url = wait_for("the link's URL", lambda: kube.status("guestlink", "intl").get("url"), timeout=30)
         assert url == f"http://127.0.0.1:{web_port}/call/london"
+        # `guestgate link-token` reads the link's URL and the cluster's signing key from the cluster.
+        minted = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "guestgate.web.command_token",
+                f"{kube.namespace}/intl",
+                "--kubeconfig",
+                str(kube.cluster.kubeconfig),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+        assert minted.returncode == 0 and minted.stdout.startswith(f"{url}?token="), minted.stderr
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser = Chromium(write_tone_wav(tmp_path / "mic.wav", MIC_HZ), ARTIFACTS)
         await browser.start()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -55,6 +56,17 @@ def _read_secret(path: Path) -> bytes | None:
     except OSError:
         return None
     return value or None
+
+
+def tls_context(secrets: Path, cert_dir: str | None) -> ssl.SSLContext | None:
+    """HTTPS for the link pages when the cluster names a certificate (web.tlsSecretName): a browser
+    only lends its microphone to a secure page. Without one, TLS ends in front of the pods."""
+    if not cert_dir:
+        return None
+    folder = secrets / cert_dir
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "tls.crt", folder / "tls.key")  # OSError/SSLError: exit 2, file named
+    return context
 
 
 def loopback_ice_only() -> None:
@@ -117,11 +129,13 @@ async def _serve(args: argparse.Namespace) -> int:
         runner = web.AppRunner(build_app(state), access_log=None)
         await runner.setup()
         port = current().cluster.web.port if args.web_port is None else args.web_port
-        site = web.TCPSite(runner, args.bind, port)
+        site = web.TCPSite(
+            runner, args.bind, port, ssl_context=tls_context(secrets, current().cluster.web.tls_cert_dir)
+        )
         await site.start()
         sockets = getattr(getattr(site, "_server", None), "sockets", None) or []
         web_port = int(sockets[0].getsockname()[1]) if sockets else port
-    except (ConfigError, SecretError, EngineError, OSError) as error:
+    except (ConfigError, SecretError, EngineError, OSError) as error:  # ssl.SSLError is an OSError
         print(f"guestgate signal: {error}", file=sys.stderr)
         if runner is not None:
             await runner.cleanup()

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps)
+APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
+  containerd runc containernetworking-plugins iptables conntrack buildah debootstrap)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

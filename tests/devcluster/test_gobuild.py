@@ -128,3 +128,14 @@ def test_build_command_stamps_the_kubernetes_version() -> None:
 def test_go_environment(case: str, base: dict[str, str], toolchain: str, goflags: str) -> None:
     env = go_environment(base)
     assert (env["GOTOOLCHAIN"], env["GOFLAGS"]) == (toolchain, goflags), case
+
+
+def test_tidy_stamp_changes_when_a_binary_joins_the_module() -> None:
+    from guestgate.devcluster.gobuild import tidy_stamp
+    from guestgate.devcluster.versions import KUBERNETES
+
+    before = tidy_stamp(KUBERNETES, ["k8s.io/kubernetes/cmd/kube-apiserver"])
+    after = tidy_stamp(KUBERNETES, ["k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-apiserver"])
+    assert before != after
+    assert after == tidy_stamp(KUBERNETES, ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kubelet"])
+    assert before.startswith("v1.34.4\n")

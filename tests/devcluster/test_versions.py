@@ -34,7 +34,7 @@ def test_binaries_have_unique_names_and_versioned_cache_names() -> None:
     assert KUBECTL.cache_name == "kubectl-v1.34.4"
     assert binary_named("helm") is HELM_BINARY
     with pytest.raises(KeyError, match="known: etcd"):
-        binary_named("kubelet")
+        binary_named("kube-dns")
 
 
 def test_helm_assumes_the_kubernetes_minor_we_run() -> None:

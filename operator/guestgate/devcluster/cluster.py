@@ -34,14 +34,19 @@ from guestgate.devcluster.components import (
     CONTROL_PLANE,
     LOOPBACK,
     SETTLED_PATHS,
+    WITH_NODE,
     ClusterConfig,
     Component,
     ReadyProbe,
     port_names,
+    runs_node,
+    with_node,
 )
 from guestgate.devcluster.gobuild import ensure_binaries
+from guestgate.devcluster.host import HostError
 from guestgate.devcluster.kubeconfig import dump_kubeconfig, render_kubeconfig
 from guestgate.devcluster.layout import CacheLayout, ClusterLayout
+from guestgate.devcluster.node import NODE_NAME
 from guestgate.devcluster.pki import CA_NAME, PkiPlan, write_pki
 from guestgate.devcluster.versions import HELM_BINARY, KUBECTL, Binary
 
@@ -163,6 +168,13 @@ class DevCluster:
         self._started_here = False
         self._lock_depth = 0
 
+    @classmethod
+    def existing(cls, name: str = DEFAULT_NAME, *, cache: CacheLayout | None = None) -> DevCluster:
+        """The cluster as it was last started: with its node if it had one (for `down`, `status`)."""
+        probe = cls(name, cache=cache)
+        recorded = probe._state().get("components", [])
+        return cls(name, components=WITH_NODE, cache=cache) if "kubelet" in recorded else probe
+
     # -- what callers read ----------------------------------------------------------------------
 
     @property
@@ -243,6 +255,12 @@ class DevCluster:
         finally:
             picker.close()
         cfg = self._config(binaries, ports)
+        for component in self.components:
+            if component.preflight is not None:
+                try:
+                    component.preflight(cfg)
+                except HostError as error:
+                    raise ClusterError(f"{component.name}: {error}") from error
         self._write_credentials(cfg)
         self._write_state(cfg, binaries)
         try:
@@ -258,9 +276,31 @@ class DevCluster:
         """Stop every component (reverse order). True if anything was running."""
         stopped = False
         with self._locked():
+            cfg = self._config_from_state()
             for component in reversed(self.components):
-                stopped |= process.stop(self.layout.pid_file(component.name), component.name)
+                pid_file = self.layout.pid_file(component.name)
+                if cfg is not None and component.before_stop and process.find_running(pid_file):
+                    self._hook(component, "before_stop", component.before_stop, cfg)
+                stopped |= process.stop(pid_file, component.name)
+                # Also after a crash: whatever pods, mounts and rules the last run left go now.
+                if cfg is not None and component.after_stop:
+                    self._hook(component, "after_stop", component.after_stop, cfg)
         return stopped
+
+    def _hook(self, component: Component, what: str, hook: Callable[[ClusterConfig], None],
+              cfg: ClusterConfig) -> None:
+        # A stop goes on whatever a cleanup hook hits: the next component must still stop.
+        try:
+            hook(cfg)
+        except Exception:
+            log.exception("%s of %s failed; continuing the stop", what, component.name)
+
+    def _config_from_state(self) -> ClusterConfig | None:
+        state = self._state()
+        binaries, ports = state.get("binaries"), state.get("ports")
+        if not isinstance(binaries, dict) or not isinstance(ports, dict):
+            return None
+        return self._config({name: Path(path) for name, path in binaries.items()}, ports)
 
     def delete(self) -> None:
         """Stop and remove the cluster's state directory (data, certificates, logs)."""
@@ -363,7 +403,7 @@ class DevCluster:
         return binaries
 
     def _config(self, binaries: Mapping[str, Path], ports: Mapping[str, int]) -> ClusterConfig:
-        return ClusterConfig(
+        cfg = ClusterConfig(
             name=self.name,
             layout=self.layout,
             ports=dict(ports),
@@ -371,6 +411,7 @@ class DevCluster:
             # Detected on every start: a laptop's address changes between networks.
             advertise_address=detect_advertise_address(),
         )
+        return with_node(cfg) if runs_node(self.components) else cfg
 
     def _write_credentials(self, cfg: ClusterConfig) -> None:
         identities = [ADMIN, *(c.identity for c in self.components if c.identity is not None)]
@@ -438,6 +479,8 @@ class DevCluster:
                     f"last lines of {log_file}:\n{process.log_tail(log_file)}"
                 )
             time.sleep(0.2)
+        if component.post_start is not None:
+            component.post_start(cfg)
         log.info("component ready component=%s pid=%d seconds=%.1f", component.name, running.pid,
                  time.monotonic() - started)
 
@@ -452,9 +495,47 @@ class DevCluster:
                         f"{self.layout.root / 'logs'}"
                     )
                 time.sleep(0.2)
+        if runs_node(self.components):
+            self._wait_node_ready(cfg, time.monotonic() + 120)
+
+    def _wait_node_ready(self, cfg: ClusterConfig, deadline: float) -> None:
+        """The Node registered and Ready: runtime up, CNI network loaded, kubelet syncing."""
+        url = f"{cfg.server}/api/v1/nodes/{NODE_NAME}"
+        last = "not registered"
+        while time.monotonic() < deadline:
+            body = self._get_json(url)
+            if body is not None:
+                conditions = {c.get("type"): c for c in body.get("status", {}).get("conditions", [])}
+                ready = conditions.get("Ready", {})
+                if ready.get("status") == "True":
+                    return
+                last = f"{ready.get('reason', '?')}: {ready.get('message', '')}"
+            time.sleep(0.5)
+        raise ClusterError(f"node {NODE_NAME} not Ready ({last}); see {self.layout.log_file('kubelet')}")
+
+    def _get_json(self, url: str) -> dict[str, Any] | None:
+        context = ssl.create_default_context(cafile=str(self.layout.cert(CA_NAME)))
+        context.load_cert_chain(self.layout.cert(ADMIN.name), self.layout.key(ADMIN.name))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=context))
+        try:
+            with contextlib.closing(opener.open(url, timeout=5)) as response:
+                body: dict[str, Any] = json.loads(response.read())
+                return body
+        except (urllib.error.URLError, OSError, ssl.SSLError, json.JSONDecodeError):
+            return None
 
     def _get(self, url: str, probe: ReadyProbe) -> int | None:
-        """Status code of a GET, or None when nothing answers (yet)."""
+        """Status code of a GET, or None when nothing answers (yet). A unix-socket probe
+        answers 200 once the socket accepts a connection."""
+        if probe.unix_socket is not None:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2)
+                try:
+                    sock.connect(str(probe.unix_socket))
+                except OSError:
+                    return None
+            return 200
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         try:
             if probe.tls == "cluster":

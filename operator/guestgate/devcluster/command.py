@@ -1,6 +1,7 @@
 """`guestgate cluster up|down|status|build`: a local Kubernetes for people without one.
 
     guestgate cluster up            # build on first use (minutes), start, print `export KUBECONFIG=...`
+    guestgate cluster up --node     # the same plus a node (scheduler, containerd, kubelet, kube-proxy; root)
     eval "$(guestgate cluster up)"  # the same, and point this shell at it
     guestgate cluster status
     guestgate cluster down          # stop; `down --delete` also removes data, certificates, logs
@@ -15,6 +16,7 @@ import sys
 import time
 
 from guestgate.devcluster.cluster import DEFAULT_NAME, ClusterError, ClusterStatus, DevCluster, export_line
+from guestgate.devcluster.components import CONTROL_PLANE, WITH_NODE
 from guestgate.devcluster.gobuild import BuildError, build_binaries, ensure_binaries
 from guestgate.devcluster.layout import CacheLayout
 from guestgate.devcluster.versions import ALL_BINARIES, KUBECTL
@@ -32,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     up = add("up", "build if needed, start the cluster and print `export KUBECONFIG=...`")
     up.add_argument("--fresh", action="store_true", help="wipe the cluster's data and certificates first")
+    up.add_argument("--node", action="store_true",
+                    help="also run a node: kube-scheduler, containerd, kubelet and kube-proxy, so pods run "
+                         "(needs root; one node per machine)")
     down = add("down", "stop the cluster (its data is kept for the next `up`)")
     down.add_argument("--delete", action="store_true", help="also remove data, certificates and logs")
     add("status", "show each component, the server URL and whether the API is ready "
@@ -54,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
             case "build":
                 return _build()
             case "up":
-                cluster = DevCluster(args.name).start(fresh=args.fresh)
+                components = WITH_NODE if args.node else CONTROL_PLANE
+                cluster = DevCluster(args.name, components=components).start(fresh=args.fresh)
                 kubectl = ensure_binaries([KUBECTL])["kubectl"]
                 print(f"kubectl {KUBECTL.version} (if you have none): {kubectl}", file=sys.stderr)
                 print(export_line(cluster.kubeconfig))
                 return 0
             case "down":
-                cluster = DevCluster(args.name)
+                cluster = DevCluster.existing(args.name)
                 if args.delete:
                     cluster.delete()
                     print(f"cluster {args.name} stopped and deleted", file=sys.stderr)
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                     print(f"cluster {args.name} {outcome}", file=sys.stderr)
                 return 0
             case "status":
-                status = DevCluster(args.name).status()
+                status = DevCluster.existing(args.name).status()
                 print(format_status(status))
                 return 0 if status.running and status.ready else 1
     except (ClusterError, BuildError, ValueError) as error:

@@ -1,19 +1,24 @@
 """The cluster's components as a list of data: what to run, with which flags, how to tell it is up.
 
-Adding kube-scheduler, kubelet, kube-proxy or containerd (issue 7) means adding ``Component``
-rows (plus their identities and ports) to ``CONTROL_PLANE``'s successor list, not editing the
-runner. Flag builders are pure functions of ``ClusterConfig`` and are tested as tables.
+``CONTROL_PLANE`` is etcd, kube-apiserver and kube-controller-manager; ``WITH_NODE`` adds
+kube-scheduler, containerd, the kubelet and kube-proxy (issue 7) as further rows. Flag builders
+and config renderers are pure functions of ``ClusterConfig`` and are tested as tables; the
+hooks (pre-flight, post-start, stop cleanup) are the only I/O and live in ``host``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from guestgate.devcluster.layout import ClusterLayout
+import yaml
+
+from guestgate.devcluster import host, node
+from guestgate.devcluster.layout import CacheLayout, ClusterLayout
 from guestgate.devcluster.pki import (
     CA_NAME,
     FRONT_PROXY_CA_NAME,
@@ -25,14 +30,28 @@ from guestgate.devcluster.versions import (
     ETCD_BINARY,
     KUBE_APISERVER,
     KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
     Binary,
 )
+from guestgate.devcluster.versions import KUBE_PROXY as KUBE_PROXY_BINARY
+from guestgate.devcluster.versions import KUBELET as KUBELET_BINARY
 
 LOOPBACK = "127.0.0.1"
 
 ADMIN = ClientIdentity("admin", "guestgate-admin", ("system:masters",))
 CONTROLLER_MANAGER_IDENTITY = ClientIdentity("kube-controller-manager", "system:kube-controller-manager")
 FRONT_PROXY_CLIENT = ClientIdentity("front-proxy-client", "front-proxy-client", issuer=FRONT_PROXY_CA_NAME)
+SCHEDULER_IDENTITY = ClientIdentity("kube-scheduler", "system:kube-scheduler")
+# The Node authorizer and NodeRestriction know a kubelet by exactly this user and group.
+KUBELET_IDENTITY = ClientIdentity("kubelet", f"system:node:{node.NODE_NAME}", ("system:nodes",))
+KUBE_PROXY_IDENTITY = ClientIdentity("kube-proxy", "system:kube-proxy")
+# What the apiserver presents to kubelets (logs, exec, port-forward); system:masters passes the
+# kubelet's webhook authorization, as kubeadm's apiserver-kubelet-client does.
+APISERVER_KUBELET_CLIENT = ClientIdentity("apiserver-kubelet-client", "kube-apiserver-kubelet-client",
+                                          ("system:masters",))
+# Where containerd finds the pod sandbox image: a fixed alias of the built pause image, so the
+# rendered config.toml never depends on a build.
+PAUSE_SANDBOX_REF = "localhost/guestgate/pause:sandbox"
 
 
 @dataclass(frozen=True)
@@ -44,12 +63,18 @@ class ClusterConfig:
     ports: Mapping[str, int]
     binaries: Mapping[str, Path]
     advertise_address: str = LOOPBACK
-    # Where the apiserver listens. Loopback for now; a node (issue 7) may need the host address.
+    # Where the apiserver listens: loopback for a control plane alone; with a node, pods reach
+    # it through the `kubernetes` Service, whose endpoint is the advertise address, so it must
+    # listen there too (see ``with_node``).
     bind_address: str = LOOPBACK
     service_cidr: str = "10.96.0.0/16"
+    # Pods' addresses (the node takes the first /24); the common default, as a host that runs
+    # our node runs no other pod network.
+    pod_cidr: str = "10.244.0.0/16"
     cluster_domain: str = "cluster.local"
-    # Issue 7 adds "Node" in front once a kubelet exists.
+    # ("Node", "RBAC") with a kubelet: the Node authorizer limits it to its own pods' objects.
     authorization_modes: tuple[str, ...] = ("RBAC",)
+    cgroup_driver: str = "cgroupfs"
     verbosity: int = 1
 
     @property
@@ -72,6 +97,26 @@ class ClusterConfig:
     def exe(self, name: str) -> str:
         return str(self.binaries[name])
 
+    @property
+    def has_node(self) -> bool:
+        return "Node" in self.authorization_modes
+
+    @property
+    def node_paths(self) -> node.NodePaths:
+        return node.NodePaths(self.layout.root)
+
+    @property
+    def cache(self) -> CacheLayout:
+        # clusters/<name>/ inside the cache root (see layout).
+        return CacheLayout(self.layout.root.parent.parent)
+
+
+def with_node(cfg: ClusterConfig) -> ClusterConfig:
+    """The same cluster, set up for a kubelet: Node authorization, the apiserver on every
+    address (loopback for us, the host address for pods), the host's cgroup driver."""
+    return replace(cfg, authorization_modes=("Node", "RBAC"), bind_address="0.0.0.0",
+                   cgroup_driver=host.cgroup_driver())
+
 
 @dataclass(frozen=True)
 class ReadyProbe:
@@ -85,6 +130,8 @@ class ReadyProbe:
     tls: Literal["none", "cluster"] = "none"
     client: str | None = None
     timeout_s: float = 60.0
+    # A unix socket that accepts a connection counts as ready (containerd's gRPC socket).
+    unix_socket: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +155,12 @@ class Component:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     # Packages that provide a host binary (``build`` None), named in the error when it is missing.
     host_packages: tuple[str, ...] = ()
+    # I/O hooks (in ``host``): checks before anything starts, work once it is ready (importing
+    # the pause image), and cleanup around its stop (pods, mounts, iptables rules).
+    preflight: Callable[[ClusterConfig], None] | None = None
+    post_start: Callable[[ClusterConfig], None] | None = None
+    before_stop: Callable[[ClusterConfig], None] | None = None
+    after_stop: Callable[[ClusterConfig], None] | None = None
 
 
 # --- etcd -------------------------------------------------------------------------------------
@@ -166,9 +219,25 @@ def apiserver_args(cfg: ClusterConfig) -> list[str]:
         f"--service-cluster-ip-range={cfg.service_cidr}",
         # Pods of a later node (kube-proxy, CNI) need privileged containers.
         "--allow-privileged=true",
+        *_apiserver_node_args(cfg),
         # Anything the apiserver decides to write on its own stays in the state directory.
         f"--cert-dir={layout.data_dir('kube-apiserver')}",
         f"--v={cfg.verbosity}",
+    ]
+
+
+def _apiserver_node_args(cfg: ClusterConfig) -> list[str]:
+    if not cfg.has_node:
+        return []
+    layout = cfg.layout
+    return [
+        # A kubelet may only change its own Node and its pods' status (with the Node authorizer).
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={layout.cert(APISERVER_KUBELET_CLIENT.name)}",
+        f"--kubelet-client-key={layout.key(APISERVER_KUBELET_CLIENT.name)}",
+        f"--kubelet-certificate-authority={layout.cert(CA_NAME)}",
+        # The node registers its InternalIP (the host address), which the kubelet cert names.
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
     ]
 
 
@@ -248,6 +317,140 @@ def controller_manager_probe(cfg: ClusterConfig) -> ReadyProbe:
     )
 
 
+# --- kube-scheduler -----------------------------------------------------------------------------
+
+
+def scheduler_args(cfg: ClusterConfig) -> list[str]:
+    layout = cfg.layout
+    kubeconfig = layout.component_kubeconfig(SCHEDULER_IDENTITY.name)
+    return [
+        cfg.exe("kube-scheduler"),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={cfg.ports['scheduler']}",
+        f"--tls-cert-file={layout.cert('kube-scheduler-serving')}",
+        f"--tls-private-key-file={layout.key('kube-scheduler-serving')}",
+        # One instance, as for kube-controller-manager: no lease to wait out on a restart.
+        "--leader-elect=false",
+        f"--v={cfg.verbosity}",
+    ]
+
+
+def scheduler_serving(cfg: ClusterConfig) -> ServingIdentity:
+    return ServingIdentity("kube-scheduler-serving", "kube-scheduler", ("localhost",), (LOOPBACK,))
+
+
+def scheduler_probe(cfg: ClusterConfig) -> ReadyProbe:
+    return ReadyProbe(f"https://{LOOPBACK}:{cfg.ports['scheduler']}/readyz", tls="cluster", client=ADMIN.name)
+
+
+# --- containerd --------------------------------------------------------------------------------
+
+
+def containerd_args(cfg: ClusterConfig) -> list[str]:
+    return [cfg.exe("containerd"), f"--config={cfg.node_paths.containerd_config}", "--log-level=warn"]
+
+
+def containerd_files(cfg: ClusterConfig) -> dict[Path, str]:
+    paths = cfg.node_paths
+    config = node.containerd_config(paths, PAUSE_SANDBOX_REF, systemd_cgroup=cfg.cgroup_driver == "systemd")
+    return {
+        paths.containerd_config: node.render_toml(config),
+        paths.cni_conf_dir / f"10-{node.CNI_NETWORK}.conflist":
+            json.dumps(node.cni_conflist(paths, cfg.pod_cidr), indent=2) + "\n",
+    }
+
+
+def containerd_probe(cfg: ClusterConfig) -> ReadyProbe:
+    return ReadyProbe("", unix_socket=cfg.node_paths.containerd_socket, timeout_s=30.0)
+
+
+def _node_preflight(cfg: ClusterConfig) -> None:
+    host.preflight(cfg.cache, cfg.layout.root)
+
+
+def _import_pause(cfg: ClusterConfig) -> None:
+    from guestgate.devcluster import images
+
+    image = images.build_image(images.PAUSE, cfg.cache)
+    images.import_image(cfg.node_paths.containerd_socket, image, alias=PAUSE_SANDBOX_REF)
+
+
+def _containerd_before_stop(cfg: ClusterConfig) -> None:
+    host.containerd_before_stop(cfg.node_paths)
+
+
+def _containerd_after_stop(cfg: ClusterConfig) -> None:
+    host.containerd_after_stop(cfg.node_paths, cfg.pod_cidr)
+
+
+# --- kubelet -----------------------------------------------------------------------------------
+
+
+def kubelet_settings(cfg: ClusterConfig) -> node.KubeletSettings:
+    layout = cfg.layout
+    return node.KubeletSettings(
+        node_ip=cfg.advertise_address,
+        port=cfg.ports["kubelet"],
+        healthz_port=cfg.ports["kubelet-healthz"],
+        client_ca=layout.cert(CA_NAME),
+        tls_cert=layout.cert("kubelet-serving"),
+        tls_key=layout.key("kubelet-serving"),
+        cluster_domain=cfg.cluster_domain,
+        cgroup_driver=cfg.cgroup_driver,
+    )
+
+
+def kubelet_args(cfg: ClusterConfig) -> list[str]:
+    return node.kubelet_args(cfg.exe("kubelet"), cfg.node_paths,
+                             cfg.layout.component_kubeconfig(KUBELET_IDENTITY.name), cfg.advertise_address,
+                             cfg.verbosity)
+
+
+def kubelet_files(cfg: ClusterConfig) -> dict[Path, str]:
+    config = node.kubelet_config(cfg.node_paths, kubelet_settings(cfg))
+    return {cfg.node_paths.kubelet_config: yaml.safe_dump(config, sort_keys=False)}
+
+
+def kubelet_serving(cfg: ClusterConfig) -> ServingIdentity:
+    ips = dict.fromkeys((LOOPBACK, cfg.advertise_address))
+    return ServingIdentity("kubelet-serving", KUBELET_IDENTITY.common_name, (node.NODE_NAME, "localhost"),
+                           tuple(ips))
+
+
+def _kubelet_after_stop(cfg: ClusterConfig) -> None:
+    host.kubelet_after_stop()
+
+
+def kubelet_probe(cfg: ClusterConfig) -> ReadyProbe:
+    return ReadyProbe(f"http://{LOOPBACK}:{cfg.ports['kubelet-healthz']}/healthz", timeout_s=60.0)
+
+
+# --- kube-proxy --------------------------------------------------------------------------------
+
+
+def kube_proxy_args(cfg: ClusterConfig) -> list[str]:
+    return [cfg.exe("kube-proxy"), f"--config={cfg.node_paths.kube_proxy_config}", f"--v={cfg.verbosity}"]
+
+
+def kube_proxy_files(cfg: ClusterConfig) -> dict[Path, str]:
+    config = node.kube_proxy_config(cfg.layout.component_kubeconfig(KUBE_PROXY_IDENTITY.name), cfg.pod_cidr,
+                                    cfg.advertise_address, cfg.ports["kube-proxy-healthz"],
+                                    cfg.ports["kube-proxy-metrics"])
+    return {cfg.node_paths.kube_proxy_config: yaml.safe_dump(config, sort_keys=False)}
+
+
+def kube_proxy_probe(cfg: ClusterConfig) -> ReadyProbe:
+    # /healthz turns 200 once the first full sync of the rules is done.
+    return ReadyProbe(f"http://{LOOPBACK}:{cfg.ports['kube-proxy-healthz']}/healthz", timeout_s=60.0)
+
+
+def _kube_proxy_after_stop(cfg: ClusterConfig) -> None:
+    host.kube_proxy_after_stop(Path(cfg.exe("kube-proxy")))
+
+
 ETCD = Component(
     name="etcd",
     executable="etcd",
@@ -263,7 +466,7 @@ APISERVER = Component(
     args=apiserver_args,
     probe=apiserver_probe,
     ports=("apiserver",),
-    client_certs=(FRONT_PROXY_CLIENT,),
+    client_certs=(FRONT_PROXY_CLIENT, APISERVER_KUBELET_CLIENT),
     serving=apiserver_serving,
 )
 CONTROLLER_MANAGER = Component(
@@ -277,8 +480,58 @@ CONTROLLER_MANAGER = Component(
     serving=controller_manager_serving,
 )
 
+SCHEDULER = Component(
+    name="kube-scheduler",
+    executable="kube-scheduler",
+    build=KUBE_SCHEDULER,
+    args=scheduler_args,
+    probe=scheduler_probe,
+    ports=("scheduler",),
+    identity=SCHEDULER_IDENTITY,
+    serving=scheduler_serving,
+)
+CONTAINERD = Component(
+    name="containerd",
+    executable="containerd",
+    build=None,
+    args=containerd_args,
+    probe=containerd_probe,
+    config_files=containerd_files,
+    host_packages=("containerd", "runc", "containernetworking-plugins"),
+    preflight=_node_preflight,
+    post_start=_import_pause,
+    before_stop=_containerd_before_stop,
+    after_stop=_containerd_after_stop,
+)
+KUBELET = Component(
+    name="kubelet",
+    executable="kubelet",
+    build=KUBELET_BINARY,
+    args=kubelet_args,
+    probe=kubelet_probe,
+    ports=("kubelet", "kubelet-healthz"),
+    identity=KUBELET_IDENTITY,
+    serving=kubelet_serving,
+    config_files=kubelet_files,
+    after_stop=_kubelet_after_stop,
+)
+KUBE_PROXY = Component(
+    name="kube-proxy",
+    executable="kube-proxy",
+    build=KUBE_PROXY_BINARY,
+    args=kube_proxy_args,
+    probe=kube_proxy_probe,
+    ports=("kube-proxy-healthz", "kube-proxy-metrics"),
+    identity=KUBE_PROXY_IDENTITY,
+    config_files=kube_proxy_files,
+    after_stop=_kube_proxy_after_stop,
+)
+
 # Start order; stop is the reverse.
 CONTROL_PLANE: tuple[Component, ...] = (ETCD, APISERVER, CONTROLLER_MANAGER)
+# A single node beside the control plane: pods get scheduled, run in containerd and reach
+# Services. containerd before the kubelet (its runtime), kube-proxy last (it needs the Node).
+WITH_NODE: tuple[Component, ...] = (*CONTROL_PLANE, SCHEDULER, CONTAINERD, KUBELET, KUBE_PROXY)
 
 # API paths that must answer 200 before the cluster is handed out: the namespace tests create
 # things in, and its `default` ServiceAccount, which only exists once kube-controller-manager's
@@ -287,6 +540,10 @@ SETTLED_PATHS: tuple[str, ...] = (
     "/api/v1/namespaces/default",
     "/api/v1/namespaces/default/serviceaccounts/default",
 )
+
+
+def runs_node(components: tuple[Component, ...]) -> bool:
+    return any(c.name == KUBELET.name for c in components)
 
 
 def port_names(components: tuple[Component, ...]) -> tuple[str, ...]:

@@ -137,6 +137,11 @@ def build_command(binary: Binary, output: Path) -> list[str]:
     return ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(output), binary.package]
 
 
+def tidy_stamp(module: GoModule, packages: Sequence[str]) -> str:
+    """What a tidied wrapper was tidied for: the version, then one wanted package a line."""
+    return "\n".join([module.version, *sorted(packages)]) + "\n"
+
+
 def go_environment(base: dict[str, str]) -> dict[str, str]:
     env = dict(base)
     # Use the machine's Go, never download a toolchain named in an upstream go.mod.
@@ -206,7 +211,11 @@ def prepare_wrapper(module: GoModule, cache: CacheLayout) -> Path:
     """Create (once) the wrapper module for ``module`` with a tidy go.mod/go.sum; return its dir."""
     workdir = cache.wrapper_dir(module)
     done = workdir / ".tidy-done"
-    if done.is_file():
+    packages = sorted(b.package for b in ALL_BINARIES if b.module == module)
+    stamp = tidy_stamp(module, packages)
+    # The stamp names the packages too: a new binary on the same module (kubelet next to
+    # kube-apiserver) needs its dependencies in go.sum, so a changed list tidies again.
+    if done.is_file() and done.read_text() == stamp:
         return workdir
     workdir.mkdir(parents=True, exist_ok=True)
     env = go_environment(dict(os.environ))
@@ -214,12 +223,11 @@ def prepare_wrapper(module: GoModule, cache: CacheLayout) -> Path:
     go_mod_file = json.loads(download)["GoMod"]
     facts = parse_go_mod(Path(go_mod_file).read_text())
     (workdir / "go.mod").write_text(render_wrapper_go_mod(module, facts))
-    packages = [b.package for b in ALL_BINARIES if b.module == module]
     (workdir / "tools.go").write_text(render_tools_go(packages))
     log.info("resolving modules module=%s version=%s replaced=%d", module.path, module.version,
              len(facts.relative_replaces))
     _run_go(["go", "mod", "tidy"], workdir, env=env, log_file=workdir / "tidy.log")
-    done.write_text(module.version + "\n")
+    done.write_text(stamp)
     return workdir
 
 

@@ -1,8 +1,8 @@
 """Pinned upstream versions and how each binary is built from its Go module.
 
 One place to bump a version. The pins are plain data; ``gobuild`` turns them into a wrapper module
-and a ``go build`` command line. Issue 7 adds kube-scheduler, kubelet and kube-proxy as further
-``Binary`` rows on the same ``KUBERNETES`` module (same version, same cache).
+and a ``go build`` command line. kube-scheduler, kubelet and kube-proxy (the node of issue 7) are
+further ``Binary`` rows on the same ``KUBERNETES`` module (same version, same cache).
 """
 
 from __future__ import annotations
@@ -119,6 +119,10 @@ KUBE_CONTROLLER_MANAGER = Binary(
     "kube-controller-manager", KUBERNETES, "k8s.io/kubernetes/cmd/kube-controller-manager"
 )
 KUBECTL = Binary("kubectl", KUBERNETES, "k8s.io/kubernetes/cmd/kubectl")
+# The node (issue 7): same module and version, so the wrapper and most compiled packages are shared.
+KUBE_SCHEDULER = Binary("kube-scheduler", KUBERNETES, "k8s.io/kubernetes/cmd/kube-scheduler")
+KUBELET = Binary("kubelet", KUBERNETES, "k8s.io/kubernetes/cmd/kubelet")
+KUBE_PROXY = Binary("kube-proxy", KUBERNETES, "k8s.io/kubernetes/cmd/kube-proxy")
 HELM_BINARY = Binary("helm", HELM, "helm.sh/helm/v3/cmd/helm")
 
 # Everything `guestgate cluster build` prepares. Order matters only for the log: small ones first.
@@ -128,6 +132,9 @@ ALL_BINARIES: tuple[Binary, ...] = (
     KUBE_CONTROLLER_MANAGER,
     KUBECTL,
     HELM_BINARY,
+    KUBE_SCHEDULER,
+    KUBELET,
+    KUBE_PROXY,
 )
 
 

@@ -8,7 +8,6 @@ import secrets
 
 from guestgate.api.objects import GuestCluster
 from guestgate.config.schema import content_hash
-from guestgate.controllers.cache import Parsed
 from guestgate.controllers.context import Context
 from guestgate.render import names, network, workload
 from guestgate.render import secrets as secret_render
@@ -37,15 +36,11 @@ async def _trunk_credentials(ctx: Context, cluster: GuestCluster) -> dict[str, t
 
 
 async def reconcile_cluster(ctx: Context, key: str) -> None:
-    body = ctx.cache.body("GuestCluster", key)
-    if body is None:
-        return  # deleted: the garbage collector removes the children
-    parsed = Parsed(body, GuestCluster)
-    now = ctx.clock()
-    if parsed.obj is None:
-        await ctx.write_invalid(body, "Ready", parsed.error)
+    loaded = await ctx.load("GuestCluster", key, GuestCluster, "Ready")
+    if loaded is None:
         return
-    cluster = parsed.obj
+    body, cluster = loaded
+    now = ctx.clock()
     ns, name = cluster.metadata.namespace, cluster.metadata.name
     published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns))
     config_hash = content_hash(published.cluster.to_json())

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from guestgate.controllers.cache import Cache
+from guestgate.api.objects import Object
+from guestgate.controllers.cache import Cache, Parsed
 from guestgate.controllers.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
 
 R = TypeVar("R")
+T = TypeVar("T", bound=Object[Any])
 
 
 def utcnow() -> datetime:
@@ -57,6 +59,20 @@ class Context:
                         f"{condition['type']}={condition['status']}: {condition['message']}",
                     )
         return True
+
+    async def load(
+        self, kind: str, key: str, model: type[T], invalid_condition: str, **invalid_extra: Any
+    ) -> tuple[Manifest, T] | None:
+        """The cached body and its parsed form; None when it is gone or does not parse (then the
+        status says why, under `invalid_condition`)."""
+        body = self.cache.body(kind, key)
+        if body is None:
+            return None  # deleted: owner references and DELETED events take care of the rest
+        parsed = Parsed(body, model)
+        if parsed.obj is None:
+            await self.write_invalid(body, invalid_condition, parsed.error, **invalid_extra)
+            return None
+        return body, parsed.obj
 
     async def write_invalid(
         self, body: Manifest, condition_type: str, error: str | None, **extra: Any

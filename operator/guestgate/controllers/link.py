@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from guestgate.api.objects import GuestLink
-from guestgate.controllers.cache import Parsed
 from guestgate.controllers.context import Context
 from guestgate.render.link import next_phase_change, slug_conflicts
 from guestgate.render.status import LinkFacts, link_status
@@ -13,15 +12,11 @@ WAKE_MARGIN_SECONDS = 0.5
 
 
 async def reconcile_link(ctx: Context, key: str) -> None:
-    body = ctx.cache.body("GuestLink", key)
-    if body is None:
+    loaded = await ctx.load("GuestLink", key, GuestLink, "Published", phase="Invalid")
+    if loaded is None:
         return
-    parsed = Parsed(body, GuestLink)
+    body, link = loaded
     now = ctx.clock()
-    if parsed.obj is None:
-        await ctx.write_invalid(body, "Published", parsed.error, phase="Invalid")
-        return
-    link = parsed.obj
     ns = link.metadata.namespace
     siblings = [other for other in ctx.cache.links(ns) if other.spec.cluster_ref == link.spec.cluster_ref]
     facts = LinkFacts(

@@ -11,7 +11,7 @@ from guestgate.api.guestlink import Phase
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.config.schema import PublishedConfig
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
-from guestgate.render.health import healthy_condition
+from guestgate.render.health import healthy_condition, reachable_condition
 from guestgate.render.link import link_path, link_url, time_phase
 
 Status = dict[str, Any]
@@ -101,12 +101,14 @@ def trunk_status(
         changes.append(health.reachable)
     if health.result is not None:
         changes.append(healthy_condition(health.result))
-    for type_, message in (
-        ("Reachable", "no OPTIONS keepalive result yet"),
-        ("Healthy", "no health check has run yet"),
+    # Until the pods report: the same words the health monitor uses when it has nothing yet, so
+    # its first report changes nothing that is already right.
+    for default in (
+        reachable_condition({}, trunk.spec.keepalive.interval_seconds),
+        ConditionChange("Healthy", "Unknown", "NotChecked", "no health check has run yet"),
     ):
-        if get_condition(conditions, type_) is None and all(c.type != type_ for c in changes):
-            changes.append(ConditionChange(type_, "Unknown", "NotChecked", message))
+        if get_condition(conditions, default.type) is None and all(c.type != default.type for c in changes):
+            changes.append(default)
     status: Status = {
         "conditions": set_conditions(conditions, changes, trunk.metadata.generation, now),
         "observedGeneration": trunk.metadata.generation,

@@ -1,7 +1,7 @@
 # GuestGate: `make demo` runs the product on its embedded default, `make test` runs every test.
 SHELL := /bin/bash
 PY := .venv/bin/python
-SRC := operator/guestgate tests bench
+SRC := operator/guestgate tests $(wildcard bench)
 
 .PHONY: deps tools crds check-crds golden lint test unit demo clean
 

@@ -25,7 +25,7 @@ from harness import (
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+def bench(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Bench]:
     root = tmp_path_factory.mktemp("browser")
     ports = Ports()
     config_dir, secrets = write_config(root, published(ports))
@@ -53,7 +53,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
         stop_process(phone.process)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for log in root.glob("*.log"):
-            shutil.copy(log, ARTIFACTS / log.name)
+            shutil.copy(log, ARTIFACTS / f"{request.module.__name__}-{log.name}")
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
 ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
+ADMIN_TOKEN = "admin-token-0123456789abcdef"
 ALLOWED_SITE = "https://www.example.com"
 MIC_HZ = 700  # the visitor's "voice" (the fake microphone)
 PHONE_HZ = 1000  # what the phone plays
@@ -63,13 +64,14 @@ def env() -> dict[str, str]:
     return values
 
 
-def _trunk(name: str, port: int) -> TrunkProfile:
+def _trunk(name: str, *ports: int, keepalive: KeepaliveConfig | None = None) -> TrunkProfile:
     return TrunkProfile(
         id=f"demo/{name}",
         namespace="demo",
         name=name,
-        peers=(PeerConfig(host="127.0.0.1", port=port),),
-        keepalive=KeepaliveConfig(interval_seconds=0),  # SIPp scenarios take INVITEs, not OPTIONS
+        peers=tuple(PeerConfig(host="127.0.0.1", port=port) for port in ports),
+        # SIPp scenarios take INVITEs, not OPTIONS: no keepalive unless asked for.
+        keepalive=keepalive or KeepaliveConfig(interval_seconds=0),
     )
 
 
@@ -97,6 +99,7 @@ class Ports:
     phone: int = field(default_factory=free_port)
     cube: int = field(default_factory=free_port)
     cucm: int = field(default_factory=free_port)
+    dead: int = field(default_factory=free_port)  # nothing listens: the first peer of the failover trunk
 
 
 def published(ports: Ports) -> PublishedConfig:
@@ -112,11 +115,22 @@ def published(ports: Ports) -> PublishedConfig:
             web=WebConfig(port=web),
         ),
         trunks=TrunksFile(
-            trunks=(_trunk("phone", ports.phone), _trunk("cube", ports.cube), _trunk("cucm", ports.cucm))
+            trunks=(
+                _trunk("phone", ports.phone),
+                _trunk("cube", ports.cube),
+                _trunk("cucm", ports.cucm),
+                _trunk(
+                    "failover",
+                    ports.dead,
+                    ports.phone,
+                    keepalive=KeepaliveConfig(interval_seconds=1, failure_threshold=1),
+                ),
+            )
         ),
         links=LinksFile(
             links=(
                 _link("phone", "phone", web, access=AccessConfig(max_concurrent_calls=4, calls_per_minute_per_ip=30)),
+                _link("failover", "failover", web, destination="2002"),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
                 ),
@@ -146,7 +160,7 @@ def write_config(root: Path, config: PublishedConfig) -> tuple[Path, Path]:
     config_dir.mkdir(parents=True, exist_ok=True)
     for name, text in config.files().items():
         (config_dir / name).write_text(text)
-    for rel, value in ((ADMIN_TOKEN_FILE, b"admin-token-0123456789abcdef"), (SIGNING_KEY_FILE, SIGNING_KEY)):
+    for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
         (secrets / rel).write_bytes(value)
     return config_dir, secrets

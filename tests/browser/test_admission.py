@@ -3,6 +3,7 @@ rate, the per-link cap, and a client that asks for another number."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +12,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiortc import RTCPeerConnection
-from harness import ALLOWED_SITE, SIGNING_KEY, Bench
+from harness import ADMIN_TOKEN, ALLOWED_SITE, SIGNING_KEY, Bench
 
 from guestgate.web.tokens import sign
 
@@ -149,3 +150,23 @@ async def test_a_page_that_goes_away_ends_the_sip_call(http: aiohttp.ClientSessi
     # CANCEL while it rings: the phone ends it with 487).
     last = bench.phone.wait_event("ended", count=ended + 1, timeout=20)[-1]
     assert last["status"] == 487, last
+
+
+async def test_calls_follow_the_keepalive_failover_to_the_next_peer(http: aiohttp.ClientSession, bench: Bench) -> None:
+    # The failover trunk's first peer has nobody listening: keepalive marks it down within seconds.
+    admin = f"http://127.0.0.1:{bench.ports.admin}/v1/trunks/demo/failover"
+    token = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    deadline = time.monotonic() + 15
+    while True:
+        async with http.get(admin, headers=token) as reply:
+            state = await reply.json()
+        if state.get("activePeer") == f"127.0.0.1:{bench.ports.phone}":
+            break
+        assert time.monotonic() < deadline, state
+        await asyncio.sleep(0.3)
+    before = sum(e["event"] == "incoming" for e in bench.phone.events())
+    code, call, _ = await post_call(http, bench, "/call/failover")
+    assert code == 200, call
+    incoming = bench.phone.wait_event("incoming", count=before + 1)
+    assert incoming[-1]["number"] == "2002"
+    await hang_up(http, bench, call["id"])

@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from guestgate.config.schema import LinkConfig, PublishedConfig, TrunkProfile
+from guestgate.config.schema import LinkConfig, PeerConfig, PublishedConfig, TrunkProfile
 from guestgate.web import metrics
 from guestgate.web.ice import ice_servers
 from guestgate.web.ratelimit import ConcurrencyLimiter, Decision, RateLimiter
@@ -57,6 +57,7 @@ class WebState:
     calls: dict[str, BrowserCall] = field(default_factory=dict)
     trust_forwarded_for: bool = False  # behind a load balancer that sets X-Forwarded-For
     expose_metrics: bool = False  # /_gg/metrics on this port (the demo; pods use the admin port)
+    peer_for: Callable[[str], PeerConfig | None] = lambda _trunk: None  # failover: the peer to call now
 
     @property
     def config(self) -> PublishedConfig:
@@ -202,7 +203,7 @@ async def create_call(request: web.Request) -> web.Response:
         state.concurrency.release(link.id)
         state.calls.pop(call.id, None)
 
-    call = BrowserCall(state.engine, link, profile, client, cluster.ice.stun_urls, on_end)
+    call = BrowserCall(state.engine, link, profile, client, cluster.ice.stun_urls, on_end, state.peer_for(link.trunk))
     state.calls[call.id] = call
     try:
         answer = await call.answer(offer)

@@ -122,6 +122,8 @@ async def _serve(args: argparse.Namespace) -> int:
             signing_key=_read_secret(secrets / SIGNING_KEY_FILE),
             turn_secret=_read_secret(secrets / TURN_SECRET_FILE),
             trust_forwarded_for=args.trust_forwarded_for,
+            # Browser calls follow the keepalive's failover, like health checks do.
+            peer_for=lambda trunk: server.keepalive.active_peer(trunk) if server.keepalive is not None else None,
             expose_metrics=args.web_metrics,
         )
         if state.signing_key is None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
-from guestgate.config.schema import LinkConfig, TrunkProfile
+from guestgate.config.schema import LinkConfig, PeerConfig, TrunkProfile
 from guestgate.signal.ringback import plays_local_ringback
 from guestgate.sip.engine_calls import CallEvent, CallHandle
 from guestgate.web import metrics
@@ -33,7 +33,7 @@ EVENTS_CONNECT_SECONDS = 15.0  # a call whose page never opens its event socket 
 class Engine(Protocol):
     """What a browser call needs from the SIP engine (guestgate.sip.engine.SipEngine)."""
 
-    async def place_call(self, trunk_id: str, number: str) -> CallHandle: ...
+    async def place_call(self, trunk_id: str, number: str, peer: PeerConfig | None = None) -> CallHandle: ...
 
     async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None: ...
 
@@ -68,12 +68,14 @@ class BrowserCall:
         client: str,
         stun_urls: tuple[str, ...] = (),
         on_end: Callable[[BrowserCall], None] | None = None,
+        peer: PeerConfig | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.engine = engine
         self.link = link
         self.profile = profile
         self.client = client
+        self.peer = peer  # the trunk peer keepalive says is up (failover); None: the first
         self.to_sip = FrameBuffer(FRAME_BYTES)
         self.from_sip = FrameBuffer(FRAME_BYTES)
         self.track = SipAudioTrack(self.from_sip)
@@ -141,7 +143,7 @@ class BrowserCall:
 
     async def start_sip(self) -> None:
         try:
-            self.handle = await self.engine.place_call(self.link.trunk, self.link.destination)
+            self.handle = await self.engine.place_call(self.link.trunk, self.link.destination, self.peer)
             await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip))
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)

@@ -119,6 +119,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _trunk("phone", ports.phone),
                 _trunk("cube", ports.cube),
                 _trunk("cucm", ports.cucm),
+                _trunk("silent", ports.dead),
                 _trunk(
                     "failover",
                     ports.dead,
@@ -131,6 +132,7 @@ def published(ports: Ports) -> PublishedConfig:
             links=(
                 _link("phone", "phone", web, access=AccessConfig(max_concurrent_calls=4, calls_per_minute_per_ip=30)),
                 _link("failover", "failover", web, destination="2002"),
+                _link("silent", "silent", web),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
                 ),

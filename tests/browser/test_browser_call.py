@@ -57,6 +57,20 @@ async def test_call_rings_connects_carries_audio_both_ways_sends_dtmf_and_hangs_
     assert incoming["number"] == "2001"
 
 
+async def test_a_peer_that_never_answers_stays_connecting_until_the_visitor_hangs_up(
+    bench: Bench, browser: Chromium
+) -> None:
+    await browser.open(f"{bench.server.web_url}/call/silent")
+    await browser.click("#call")
+    await browser.wait_for("gg.events.length > 0", 15)  # the call was accepted and placed
+    await snap(browser, "silent-1-connecting", "Connecting")
+    assert await browser.eval("document.getElementById('hangup').disabled") is False
+    await browser.click("#hangup")
+    await browser.wait_for("gg.state === 'ended'", 10)
+    await snap(browser, "silent-2-ended", "Call ended")
+    assert "You ended the call" in await browser.eval("document.getElementById('reason').innerText")
+
+
 async def test_cube_reliable_183_with_sdp_connects_because_guestgate_pracks(bench: Bench, browser: Chromium) -> None:
     log = bench.root / "sipp-cube.log"
     sipp = start_sipp("cube-reliable-183", bench.ports.cube, log)

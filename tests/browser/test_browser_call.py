@@ -46,6 +46,17 @@ async def test_call_rings_connects_carries_audio_both_ways_sends_dtmf_and_hangs_
         await asyncio.sleep(0.3)
     dtmf = bench.phone.wait_event("dtmf", 3, timeout=10)
     assert [(e["digit"], e["method"]) for e in dtmf[-3:]] == [("1", "rfc4733"), ("5", "rfc4733"), ("#", "rfc4733")]
+    # The microphone list is filled once the visitor allowed the microphone; choosing another
+    # one during the call swaps the track without dropping the call.
+    mics = await browser.eval("Array.from(document.querySelectorAll('#mic option')).map(o => o.value)")
+    assert len(mics) >= 2, mics
+    await browser.eval(
+        "(() => { const m = document.getElementById('mic'); m.value = m.options[m.options.length - 1].value;"
+        " m.dispatchEvent(new Event('change')); })()"
+    )
+    await asyncio.sleep(1.0)
+    assert await browser.eval("document.getElementById('detail').innerText") == ""
+    assert await browser.eval("gg.state") == "connected" and await browser.eval("gg.micLevel") > 0.01
     await browser.click("#hangup")
     await browser.wait_for("gg.state === 'ended'", 10)
     await snap(browser, "phone-4-ended", "Call ended")

@@ -57,9 +57,12 @@
     return node;
   }
 
+  let meterRun = 0;
   function meter(node) {
+    const run = ++meterRun;  // a new microphone's meter replaces the old loop
     const data = new Float32Array(node.fftSize);
     const draw = () => {
+      if (run !== meterRun) return;
       if (!local) { ui.level.value = 0; return; }
       node.getFloatTimeDomainData(data);
       let sum = 0;
@@ -170,6 +173,23 @@
     }
   }
 
+  // A new microphone chosen during a call replaces the track in place: no renegotiation.
+  ui.mic.addEventListener("change", async () => {
+    if (!local || !pc) return;
+    try {
+      const audio = ui.mic.value ? { deviceId: { exact: ui.mic.value } } : true;
+      const next = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+      const track = next.getAudioTracks()[0];
+      track.enabled = ui.mute.getAttribute("aria-pressed") !== "true";
+      const sender = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+      if (sender) await sender.replaceTrack(track);
+      local.getTracks().forEach((t) => t.stop());
+      local = next;
+      meter(analyser(local, 2048));
+    } catch (e) {
+      ui.detail.textContent = "That microphone could not be used; the previous one stays on.";
+    }
+  });
   ui.call.addEventListener("click", call);
   ui.hangup.addEventListener("click", () => {
     hangupWanted = true;

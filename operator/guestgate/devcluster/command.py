@@ -18,6 +18,7 @@ import time
 from guestgate.devcluster.cluster import DEFAULT_NAME, ClusterError, ClusterStatus, DevCluster, export_line
 from guestgate.devcluster.components import CONTROL_PLANE, WITH_NODE
 from guestgate.devcluster.gobuild import BuildError, build_binaries, ensure_binaries
+from guestgate.devcluster.images import ImageError
 from guestgate.devcluster.layout import CacheLayout
 from guestgate.devcluster.versions import ALL_BINARIES, KUBECTL
 
@@ -41,6 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     down.add_argument("--delete", action="store_true", help="also remove data, certificates and logs")
     add("status", "show each component, the server URL and whether the API is ready "
                   "(exit 0 only when running and ready)")
+    add("images", "build the operator and signalling images from images/ (buildah, cached) and import "
+                  "them into the cluster's node; prints their references")
     sub.add_parser("build", help="build the pinned binaries into the cache, nothing else",
                    description="build the pinned binaries into the cache, nothing else")
 
@@ -75,14 +78,31 @@ def run(args: argparse.Namespace) -> int:
                     outcome = "stopped" if stopped else "was not running"
                     print(f"cluster {args.name} {outcome}", file=sys.stderr)
                 return 0
+            case "images":
+                return _images(args.name)
             case "status":
                 status = DevCluster.existing(args.name).status()
                 print(format_status(status))
                 return 0 if status.running and status.ready else 1
-    except (ClusterError, BuildError, ValueError) as error:
+    except (ClusterError, BuildError, ImageError, ValueError) as error:
         print(f"guestgate cluster {args.cluster_command}: {error}", file=sys.stderr)
         return 1
     raise AssertionError(f"unhandled subcommand {args.cluster_command!r}")
+
+
+def _images(name: str) -> int:
+    from guestgate.devcluster.images import load_images
+    from guestgate.devcluster.node import NodePaths
+
+    cluster = DevCluster.existing(name)
+    if not cluster.status().running or "kubelet" not in {c.name for c in cluster.components}:
+        print(f"guestgate cluster images: cluster {name} runs no node; start it with "
+              f"`guestgate cluster up --node --name {name}`", file=sys.stderr)
+        return 1
+    for image in load_images(NodePaths(cluster.state_dir).containerd_socket).values():
+        how = f"built in {image.seconds:.0f}s" if image.built else "cached"
+        print(f"{image.spec_name:10} {how:16} {image.ref}")
+    return 0
 
 
 def _build() -> int:

@@ -115,9 +115,27 @@ def buildah_global_args(storage: Path) -> list[str]:
     return ["--root", str(storage / "root"), "--runroot", str(storage / "run"), "--storage-driver", "overlay"]
 
 
-def buildah_bud_command(storage: Path, spec: ImageSpec, ref: str, context: Path, base_ref: str | None
-                        ) -> list[str]:
-    command = ["buildah", *buildah_global_args(storage), "bud",
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def build_volumes(ca_bundle: Path | None, pip_conf: Path | None) -> list[str]:
+    """Read-only mounts for the RUN steps only (never committed into a layer): the host's trust
+    store, and a pip.conf telling pip to use it. Hosts behind a TLS-inspecting proxy trust its CA
+    there; pip otherwise only trusts its own bundled certifi."""
+    volumes: list[str] = []
+    if ca_bundle is not None:
+        volumes += ["--volume", f"{ca_bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
+    if pip_conf is not None:
+        volumes += ["--volume", f"{pip_conf}:/etc/pip.conf:ro"]
+    return volumes
+
+
+PIP_CONF = "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n"
+
+
+def buildah_bud_command(storage: Path, spec: ImageSpec, ref: str, context: Path, base_ref: str | None,
+                        volumes: Sequence[str] = ()) -> list[str]:
+    command = ["buildah", *buildah_global_args(storage), "bud", *volumes,
                # chroot: no nested user namespace or cgroup setup, which a root shell in a VM or
                # a container may not allow; host network: pip reaches PyPI from the RUN steps.
                "--isolation", "chroot", "--network", "host",
@@ -242,7 +260,12 @@ def build_image(spec: ImageSpec, cache: CacheLayout) -> BuiltImage:
                 env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
                 _run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(context / "pause"),
                       str(REPO / spec.go_binary)], f"go build {spec.go_binary}", log_file=log_file, env=env)
-            _run(buildah_bud_command(storage, spec, ref, context, base), f"buildah bud {spec.dockerfile}",
+            volumes: list[str] = []
+            if spec.uses_base and HOST_CA_BUNDLE.is_file():
+                pip_conf = Path(tmp) / "pip.conf"
+                pip_conf.write_text(PIP_CONF)
+                volumes = build_volumes(HOST_CA_BUNDLE, pip_conf)
+            _run(buildah_bud_command(storage, spec, ref, context, base, volumes), f"buildah bud {spec.dockerfile}",
                  log_file=log_file)
             archive.parent.mkdir(parents=True, exist_ok=True)
             partial = archive.with_suffix(".partial")
@@ -251,9 +274,34 @@ def build_image(spec: ImageSpec, cache: CacheLayout) -> BuiltImage:
             _run(["buildah", *buildah_global_args(storage), "push", ref, f"docker-archive:{partial}:{ref}"],
                  f"buildah push {ref}", log_file=log_file)
             partial.replace(archive)
+            _forget_older(spec, archive, storage)
     seconds = time.monotonic() - started
     log.info("built image=%s ref=%s seconds=%.0f", spec.name, ref, seconds)
     return BuiltImage(spec.name, ref, archive, seconds, built=True)
+
+
+def _forget_older(spec: ImageSpec, keep: Path, storage: Path) -> None:
+    """Each edit of the tree makes a new image of a few hundred MB: keep only the newest."""
+    for old in keep.parent.glob(f"{spec.name}-*.tar"):
+        if old == keep:
+            continue
+        old.unlink(missing_ok=True)
+        key = old.stem.removeprefix(f"{spec.name}-")
+        subprocess.run(["buildah", *buildah_global_args(storage), "rmi", image_ref(spec.name, key)],
+                       capture_output=True, check=False, timeout=120)
+
+
+def load_images(address: Path, cache: CacheLayout | None = None,
+                specs: Sequence[ImageSpec] = (OPERATOR, SIGNAL)) -> dict[str, BuiltImage]:
+    """Build (when their inputs changed) and import ``specs`` into the node's containerd at
+    ``address``; ``{spec name: image}``, whose ``ref`` is what a pod spec names."""
+    cache = cache or CacheLayout.default()
+    loaded: dict[str, BuiltImage] = {}
+    for spec in specs:
+        image = build_image(spec, cache)
+        import_image(address, image)
+        loaded[spec.name] = image
+    return loaded
 
 
 def import_image(address: Path, image: BuiltImage, alias: str | None = None) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -73,6 +74,14 @@ async def _browser_call(url: str, tmp: Path) -> None:
         await browser.stop()
 
 
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
@@ -105,6 +114,14 @@ def test_demo_prints_a_link_that_calls_the_demo_phone_and_stops_on_ctrl_c(
             page = reply.read().decode()
         assert reply.status == 200 and "Call the GuestGate demo phone" in page and 'id="call"' in page
         asyncio.run(_browser_call(url, tmp_path))
+        # A link switched off with kubectl reaches the running server through the ConfigMap copy.
+        DevCluster(name).kubectl(
+            "-n", "guestgate-demo", "patch", "guestlink", "try-me", "--type=merge", "-p", '{"spec":{"enabled":false}}'
+        )
+        deadline = time.monotonic() + 30
+        while _status(url) != 403:
+            assert time.monotonic() < deadline, "the disabled link still answers"
+            time.sleep(0.5)
         process.send_signal(signal.SIGINT)  # what Ctrl-C does
         assert process.wait(60) == 0, "".join(seen)
         time.sleep(0.5)  # the reader thread drains the last lines

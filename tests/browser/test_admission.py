@@ -170,3 +170,15 @@ async def test_calls_follow_the_keepalive_failover_to_the_next_peer(http: aiohtt
     incoming = bench.phone.wait_event("incoming", count=before + 1)
     assert incoming[-1]["number"] == "2002"
     await hang_up(http, bench, call["id"])
+
+
+async def test_the_page_runs_only_its_own_code_and_is_framed_only_by_allowed_sites(
+    http: aiohttp.ClientSession, bench: Bench
+) -> None:
+    async with http.get(f"{bench.server.web_url}/call/capped") as reply:
+        assert reply.status == 200
+        policy = reply.headers["Content-Security-Policy"]
+        assert reply.headers["Cache-Control"] == "no-store"
+        assert reply.headers["Referrer-Policy"] == "no-referrer"
+    assert "script-src 'self'" in policy
+    assert f"frame-ancestors 'self' {ALLOWED_SITE}" in policy

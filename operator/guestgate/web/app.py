@@ -118,8 +118,20 @@ def link_page(state: WebState, link: LinkConfig, token: str | None) -> web.Respo
         "stateText": STATE_TEXT,
     }
     body = _template("page.html").substitute(name=html.escape(link.display_name), settings=_json_for_html(settings))
-    # The page holds time-limited TURN credentials and maybe a token: never cache it.
-    return web.Response(text=body, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"})
+    frame_ancestors = " ".join(["'self'", *link.access.allowed_origins, *state.config.cluster.web.allowed_origins])
+    headers = {
+        # The page holds time-limited TURN credentials and maybe a token: never cache it.
+        "Cache-Control": "no-store",
+        # Only our own script and style run; only the allowed websites may frame the page (an
+        # iframe there also needs allow="microphone").
+        "Content-Security-Policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            f"base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+        ),
+        "Referrer-Policy": "no-referrer",  # the URL may carry a token
+        "X-Content-Type-Options": "nosniff",
+    }
+    return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def refusal(decision: LinkDecision) -> web.Response:
@@ -223,7 +235,7 @@ async def call_events(request: web.Request) -> web.StreamResponse:
     cluster = state.config.cluster
     if not origin_allowed(request.headers.get("Origin"), call.link, cluster.web.allowed_origins, cluster.public_url):
         return _json_error(403, "origin", "Calls to this link cannot be made from this website.")
-    ws = web.WebSocketResponse(heartbeat=20)
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)  # commands are a few bytes
     await ws.prepare(request)
     events = call.subscribe()
 

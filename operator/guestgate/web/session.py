@@ -23,11 +23,13 @@ from guestgate.sip.engine_calls import CallEvent, CallHandle
 from guestgate.web import metrics
 from guestgate.web.audio import FrameBuffer
 from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, SipAudioTrack, port_factory
+from guestgate.web.ratelimit import RateLimiter
 from guestgate.web.visitor import STATE_TEXT, EndReason, end_reason
 
 log = logging.getLogger("guestgate.web.session")
 
 EVENTS_CONNECT_SECONDS = 15.0  # a call whose page never opens its event socket is abandoned
+DTMF_PER_SECOND = 10
 
 
 class Engine(Protocol):
@@ -94,6 +96,7 @@ class BrowserCall:
         self._on_end = on_end
         self._torn_down = False
         self.listened = asyncio.Event()
+        self._keys = RateLimiter(window=1.0)
         metrics.ACTIVE_CALLS.labels(link.id).inc()
         self._emit_state("connecting")
 
@@ -200,6 +203,11 @@ class BrowserCall:
 
     async def dtmf(self, digits: str) -> None:
         if self.handle is None or self.state != "connected":
+            return
+        # A person presses a few keys a second; a script hammering the socket must not flood
+        # the engine's queue or the trunk.
+        if not self._keys.check("keys", DTMF_PER_SECOND, time.monotonic()).allowed:
+            log.info("dtmf dropped (too fast) call=%s", self.id)
             return
         await self.engine.send_dtmf(self.handle, digits)
 

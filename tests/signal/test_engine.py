@@ -14,7 +14,7 @@ from signal_helpers import SippFactory, free_port
 from signal_server import refused_invite
 
 from guestgate.config.schema import AuthConfig, PeerConfig, SessionTimerConfig, TrunkProfile
-from guestgate.sip.engine import WHEEL_MAX_ACCOUNTS, EngineError, EngineSettings, SipEngine
+from guestgate.sip.engine import PJSUA_MAX_ACCOUNTS, EngineError, EngineSettings, SipEngine
 from guestgate.sip.engine_calls import CallHandle
 from guestgate.sip.engine_config import EngineInputError
 
@@ -178,8 +178,8 @@ async def test_incoming_calls_are_refused(engine: SipEngine) -> None:
 
 
 async def test_the_wheel_limits_are_refused_not_asserted(engine: SipEngine, settled: None) -> None:
-    """pjsua2 2.15.1 (the wheel) holds 8 accounts (the 9th asserts: abort) and 4 calls at once."""
-    trunks = [profile(f"t{i}", 9) for i in range(WHEEL_MAX_ACCOUNTS)]
+    """pjsua holds PJSUA_MAX_ACC accounts (one more asserts: abort) and PJSUA_MAX_CALLS calls."""
+    trunks = [profile(f"t{i}", 9) for i in range(PJSUA_MAX_ACCOUNTS)]
     errors = await engine.set_trunks(trunks, {})
     assert list(errors) == [trunks[-1].id] and "PJSUA_MAX_ACC" in errors[trunks[-1].id]
     handles = [await engine.place_call(trunks[0].id, str(1000 + i)) for i in range(engine.max_calls)]

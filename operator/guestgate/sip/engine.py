@@ -53,11 +53,12 @@ log = logging.getLogger("guestgate.sip.engine")
 
 T = TypeVar("T")
 MEDIA_SAMPLE_SECONDS = 0.25
-# Compile-time limits of the pjsua2-python 2.15.1 wheel, measured (docs/prack.md): a 9th account
-# asserts and aborts the process, so the engine refuses it first; pjsua silently caps
-# uaConfig.maxCalls at 4 calls at once.
-WHEEL_MAX_ACCOUNTS = 8
-WHEEL_MAX_CALLS = 4
+# Compile-time limits of pjsua (PJSUA_MAX_ACC, PJSUA_MAX_CALLS): 8 and 4 in pjsip 2.15 and in the
+# pjsua2-python wheel (docs/prack.md). One account more asserts and aborts the process, so the
+# engine refuses it first; calls beyond the limit fail. An image that builds pjsua2 with larger
+# limits says so in these variables; they must never exceed what the build has.
+PJSUA_MAX_ACCOUNTS = int(os.environ.get("GUESTGATE_PJSUA_MAX_ACC", "8"))
+PJSUA_MAX_CALLS = int(os.environ.get("GUESTGATE_PJSUA_MAX_CALLS", "4"))
 REJECTED_KEEP_SECONDS = 5.0
 MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
@@ -175,7 +176,7 @@ class SipEngine:
     @property
     def max_calls(self) -> int:
         """Calls this engine can hold at once: the settings, capped by the pjsua2 build."""
-        return max(1, min(self.settings.max_calls, WHEEL_MAX_CALLS))
+        return max(1, min(self.settings.max_calls, PJSUA_MAX_CALLS))
 
     @property
     def codecs(self) -> dict[str, int]:
@@ -343,8 +344,8 @@ class SipEngine:
         guard_cfg = pj.AccountConfig()
         guard_cfg.idUri = f"sip:guestgate@{s.public_address or s.bind_address}"
         self._guard.create(guard_cfg, True)
-        if s.max_calls > WHEEL_MAX_CALLS:
-            log.warning("max_calls=%d but this pjsua2 build holds %d calls at once", s.max_calls, WHEEL_MAX_CALLS)
+        if s.max_calls > PJSUA_MAX_CALLS:
+            log.warning("max_calls=%d but this pjsua2 build holds %d calls at once", s.max_calls, PJSUA_MAX_CALLS)
         log.info("sip engine started listen=%s codecs=%s", self._local, sorted(self._codecs))
 
     def _create_transports(self, port: int) -> None:
@@ -447,10 +448,10 @@ class SipEngine:
                     pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred
                 )
                 if current is None:
-                    if len(self._trunks) + 1 >= WHEEL_MAX_ACCOUNTS:  # + the guard account
+                    if len(self._trunks) + 1 >= PJSUA_MAX_ACCOUNTS:  # + the guard account
                         raise EngineInputError(
-                            f"trunk {trunk_id}: at most {WHEEL_MAX_ACCOUNTS - 1} trunks per pod "
-                            f"(pjsua2 is built with PJSUA_MAX_ACC={WHEEL_MAX_ACCOUNTS})"
+                            f"trunk {trunk_id}: at most {PJSUA_MAX_ACCOUNTS - 1} trunks per pod "
+                            f"(pjsua2 is built with PJSUA_MAX_ACC={PJSUA_MAX_ACCOUNTS}, see docs/prack.md)"
                         )
                     account = _TrunkAccount(self, trunk_id)
                     account.create(cfg)

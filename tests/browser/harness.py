@@ -133,6 +133,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _link("phone", "phone", web, access=AccessConfig(max_concurrent_calls=4, calls_per_minute_per_ip=30)),
                 _link("failover", "failover", web, destination="2002"),
                 _link("silent", "silent", web),
+                _link("auto", "silent", web, auto_call_after_seconds=1),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
                 ),

@@ -82,6 +82,14 @@ async def test_a_peer_that_never_answers_stays_connecting_until_the_visitor_hang
     assert "You ended the call" in await browser.eval("document.getElementById('reason').innerText")
 
 
+async def test_a_link_with_auto_call_calls_without_a_click(bench: Bench, browser: Chromium) -> None:
+    await browser.open(f"{bench.server.web_url}/call/auto")
+    await browser.wait_for("gg.events.length > 0", 15)  # placed by itself after autoCallAfterSeconds
+    assert await browser.eval("gg.state") == "connecting"
+    await browser.click("#hangup")
+    await browser.wait_for("gg.state === 'ended'", 10)
+
+
 async def test_cube_reliable_183_with_sdp_connects_because_guestgate_pracks(bench: Bench, browser: Chromium) -> None:
     log = bench.root / "sipp-cube.log"
     sipp = start_sipp("cube-reliable-183", bench.ports.cube, log)

@@ -9,13 +9,16 @@ it) is PRACK_MISSING_DOWNSTREAM.
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
-from signal_helpers import REPO, ProbeRun, SippFactory, free_port, run_probe
+from signal_helpers import REPO, SCENARIOS, SIPP, ProbeRun, SippFactory, free_port, guestgate_env, run_probe
 
 FAST = ("--media-seconds", "1", "--timeout", "4")
 
@@ -171,3 +174,25 @@ def test_probe_refuses_a_manifest_that_is_not_a_siptrunk(tmp_path: Path) -> None
     path.write_text("kind: GuestLink\nspec: {}\n")
     run = run_probe("--trunk", str(path), "--to", "100")
     assert run.returncode == 2 and "SipTrunk" in run.stderr
+
+
+def test_the_cube_scenario_drops_a_caller_that_never_pracks(sipp: SippFactory, tmp_path: Path) -> None:
+    """The same CUBE peer, called by a CUCM-like SIPp caller that does not PRACK: the field failure
+    of the seed notes (BYE with cause 65 after the answer), named PRACK_MISSING by `diagnose`."""
+    cube = sipp("cube-reliable-183")
+    trace = tmp_path / "cucm-to-cube.log"
+    caller = subprocess.run(
+        [SIPP, "-sf", str(SCENARIOS / "uac-no-prack.xml"), "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1",
+         "-nostdin", "-timeout", "15s", "-trace_msg", "-message_file", str(trace), cube.peer],
+        capture_output=True, timeout=30, check=False,
+    )
+    assert caller.returncode == 0, caller.stdout[-2000:]
+    done = subprocess.run(
+        [sys.executable, "-m", "guestgate", "diagnose", "--json", str(trace)],
+        capture_output=True, text=True, timeout=60, env=guestgate_env(), check=False,
+    )
+    report = json.loads(done.stdout)
+    assert report["outcome"] == "PRACK_MISSING", done.stdout[-3000:]
+    finding = next(f for f in report["findings"] if f["code"] == "PRACK_MISSING")
+    assert finding["cause"]["q850"] == 65 and finding["cause"]["misleading"]
+    assert "PRACK" in finding["fix"]["caller"] and finding["fix"]["callerPlatform"] == "cucm"

@@ -57,6 +57,10 @@ async def test_call_rings_connects_carries_audio_both_ways_sends_dtmf_and_hangs_
     await asyncio.sleep(1.0)
     assert await browser.eval("document.getElementById('detail').innerText") == ""
     assert await browser.eval("gg.state") == "connected" and await browser.eval("gg.micLevel") > 0.01
+    # Mute: the phone hears silence from then on.
+    await browser.click("#mute")
+    assert await browser.eval("document.getElementById('mute').getAttribute('aria-pressed')") == "true"
+    await asyncio.sleep(2.0)
     await browser.click("#hangup")
     await browser.wait_for("gg.state === 'ended'", 10)
     await snap(browser, "phone-4-ended", "Call ended")
@@ -64,6 +68,7 @@ async def test_call_rings_connects_carries_audio_both_ways_sends_dtmf_and_hangs_
     bench.phone.wait_event("bye-received")
     heard = bench.phone.wait_event("heard")[-1]
     assert heard["dominant"] == MIC_HZ and heard["rms"] > 0.01, heard
+    assert max(heard["levels"][-2:]) < heard["rms"] / 10, f"still heard the caller after Mute: {heard['levels']}"
     incoming = bench.phone.wait_event("incoming")[-1]
     assert incoming["number"] == "2001"
 

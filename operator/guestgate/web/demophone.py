@@ -207,13 +207,18 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         heard = heard[: len(heard) - len(heard) % 2]
         if self.phone.args.record is None:
             self.wav.unlink(missing_ok=True)
-        # The last 2 s of a call: the start holds ringback-era silence and jitter-buffer warm-up.
-        tail = heard[-RATE * 2 * 2 :]
+        # Per half second: the level (a muted caller shows as silence at the end) and, over the
+        # loudest second, the strongest of the frequencies we listen for.
+        step = RATE // 2 * 2
+        levels = [round(rms(heard[i : i + step]), 4) for i in range(0, len(heard) - step + 1, step)]
+        loudest = max(range(len(levels)), key=levels.__getitem__, default=0)
+        window = heard[loudest * step : loudest * step + 2 * step]
         emit(
             "heard",
             seconds=round(len(heard) / RATE / 2, 2),
-            rms=round(rms(tail), 4),
-            dominant=dominant(tail, RATE, tuple(float(f) for f in self.phone.args.listen_hz)),
+            rms=max(levels, default=0.0),
+            levels=levels,
+            dominant=dominant(window, RATE, tuple(float(f) for f in self.phone.args.listen_hz)),
         )
 
 

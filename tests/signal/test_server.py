@@ -323,3 +323,19 @@ def test_health_check_fails_over_to_the_peer_that_answers(server_factory: Any, s
     status, result = server.request("POST", "/v1/trunks/gg/cube/health-check", {"destinations": ["local"]})
     assert status == 200 and result["outcome"] == "OK", result
     assert result["profileHash"] == server.request("GET", "/v1/trunks/gg/cube")[1]["profileHash"]
+
+
+def test_sigterm_during_a_call_ends_cleanly(server_factory: Any, sipp: SippFactory) -> None:
+    ringing = sipp("asterisk-ringing-no-answer")
+    server = server_factory(trunk("pbx", peer(ringing.port)))
+    def check() -> None:
+        with contextlib.suppress(OSError):  # the server goes away under the request: expected
+            server.request("POST", "/v1/trunks/gg/pbx/health-check", {"destinations": ["local"]}, timeout=15)
+
+    caller = threading.Thread(target=check)
+    caller.start()
+    assert wait_for(lambda: "call placed" in server.logs(), 5)
+    server.process.terminate()
+    assert server.process.wait(10) == 0, server.logs()[-3000:]
+    caller.join(15)
+    assert "Traceback" not in server.logs() and "Assertion" not in server.logs()

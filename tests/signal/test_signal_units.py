@@ -211,3 +211,14 @@ def test_uris_and_codecs() -> None:
     priorities = codec_priorities(profile, available)
     assert priorities["G722/16000/1"] > priorities["PCMU/8000/1"] > 0
     assert priorities["PCMA/8000/1"] == 0 and priorities["speex/8000/1"] == 0
+
+
+def test_message_store_has_a_byte_budget() -> None:
+    store = MessageStore(max_calls=10, max_messages=100, max_bytes=2000)  # ~480 bytes a message
+    for call in ("a", "b", "c"):
+        store.watch(call)
+        body = INVITE.replace("abc@guestgate", call)
+        for _ in range(2):
+            store.feed(f"TX 1 bytes Request msg INVITE (t) to UDP 127.0.0.1:5099:\n{body}{'x' * 400}\n--end msg--")
+    assert store.messages("a") == []  # the oldest call made room
+    assert len(store.messages("c")) == 2

@@ -32,6 +32,7 @@ _CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*(?P<value>[^\r\n]+)", re.IGN
 
 MAX_WATCHED_CALLS = 256
 MAX_MESSAGES_PER_CALL = 300
+MAX_STORE_BYTES = 8 * 1024 * 1024  # all calls together; the oldest calls go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +72,19 @@ def call_id_of(data: bytes) -> str | None:
 class MessageStore:
     """Messages of watched calls, filed by Call-ID. Thread-safe; every store bounded."""
 
-    def __init__(self, max_calls: int = MAX_WATCHED_CALLS, max_messages: int = MAX_MESSAGES_PER_CALL) -> None:
+    def __init__(
+        self,
+        max_calls: int = MAX_WATCHED_CALLS,
+        max_messages: int = MAX_MESSAGES_PER_CALL,
+        max_bytes: int = MAX_STORE_BYTES,
+    ) -> None:
         self._lock = threading.Lock()
         self._calls: OrderedDict[str, list[CapturedMessage]] = OrderedDict()
         self._local: dict[str, str] = {}
         self._max_calls = max_calls
         self._max_messages = max_messages
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     def set_local_address(self, transport: str, hostport: str) -> None:
         with self._lock:
@@ -87,7 +95,7 @@ class MessageStore:
             self._calls.setdefault(call_id, [])
             self._calls.move_to_end(call_id)
             while len(self._calls) > self._max_calls:
-                self._calls.popitem(last=False)
+                self._drop_oldest()
 
     def messages(self, call_id: str) -> list[CapturedMessage]:
         with self._lock:
@@ -95,7 +103,13 @@ class MessageStore:
 
     def forget(self, call_id: str) -> list[CapturedMessage]:
         with self._lock:
-            return self._calls.pop(call_id, [])
+            messages = self._calls.pop(call_id, [])
+            self._bytes -= sum(len(m.data) for m in messages)
+            return messages
+
+    def _drop_oldest(self) -> None:
+        _call_id, messages = self._calls.popitem(last=False)
+        self._bytes -= sum(len(m.data) for m in messages)
 
     def feed(self, text: str, now: float | None = None) -> CapturedMessage | None:
         """File a log entry if it is a message of a watched call; returns what was filed."""
@@ -118,4 +132,13 @@ class MessageStore:
                 data=logged.data,
             )
             messages.append(captured)
+            self._bytes += len(captured.data)
+            # A peer flooding one call (or many) must not grow the pod: oldest calls go first,
+            # the call being written to last.
+            while self._bytes > self._max_bytes and len(self._calls) > 1:
+                oldest = next(iter(self._calls))
+                if oldest == call_id:
+                    self._calls.move_to_end(call_id)
+                    continue
+                self._drop_oldest()
             return captured

@@ -38,6 +38,7 @@ from guestgate.demo_local import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
+OWN_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
@@ -55,6 +56,37 @@ def write_tone_wav(path: Path, hz: int, seconds: float = 4.0, rate: int = 48000)
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(frames)
+    return path
+
+
+def alaw(sample: int) -> int:
+    """G.711 A-law of one s16 sample (ITU-T G.711, the segment search written out)."""
+    sign = 0x80 if sample >= 0 else 0x00
+    magnitude = (sample if sample >= 0 else -sample - 1) >> 3  # 13-bit magnitude (one's complement below 0)
+    if magnitude < 32:
+        code = magnitude >> 1
+    else:
+        segment = magnitude.bit_length() - 5  # 1..7
+        code = (segment << 4) | ((magnitude >> segment) & 0x0F)
+    return (code | sign) ^ 0x55
+
+
+def write_rtp_tone_pcap(path: Path, hz: int, seconds: float) -> Path:
+    """A pcap of PCMA RTP packets (20 ms each) carrying a tone, for SIPp's play_pcap_audio."""
+    import dpkt
+
+    with path.open("wb") as out:
+        writer = dpkt.pcap.Writer(out)
+        for index in range(int(seconds * 50)):
+            samples = range(index * 160, index * 160 + 160)
+            payload = bytes(alaw(int(12000 * math.sin(2 * math.pi * hz * n / 8000))) for n in samples)
+            rtp = struct.pack("!BBHII", 0x80, 8, index & 0xFFFF, index * 160, 0x1234) + payload
+            packet = dpkt.udp.UDP(sport=6000, dport=6002, data=rtp)
+            packet.ulen = len(packet)
+            ip = dpkt.ip.IP(src=bytes([127, 0, 0, 1]), dst=bytes([127, 0, 0, 1]), p=dpkt.ip.IP_PROTO_UDP, data=packet)
+            ip.len = len(ip)
+            frame = dpkt.ethernet.Ethernet(src=b"\x00" * 6, dst=b"\x00" * 6, type=dpkt.ethernet.ETH_TYPE_IP, data=ip)
+            writer.writepkt(bytes(frame), ts=1_700_000_000 + index * 0.02)
     return path
 
 
@@ -99,6 +131,7 @@ class Ports:
     phone: int = field(default_factory=free_port)
     cube: int = field(default_factory=free_port)
     cucm: int = field(default_factory=free_port)
+    early: int = field(default_factory=free_port)
     dead: int = field(default_factory=free_port)  # nothing listens: the first peer of the failover trunk
 
 
@@ -120,6 +153,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _trunk("cube", ports.cube),
                 _trunk("cucm", ports.cucm),
                 _trunk("silent", ports.dead),
+                _trunk("early", ports.early),
                 _trunk(
                     "failover",
                     ports.dead,
@@ -133,6 +167,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _link("phone", "phone", web, access=AccessConfig(max_concurrent_calls=4, calls_per_minute_per_ip=30)),
                 _link("failover", "failover", web, destination="2002"),
                 _link("silent", "silent", web),
+                _link("early", "early", web),
                 _link("auto", "silent", web, auto_call_after_seconds=1),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
@@ -259,6 +294,7 @@ def start_phone(port: int, log: Path, *extra: str) -> Phone:
 
 
 def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subprocess.Popen[bytes]:
+    """SIPp playing tests/sip_scenarios/<scenario>.xml, or tests/browser/scenarios/ (ours)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         media = int(probe.getsockname()[1])
@@ -267,7 +303,7 @@ def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subproces
             [
                 "/usr/bin/sipp",
                 "-sf",
-                str(SCENARIOS / f"{scenario}.xml"),
+                str(next(p for p in (OWN_SCENARIOS / f"{scenario}.xml", SCENARIOS / f"{scenario}.xml") if p.exists())),
                 "-i",
                 "127.0.0.1",
                 "-p",

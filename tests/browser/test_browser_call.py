@@ -11,7 +11,7 @@ import re
 
 import pytest
 from chromium import Chromium
-from harness import MIC_HZ, PHONE_HZ, Bench, start_sipp, stop_process
+from harness import MIC_HZ, PHONE_HZ, Bench, start_sipp, stop_process, write_rtp_tone_pcap
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -93,6 +93,27 @@ async def test_a_link_with_auto_call_calls_without_a_click(bench: Bench, browser
     assert await browser.eval("gg.state") == "connecting"
     await browser.click("#hangup")
     await browser.wait_for("gg.state === 'ended'", 10)
+
+
+async def test_early_media_of_a_183_with_sdp_is_relayed_instead_of_local_ringback(
+    bench: Bench, browser: Chromium
+) -> None:
+    write_rtp_tone_pcap(bench.root / "tone-1000.pcap", 1000, 4.0)  # the announcement SIPp plays
+    log = bench.root / "sipp-early.log"
+    sipp = start_sipp("early-media-183", bench.ports.early, log)
+    try:
+        await browser.open(f"{bench.server.web_url}/call/early")
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'ringing'", 15)
+        margin = await browser.tone_margin(1000, 440, seconds=2.0)
+        assert margin > 10, f"the far end's early media is not heard: 1000 Hz only {margin:.0f} dB above 440 Hz"
+        await snap(browser, "early-media-ringing", "Ringing")
+        await browser.wait_for("gg.state === 'connected'", 10)
+        await browser.click("#hangup")
+        await browser.wait_for("gg.state === 'ended'", 10)
+        assert sipp.wait(15) == 0, log.read_text(errors="replace")[-2000:]
+    finally:
+        stop_process(sipp)
 
 
 async def test_cube_reliable_183_with_sdp_connects_because_guestgate_pracks(bench: Bench, browser: Chromium) -> None:

@@ -411,7 +411,8 @@ def kubelet_args(cfg: ClusterConfig) -> list[str]:
 
 def kubelet_files(cfg: ClusterConfig) -> dict[Path, str]:
     config = node.kubelet_config(cfg.node_paths, kubelet_settings(cfg))
-    return {cfg.node_paths.kubelet_config: yaml.safe_dump(config, sort_keys=False)}
+    return {cfg.node_paths.kubelet_config: yaml.safe_dump(config, sort_keys=False),
+            cfg.node_paths.pod_resolv_conf: node.POD_RESOLV_CONF}
 
 
 def kubelet_serving(cfg: ClusterConfig) -> ServingIdentity:

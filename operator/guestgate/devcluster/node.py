@@ -67,6 +67,10 @@ class NodePaths:
         return self.root / "data" / "kubelet" / "config.yaml"
 
     @property
+    def pod_resolv_conf(self) -> Path:
+        return self.root / "data" / "kubelet" / "resolv.conf"
+
+    @property
     def kube_proxy_config(self) -> Path:
         return self.root / "data" / "kube-proxy" / "config.yaml"
 
@@ -259,9 +263,17 @@ def kubelet_config(paths: NodePaths, s: KubeletSettings) -> dict[str, Any]:
         "fileCheckFrequency": "10s",
         # Leave host sysctls alone (the kubelet would otherwise require kernel defaults it sets).
         "protectKernelDefaults": False,
-        "resolvConf": "/etc/resolv.conf",
+        # Pods get a resolver that answers "no" at once (nothing listens on the pod's own
+        # loopback): the host's resolver is not reachable from the pod network (no NAT to the
+        # outside, by design), and lookups would otherwise hang for the resolver timeout each
+        # time (peer names in an example trunk did exactly that to the signalling pods).
+        "resolvConf": str(paths.pod_resolv_conf),
         "staticPodPath": "",
     }
+
+
+POD_RESOLV_CONF = "# GuestGate node: no cluster DNS, no outside resolver; lookups fail at once.\n" \
+    "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 
 
 def kubelet_args(exe: str, paths: NodePaths, kubeconfig: Path, node_ip: str, verbosity: int) -> list[str]:

@@ -1,0 +1,237 @@
+"""One real node cluster per pytest session, the chart installed into it for real.
+
+``node_cluster`` (session): a ``DevCluster`` with ``WITH_NODE`` (scheduler, containerd, kubelet,
+kube-proxy), the operator and signalling images built from ``images/`` with buildah and
+imported into the node. One node per machine (one bridge, one pod range), so the session holds
+a machine-wide lock while it runs: a second session running node tests waits for the first.
+
+``GUESTGATE_TEST_NODE_CLUSTER=<name>`` reuses (and starts if needed) a long-lived node cluster
+instead, and leaves it running, for quick edit-test loops.
+
+``release`` (session): ``helm install`` of charts/guestgate with the locally built operator image;
+the operator runs as a pod. ``examples`` (session): the examples applied, the GuestCluster
+pointed at the local signalling image, its trunks at a SIPp peer on this host's address (pods
+reach the host, never anything outside), and 3 signalling pods Ready.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from guestgate.devcluster import DevCluster
+from guestgate.devcluster.components import WITH_NODE
+from guestgate.devcluster.images import BuiltImage, load_images
+from guestgate.devcluster.layout import CacheLayout
+from guestgate.devcluster.node import NodePaths
+from guestgate.devcluster.process import exclusive
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "tests" / "sip_scenarios"
+RELEASE = "guestgate"
+OPERATOR_NAMESPACE = "guestgate-system"
+DEMO_NAMESPACE = "guestgate-demo"
+CLUSTER = "contact-center"
+SIGNAL_SELECTOR = f"app.kubernetes.io/name=guestgate-signal,app.kubernetes.io/instance={CLUSTER}"
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120, interval: float = 0.5) -> T:
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Node:
+    cluster: DevCluster
+    images: dict[str, BuiltImage]
+
+    @property
+    def host_address(self) -> str:
+        address: str = json.loads(self.cluster.layout.state_file.read_text())["advertiseAddress"]
+        return address
+
+    def kubectl_json(self, *args: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.cluster.kubectl(*args, "-o", "json").stdout)
+        return out
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.kubectl_json("-n", namespace, "get", "pods", "-l", selector)["items"]
+        return items
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+@pytest.fixture(scope="session")
+def node_cluster() -> Iterator[Node]:
+    shared = os.environ.get("GUESTGATE_TEST_NODE_CLUSTER")
+    cache = CacheLayout.default()
+    with exclusive(cache.root / "clusters" / ".locks" / "node-tests.lock"):
+        cluster = DevCluster(shared or "pytest-node", components=WITH_NODE)
+        started = time.monotonic()
+        cluster.start(fresh=not shared)
+        log.info("node cluster up seconds=%.1f", time.monotonic() - started)
+        try:
+            started = time.monotonic()
+            images = load_images(NodePaths(cluster.state_dir).containerd_socket, cache)
+            log.info("images ready seconds=%.1f %s", time.monotonic() - started,
+                     {name: image.ref for name, image in images.items()})
+            yield Node(cluster, images)
+        finally:
+            if shared:
+                pass
+            elif os.environ.get("GUESTGATE_KEEP_CLUSTER"):
+                cluster.stop()
+            else:
+                cluster.delete()
+
+
+def helm_values(node: Node, **extra: Any) -> list[str]:
+    repository, tag = node.images["operator"].ref.rsplit(":", 1)
+    values = {"image.repository": repository, "image.tag": tag, "image.pullPolicy": "Never", **extra}
+    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+
+
+@pytest.fixture(scope="session")
+def release(node_cluster: Node) -> Iterator[str]:
+    """The chart installed for real; the operator pod Ready."""
+    node_cluster.cluster.helm("upgrade", "--install", RELEASE, str(REPO / "charts" / "guestgate"),
+                              "-n", OPERATOR_NAMESPACE, "--create-namespace", "--wait", "--timeout", "180s",
+                              *helm_values(node_cluster))
+    wait_for("the operator pod Ready", lambda: [p for p in node_cluster.pods(
+        OPERATOR_NAMESPACE, f"app.kubernetes.io/instance={RELEASE}") if pod_ready(p)], timeout=120)
+    yield RELEASE
+
+
+# --- a SIPp peer on the host address ------------------------------------------------------------
+
+
+def free_host_port(address: str) -> int:
+    """A port free for both UDP and TCP on ``address``."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((address, 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((address, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError(f"no free port on {address}")
+
+
+@dataclass
+class HostSipp:
+    process: subprocess.Popen[bytes]
+    address: str
+    port: int
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_sipp(address: str, scenario: str, log_dir: Path, *, calls: int = 500, run_seconds: int = 900,
+               rtp_echo: bool = True) -> HostSipp:
+    """SIPp bound to the host address (what pods reach), answering ``calls`` calls at most and
+    stopping after ``run_seconds`` whatever happens."""
+    port = free_host_port(address)
+    media = free_host_port(address)
+    log_file = log_dir / f"sipp-{scenario}-{port}.log"
+    command = ["sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", address, "-p", str(port),
+               "-mi", address, "-mp", str(media), "-m", str(calls), "-nostdin", "-timeout", f"{run_seconds}s",
+               "-t", "u1", "-trace_err", "-error_file", str(log_dir / f"sipp-{port}-errors.log")]
+    if rtp_echo:
+        command.append("-rtp_echo")
+    with log_file.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    time.sleep(0.5)
+    if process.poll() is not None:
+        raise AssertionError(f"SIPp did not start: {log_file.read_text(errors='replace')[-2000:]}")
+    return HostSipp(process, address, port, log_file)
+
+
+@pytest.fixture(scope="session")
+def sipp_peer(node_cluster: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostSipp]:
+    """A CUBE-like peer (reliable 183 with SDP, answers, echoes RTP) on the host address."""
+    peer = start_sipp(node_cluster.host_address, "cube-reliable-183", tmp_path_factory.mktemp("sipp"))
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+def example_manifests(node: Node, peer: HostSipp) -> list[dict[str, Any]]:
+    """examples/ as `kubectl apply -k` would apply them, with what differs on this machine: the
+    locally built signalling image and the trunk peers on the host's SIPp."""
+    rendered = node.cluster.kubectl("kustomize", str(REPO / "examples")).stdout
+    manifests = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    for manifest in manifests:
+        if manifest["kind"] == "GuestCluster":
+            manifest["spec"]["image"] = node.images["signal"].ref
+        if manifest["kind"] == "SipTrunk":
+            manifest["spec"]["peer"] = {"host": peer.address, "port": peer.port, "transport": "udp"}
+            manifest["spec"].pop("fallbackPeers", None)
+            manifest["spec"]["healthCheck"] = {
+                "destinations": [{"name": "international", "number": "442079460000"}],
+                "intervalSeconds": 0, "timeoutSeconds": 20, "minMediaSeconds": 1,
+            }
+    return manifests
+
+
+@pytest.fixture(scope="session")
+def examples(node_cluster: Node, release: str, sipp_peer: HostSipp) -> Iterator[list[dict[str, Any]]]:
+    manifests = example_manifests(node_cluster, sipp_peer)
+    node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                     "items": manifests}))
+    wait_for("3 signalling pods Ready", lambda: len([p for p in node_cluster.pods(
+        DEMO_NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)]) == 3 or None, timeout=240)
+    yield manifests
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "node: needs the real local node (root; one session at a time per machine)")
+
+
+def annotate_health_check(node: Node, trunk: str, value: str) -> dict[str, Any]:
+    """Ask the operator for a health check now; returns the SipTrunk's lastHealthCheck for it."""
+    node.cluster.kubectl("-n", DEMO_NAMESPACE, "annotate", "siptrunk", trunk,
+                         f"guestgate.io/health-check={value}", "--overwrite")
+
+    def answered() -> dict[str, Any] | None:
+        status = node.kubectl_json("-n", DEMO_NAMESPACE, "get", "siptrunk", trunk).get("status", {})
+        last: dict[str, Any] | None = status.get("lastHealthCheck")
+        return last if last and last.get("request") == value else None
+
+    return wait_for(f"the health check {value} of {trunk}", answered, timeout=150)

@@ -1,0 +1,110 @@
+"""End to end on the real node: the chart installs the operator as a pod, the examples bring up
+3 signalling pods, Services answer on the host, health checks from every pod reach a SIPp peer on
+the host and land in the SipTrunk status."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+
+from conftest import (
+    DEMO_NAMESPACE,
+    OPERATOR_NAMESPACE,
+    RELEASE,
+    SIGNAL_SELECTOR,
+    Node,
+    annotate_health_check,
+    pod_ready,
+    wait_for,
+)
+from guestgate.devcluster.node import NODE_NAME
+
+pytestmark = [pytest.mark.cluster, pytest.mark.node]
+
+
+def test_the_node_is_ready_with_containerd_and_the_host_address(node_cluster: Node) -> None:
+    node = node_cluster.kubectl_json("get", "node", NODE_NAME)
+    ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True", ready
+    info = node["status"]["nodeInfo"]
+    assert info["containerRuntimeVersion"].startswith("containerd://")
+    assert info["kubeletVersion"] == "v1.34.4"
+    addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+    assert addresses["InternalIP"] == node_cluster.host_address
+
+
+def test_the_chart_runs_the_operator_as_a_pod_of_the_local_image(node_cluster: Node, release: str) -> None:
+    (pod,) = [p for p in node_cluster.pods(OPERATOR_NAMESPACE, f"app.kubernetes.io/instance={RELEASE}")
+              if pod_ready(p)]
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == node_cluster.images["operator"].ref
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    # Logs through the apiserver -> kubelet path (the kubelet client certificate, Node authz).
+    wait_for("the operator's logs", lambda: node_cluster.cluster.kubectl(
+        "-n", OPERATOR_NAMESPACE, "logs", pod["metadata"]["name"]).stdout.strip(), timeout=60)
+
+
+def test_examples_bring_up_three_ready_signalling_pods(node_cluster: Node, examples: list[dict[str, Any]]) -> None:
+    pods = [p for p in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)]
+    assert len(pods) == 3
+    assert {p["spec"]["containers"][0]["image"] for p in pods} == {node_cluster.images["signal"].ref}
+    status = wait_for("GuestCluster readyReplicas 3", lambda: (s := node_cluster.kubectl_json(
+        "-n", DEMO_NAMESPACE, "get", "guestcluster", "contact-center").get("status", {})).get("readyReplicas") == 3
+        and s, timeout=60)
+    assert status["replicas"] == 3
+
+
+def test_every_pod_answers_its_probes_from_the_host(node_cluster: Node, examples: list[dict[str, Any]]) -> None:
+    # The host reaches pod IPs over the bridge, as the kubelet's probes do.
+    for pod in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR):
+        url = f"http://{pod['status']['podIP']}:9090/readyz"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200
+
+
+def test_a_service_answers_on_its_cluster_ip_and_a_node_port_on_loopback(
+    node_cluster: Node, examples: list[dict[str, Any]]
+) -> None:
+    """kube-proxy's rules: a ClusterIP and a NodePort on 127.0.0.1, both from the host."""
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "signal-admin-local", "namespace": DEMO_NAMESPACE},
+        "spec": {"type": "NodePort", "selector": {"app.kubernetes.io/name": "guestgate-signal",
+                                                  "app.kubernetes.io/instance": "contact-center"},
+                 "ports": [{"name": "admin", "port": 9090, "targetPort": 9090, "protocol": "TCP"}]},
+    }
+    node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps(service))
+    try:
+        applied = node_cluster.kubectl_json("-n", DEMO_NAMESPACE, "get", "service", "signal-admin-local")
+        cluster_ip, node_port = applied["spec"]["clusterIP"], applied["spec"]["ports"][0]["nodePort"]
+        for url in (f"http://{cluster_ip}:9090/healthz", f"http://127.0.0.1:{node_port}/healthz"):
+            def answers(url: str = url) -> bool:
+                try:
+                    with urllib.request.urlopen(url, timeout=3) as response:
+                        status: int = response.status
+                        return status == 200
+                except OSError:
+                    return False
+            wait_for(f"{url} to answer", answers, timeout=30)
+    finally:
+        node_cluster.cluster.kubectl("-n", DEMO_NAMESPACE, "delete", "service", "signal-admin-local",
+                                     "--wait=false", check=False)
+
+
+def test_a_health_check_from_every_pod_lands_in_the_siptrunk_status(
+    node_cluster: Node, examples: list[dict[str, Any]]
+) -> None:
+    last = annotate_health_check(node_cluster, "cube", "node-e2e-1")
+    pods = {p["pod"]: p for p in last["pods"]}
+    names = {p["metadata"]["name"] for p in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR)}
+    assert set(pods) == names, f"every pod is a trunk endpoint and checks: {last}"
+    for pod in pods.values():
+        (destination,) = pod["destinations"]
+        assert destination["outcome"] == "OK", destination
+    assert last["outcome"] == "OK", last
+    healthy = next(c for c in node_cluster.kubectl_json("-n", DEMO_NAMESPACE, "get", "siptrunk", "cube")
+                   ["status"]["conditions"] if c["type"] == "Healthy")
+    assert (healthy["status"], healthy["reason"]) == ("True", "OK")

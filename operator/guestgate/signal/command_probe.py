@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -157,7 +156,7 @@ async def _probe(args: argparse.Namespace, profile: Any) -> int:
     from guestgate.signal.health import CallSettings, run_health_check
     from guestgate.signal.keepalive import local_address_towards
     from guestgate.sip.engine import EngineError, EngineSettings, SipEngine
-    from guestgate.sip.report import exit_code, render_svg, render_text, report_to_json
+    from guestgate.sip.report import emit
 
     peer = profile.peers[0]
     try:
@@ -188,15 +187,4 @@ async def _probe(args: argparse.Namespace, profile: Any) -> int:
         for outcome in refused:
             print(f"guestgate probe: cannot call {outcome.destination.number}: {outcome.error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = result.report
-    if args.svg:
-        try:
-            Path(args.svg).write_text(render_svg(report), encoding="utf-8")
-        except OSError as error:
-            print(f"guestgate probe: cannot write {args.svg}: {error.strerror or error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    if args.json:
-        print(json.dumps(report_to_json(report), indent=2))
-    else:
-        print(render_text(report))
-    return exit_code(report)
+    return emit(result.report, "probe", args.json, args.svg)

@@ -7,9 +7,7 @@ says which file and why; never a traceback).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from guestgate.sip.importers import FORMATS, MAX_BYTES, Imported, InputError, import_bytes, load_file
 from guestgate.sip.platforms import PLATFORMS
@@ -42,7 +40,7 @@ def _stdin(fmt: str) -> Imported:
 def run(args: argparse.Namespace) -> int:
     # Imported here so `guestgate --help` stays fast.
     from guestgate.sip.diagnosis import diagnose
-    from guestgate.sip.report import exit_code, render_svg, render_text, report_to_json
+    from guestgate.sip.report import emit
 
     ladders = []
     notes: list[str] = []
@@ -56,14 +54,4 @@ def run(args: argparse.Namespace) -> int:
         notes.extend(imported.notes)
     report = diagnose(ladders, caller_platform=args.caller_platform,
                       callee_platform=args.callee_platform, notes=tuple(notes))
-    if args.svg:
-        try:
-            Path(args.svg).write_text(render_svg(report), encoding="utf-8")
-        except OSError as error:
-            print(f"guestgate diagnose: cannot write {args.svg}: {error.strerror or error}", file=sys.stderr)
-            return EXIT_UNREADABLE
-    if args.json:
-        print(json.dumps(report_to_json(report), indent=2))
-    else:
-        print(render_text(report), end="")
-    return exit_code(report)
+    return emit(report, "diagnose", args.json, args.svg)

@@ -8,6 +8,9 @@ The SVG picture lives in sip.svg.
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from guestgate.sip.diagnosis import Report
@@ -175,3 +178,22 @@ def render_svg(report: Report) -> str:
     from guestgate.sip.svg import render_svg as draw  # svg builds on this module's helpers
 
     return draw(report)
+
+
+def emit(report: Report, command: str, as_json: bool, svg_path: str | None) -> int:
+    """Print a report as `guestgate diagnose` and `guestgate probe` both do; the exit code.
+
+    2 when the SVG cannot be written (with one line on stderr), else 0 or 1 as exit_code() says.
+    """
+    if svg_path:
+        try:
+            Path(svg_path).write_text(render_svg(report), encoding="utf-8")
+        except OSError as error:
+            print(f"guestgate {command}: cannot write {svg_path}: {error.strerror or error}", file=sys.stderr)
+            return 2
+    if as_json:
+        print(json.dumps(report_to_json(report), indent=2))
+    else:
+        text = render_text(report)
+        print(text, end="" if text.endswith("\n") else "\n")
+    return exit_code(report)

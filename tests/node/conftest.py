@@ -16,20 +16,23 @@ reach the host, never anything outside), and 3 signalling pods Ready.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
+from fixtures.operator import wait_for
 from guestgate.devcluster import DevCluster
 from guestgate.devcluster.components import WITH_NODE
 from guestgate.devcluster.images import BuiltImage, load_images
@@ -46,18 +49,6 @@ OPERATOR_NAMESPACE = "guestgate-system"
 DEMO_NAMESPACE = "guestgate-demo"
 CLUSTER = "contact-center"
 SIGNAL_SELECTOR = f"app.kubernetes.io/name=guestgate-signal,app.kubernetes.io/instance={CLUSTER}"
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 @dataclass
@@ -235,3 +226,43 @@ def annotate_health_check(node: Node, trunk: str, value: str) -> dict[str, Any]:
         return last if last and last.get("request") == value else None
 
     return wait_for(f"the health check {value} of {trunk}", answered, timeout=150)
+
+
+@dataclass
+class AdminAPI:
+    """The signalling pods' admin API, reached from the host at each pod's IP."""
+
+    node: Node
+    token: str
+
+    @classmethod
+    def of(cls, node: Node) -> AdminAPI:
+        secret = node.kubectl_json("-n", DEMO_NAMESPACE, "get", "secret", f"{CLUSTER}-admin-token")
+        return cls(node, base64.b64decode(secret["data"]["token"]).decode())
+
+    def ready_pods(self) -> dict[str, str]:
+        """{pod name: pod IP} of the Ready signalling pods."""
+        return {p["metadata"]["name"]: p["status"]["podIP"] for p in self.node.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR)
+                if pod_ready(p)}
+
+    def request(self, ip: str, method: str, path: str, body: dict[str, Any] | None = None,
+                timeout: float = 60) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://{ip}:9090{path}", data=data, method=method,
+                                         headers={"Authorization": f"Bearer {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+
+    def call(self, ip: str, trunk: str = "cube") -> str:
+        """One health-check call from the pod at ``ip`` through ``trunk``: its outcome, or the error."""
+        try:
+            result = self.request(ip, "POST", f"/v1/trunks/{DEMO_NAMESPACE}/{trunk}/health-check",
+                                  {"trigger": "node-test"})
+        except (OSError, ValueError) as error:
+            return f"error: {error}"
+        return str(result.get("outcome"))
+
+    def digest(self, ip: str) -> str:
+        return str(self.request(ip, "GET", "/v1/status", timeout=10)["config"]["digest"])

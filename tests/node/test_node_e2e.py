@@ -18,8 +18,8 @@ from conftest import (
     Node,
     annotate_health_check,
     pod_ready,
-    wait_for,
 )
+from fixtures.operator import wait_for
 from guestgate.devcluster.node import NODE_NAME
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
+import threading
 import time
 from typing import Any, Literal
 
@@ -113,34 +114,97 @@ class BrowserAudio:
             self._task = None
 
 
-def port_factory(to_sip: FrameBuffer, from_sip: FrameBuffer) -> Any:
-    """For SipEngine.attach_media_port: builds the AudioMediaPort on the engine thread."""
+class PortLease:
+    """A bridge port lent to one call; `release()` gives it back to the pool when the call is over."""
+
+    def __init__(self) -> None:
+        self.port: Any = None
+
+    def release(self) -> None:
+        port, self.port = self.port, None
+        if port is not None:
+            _POOL.give_back(port)
+
+
+class _PortPool:
+    """Bridge ports are reused, never destroyed.
+
+    pjsua2 frees an AudioMediaPort's memory in its destructor right after asking the conference
+    bridge to remove it, and since pjsip 2.14 that removal happens on the bridge's next clock
+    tick: destroying a port (the engine drops its reference when a call ends) let the clock
+    thread call into freed memory, which crashed the process a few calls later. So Python does
+    not own the C++ ports (`thisown = False`), the pool keeps every one it made, and a port goes
+    back to the pool detached from its call's buffers. The pool grows to the most calls ever
+    in progress at once, which the engine bounds.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._free: list[Any] = []
+        self._all: list[Any] = []
+
+    def take(self, pj: Any) -> Any:
+        """On the engine thread (pjsua2 objects are created there)."""
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        port = _new_port(pj)
+        with self._lock:
+            self._all.append(port)
+        return port
+
+    def give_back(self, port: Any) -> None:
+        port.buffers = None  # the clock thread sees silence from now on
+        with self._lock:
+            self._free.append(port)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+
+_POOL = _PortPool()
+
+
+def _new_port(pj: Any) -> Any:
+    class BridgePort(pj.AudioMediaPort):  # type: ignore[misc]
+        buffers: tuple[FrameBuffer, FrameBuffer] | None = None  # (to SIP, from SIP), swapped whole
+
+        # Called on pjmedia's clock thread: only deque operations here, and never raise
+        # (an exception escaping a SWIG director aborts the process).
+        def onFrameRequested(self, frame: Any) -> None:
+            try:
+                buffers = self.buffers
+                pcm = (buffers[0].pop() if buffers is not None else None) or bytes(FRAME_BYTES)
+                frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+                frame.buf = pj.ByteVector(pcm)
+                frame.size = len(pcm)
+            except Exception:
+                log.exception("bridge port: frame request failed")
+
+        def onFrameReceived(self, frame: Any) -> None:
+            try:
+                buffers = self.buffers
+                if buffers is not None and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+                    buffers[1].push(bytes(frame.buf)[: frame.size])
+            except Exception:
+                log.exception("bridge port: frame receive failed")
+
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.init(pj.PJMEDIA_FORMAT_PCM, BRIDGE_RATE, 1, FRAME_MS * 1000, 16)
+    port = BridgePort()
+    port.createPort(f"browser-{len(_POOL)}", fmt)
+    port.thisown = False
+    return port
+
+
+def port_factory(to_sip: FrameBuffer, from_sip: FrameBuffer, lease: PortLease) -> Any:
+    """For SipEngine.attach_media_port: lends a pooled AudioMediaPort (on the engine thread)."""
 
     def factory(pj: Any) -> Any:
-        class BridgePort(pj.AudioMediaPort):  # type: ignore[misc]
-            # Called on pjmedia's clock thread: only deque operations here, and never raise
-            # (an exception escaping a SWIG director aborts the process).
-            def onFrameRequested(self, frame: Any) -> None:
-                try:
-                    pcm = to_sip.pop() or bytes(FRAME_BYTES)
-                    frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-                    frame.buf = pj.ByteVector(pcm)
-                    frame.size = len(pcm)
-                except Exception:
-                    log.exception("bridge port: frame request failed")
-
-            def onFrameReceived(self, frame: Any) -> None:
-                try:
-                    if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-                        from_sip.push(bytes(frame.buf)[: frame.size])
-                except Exception:
-                    log.exception("bridge port: frame receive failed")
-
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.init(pj.PJMEDIA_FORMAT_PCM, BRIDGE_RATE, 1, FRAME_MS * 1000, 16)
-        port = BridgePort()
-        port.createPort("browser", fmt)
+        port = _POOL.take(pj)
+        port.buffers = (to_sip, from_sip)
+        lease.port = port
         return port
 
     return factory

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import signal
 import ssl
@@ -78,6 +79,8 @@ def loopback_ice_only() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A crash in native code (pjsua2, PyAV) leaves the Python stacks of every thread in the log.
+    faulthandler.enable(all_threads=True)
     command_signal._setup_logging(args.log_format)
     if args.ice_loopback_only:
         loopback_ice_only()

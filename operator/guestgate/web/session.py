@@ -22,7 +22,7 @@ from guestgate.signal.ringback import plays_local_ringback
 from guestgate.sip.engine_calls import CallEvent, CallHandle
 from guestgate.web import metrics
 from guestgate.web.audio import FrameBuffer
-from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, SipAudioTrack, port_factory
+from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, PortLease, SipAudioTrack, port_factory
 from guestgate.web.ratelimit import RateLimiter
 from guestgate.web.visitor import STATE_TEXT, EndReason, end_reason
 
@@ -82,6 +82,7 @@ class BrowserCall:
         self.from_sip = FrameBuffer(FRAME_BYTES)
         self.track = SipAudioTrack(self.from_sip)
         self.inbound = BrowserAudio(self.to_sip)
+        self.lease = PortLease()
         ice = [RTCIceServer(urls=list(stun_urls))] if stun_urls else []
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         self.handle: CallHandle | None = None
@@ -147,7 +148,7 @@ class BrowserCall:
     async def start_sip(self) -> None:
         try:
             self.handle = await self.engine.place_call(self.link.trunk, self.link.destination, self.peer)
-            await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip))
+            await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip, self.lease))
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)
             await self._finish(
@@ -252,6 +253,10 @@ class BrowserCall:
         for task in self._tasks:
             if task is not current:
                 task.cancel()
+        if self.handle is None or self.handle.ended:
+            # The SIP leg is over (or never started): the port is idle and can serve another
+            # call. A leg that would not end keeps its port rather than mix two calls.
+            self.lease.release()
         self.to_sip.clear()
         self.from_sip.clear()
 

@@ -15,8 +15,8 @@ import contextlib
 import json
 import signal
 import sys
-import tempfile
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pjsua2 as pj
 from guestgate.web.audio import dominant, rms
 
 RATE = 16000
+MAX_HEARD = RATE * 2 * 120  # keep at most two minutes of what a call said
 DTMF_METHODS = {pj.PJSUA_DTMF_METHOD_RFC2833: "rfc4733", pj.PJSUA_DTMF_METHOD_SIP_INFO: "sip-info"}
 
 
@@ -40,6 +41,9 @@ class Phone:
         self.done: list[PhoneCall] = []
         self.account: Any = None
         self.writer: Any = None
+        self._tone: Any = None
+        self._captures: list[Any] = []
+        self._all_captures: list[Any] = []
 
     def start(self) -> str:
         ep = self.ep
@@ -91,6 +95,35 @@ class Phone:
         self.account = None
         self.ep.libDestroy()
 
+    # pjsua2 frees a media port right after asking the conference bridge (asynchronous since
+    # pjsip 2.14) to remove it, so the clock thread can touch freed memory: this phone never
+    # destroys its ports. One tone generator serves every call; capture ports are reused.
+
+    def tone(self, pj_module: Any) -> Any:
+        if self._tone is None:
+            tone = pj_module.ToneGenerator()
+            tone.createToneGenerator(RATE, 1)
+            desc = pj_module.ToneDesc()
+            desc.freq1 = desc.freq2 = int(self.args.tone_hz)
+            desc.on_msec, desc.off_msec, desc.volume = 1000, 0, 0
+            tones = pj_module.ToneDescVector()
+            tones.append(desc)
+            tone.play(tones, True)
+            tone.thisown = False
+            self._tone = tone
+        return self._tone
+
+    def take_capture(self, pj_module: Any, sink: bytearray) -> Any:
+        port = self._captures.pop() if self._captures else _capture_port(pj_module, len(self._all_captures))
+        if port not in self._all_captures:
+            self._all_captures.append(port)
+        port.sink = sink
+        return port
+
+    def give_back_capture(self, port: Any) -> None:
+        port.sink = None
+        self._captures.append(port)
+
     def on_log(self, text: str) -> None:
         # pjsip's message log: "RX 412 bytes Request msg BYE/cseq=...". The BYE is what the
         # tests want to see when the visitor hangs up.
@@ -136,9 +169,8 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         self.phone = phone
         self.answer_at: float | None = None
         self.ended = False
-        self.tone: Any = None
-        self.capture: Any = None
-        self.wav = phone.args.record or Path(tempfile.mkstemp(prefix="gg-phone-", suffix=".wav")[1])
+        self.capture: Any = None  # a pooled capture port while the call has audio
+        self.heard = bytearray()
 
     def tick(self) -> None:
         if self.answer_at is not None and time.monotonic() >= self.answer_at:
@@ -168,20 +200,10 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
                 audio = self.getAudioMedia(media.index)
                 if self.phone.args.mode == "echo":
                     audio.startTransmit(audio)
-                elif self.tone is None:
-                    self.tone = pj.ToneGenerator()
-                    self.tone.createToneGenerator(RATE, 1)
-                    desc = pj.ToneDesc()
-                    desc.freq1 = desc.freq2 = int(self.phone.args.tone_hz)
-                    desc.on_msec, desc.off_msec, desc.volume = 1000, 0, 0
-                    tones = pj.ToneDescVector()
-                    tones.append(desc)
-                    self.tone.play(tones, True)
-                    self.tone.startTransmit(audio)
+                else:
+                    self.phone.tone(pj).startTransmit(audio)
                 if self.capture is None:
-                    # pjsua's own WAV writer: no Python on the media clock thread.
-                    self.capture = pj.AudioMediaRecorder()
-                    self.capture.createRecorder(str(self.wav))
+                    self.capture = self.phone.take_capture(pj, self.heard)
                     audio.startTransmit(self.capture)
         except Exception as exc:
             emit("error", error=str(exc))
@@ -196,17 +218,15 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         """Report what was heard (once)."""
         if self.capture is None:
             return
+        self.phone.give_back_capture(self.capture)
         self.capture = None
-        self.tone = None
-        # The conference bridge closes the recorder asynchronously, so its WAV header may still
-        # say 0 bytes: read the samples after pjmedia's 44-byte PCM header instead.
-        try:
-            heard = self.wav.read_bytes()[44:]
-        except OSError:
-            heard = b""
-        heard = heard[: len(heard) - len(heard) % 2]
-        if self.phone.args.record is None:
-            self.wav.unlink(missing_ok=True)
+        heard = bytes(self.heard)
+        if self.phone.args.record is not None:
+            with wave.open(str(self.phone.args.record), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(RATE)
+                out.writeframes(heard)
         # Per half second: the level (a muted caller shows as silence at the end) and, over the
         # loudest second, the strongest of the frequencies we listen for.
         step = RATE // 2 * 2
@@ -220,6 +240,30 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             levels=levels,
             dominant=dominant(window, RATE, tuple(float(f) for f in self.phone.args.listen_hz)),
         )
+
+
+def _capture_port(pj_module: Any, number: int) -> Any:
+    class Capture(pj_module.AudioMediaPort):  # type: ignore[misc]
+        sink: bytearray | None = None
+
+        # On the conference clock thread; an exception escaping a director aborts the process.
+        def onFrameRequested(self, frame: Any) -> None:
+            with contextlib.suppress(Exception):
+                frame.type = pj_module.PJMEDIA_FRAME_TYPE_NONE
+
+        def onFrameReceived(self, frame: Any) -> None:
+            with contextlib.suppress(Exception):
+                sink = self.sink
+                if sink is not None and frame.type == pj_module.PJMEDIA_FRAME_TYPE_AUDIO and len(sink) < MAX_HEARD:
+                    sink.extend(bytes(frame.buf)[: frame.size])
+
+    fmt = pj_module.MediaFormatAudio()
+    fmt.type = pj_module.PJMEDIA_TYPE_AUDIO
+    fmt.init(pj_module.PJMEDIA_FORMAT_PCM, RATE, 1, 20000, 16)
+    port = Capture()
+    port.createPort(f"capture-{number}", fmt)
+    port.thisown = False
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:

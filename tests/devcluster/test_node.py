@@ -271,3 +271,12 @@ def test_kubelet_iptables_cleanup_unhooks_before_it_deletes() -> None:
     assert all("-D" in c for c in commands[:2])
     assert all("-X" not in c for c in commands[:first_delete])
     assert ["iptables", "-t", "filter", "-X", "KUBE-FIREWALL"] in commands
+
+
+def test_cgroup_dirs_are_removed_children_first() -> None:
+    tree = ["/cg/memory/kubepods", "/cg/memory/kubepods/burstable/pod1", "/cg/memory/kubepods/burstable",
+            "/cg/memory/kubepods/burstable/pod1/c1", "/cg/pids/kubepods"]
+    order = node.cgroup_dirs_to_remove(tree)
+    assert order.index("/cg/memory/kubepods/burstable/pod1/c1") < order.index("/cg/memory/kubepods/burstable/pod1")
+    assert order.index("/cg/memory/kubepods/burstable") < order.index("/cg/memory/kubepods")
+    assert sorted(order) == sorted(tree)

@@ -20,8 +20,10 @@ from pathlib import Path
 from guestgate.devcluster.layout import CacheLayout
 from guestgate.devcluster.node import (
     BRIDGE,
+    KUBEPODS_CGROUP,
     NodePaths,
     addresses_in,
+    cgroup_dirs_to_remove,
     kubelet_iptables_cleanup,
     mounts_under,
     shim_pids,
@@ -145,9 +147,22 @@ def containerd_after_stop(paths: NodePaths, pod_cidr: str) -> None:
             if netns.name.startswith("cni-") and addresses_in(pod_cidr, _netns_addresses(netns.name)):
                 subprocess.run(["ip", "netns", "delete", netns.name], capture_output=True, check=False, timeout=10)
     unmount_under(paths.root)
+    remove_pod_cgroups()
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False, timeout=10)
     shutil.rmtree(paths.cni_ipam_dir, ignore_errors=True)
+
+
+def remove_pod_cgroups(cgroup_root: Path = Path("/sys/fs/cgroup")) -> None:
+    """The empty ``kubepods`` cgroups the kubelet left in every hierarchy (v1: one per
+    controller; v2: one). rmdir only: a cgroup still holding a process stays, and says so."""
+    tops = [cgroup_root / KUBEPODS_CGROUP, *cgroup_root.glob(f"*/{KUBEPODS_CGROUP}")]
+    tree = [str(d) for top in tops if top.is_dir() for d in (top, *top.rglob("*")) if d.is_dir()]
+    for directory in cgroup_dirs_to_remove(tree):
+        try:
+            os.rmdir(directory)
+        except OSError as error:
+            log.warning("cgroup left in place %s: %s", directory, error.strerror)
 
 
 def unmount_under(root: Path) -> None:

@@ -386,3 +386,13 @@ def addresses_in(cidr: str, addresses: Iterable[str]) -> bool:
         except ValueError:
             continue
     return False
+
+
+# The cgroup the kubelet (cgroupfs driver) puts every pod under, in each hierarchy.
+KUBEPODS_CGROUP = "kubepods"
+
+
+def cgroup_dirs_to_remove(tree: Iterable[str]) -> list[str]:
+    """The kubelet's cgroup directories, children before parents (rmdir only removes empty
+    cgroups, and a parent is empty only once its children are gone)."""
+    return sorted(set(tree), key=lambda path: (-path.count("/"), path))

@@ -32,7 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "diagnose": ("guestgate.sip.command_diagnose", "diagnose SIP traces (text, Cisco IOS debug, pcap)"),
     "explain-cause": ("guestgate.sip.command_explain", "explain a Q.850 cause value and how it misleads"),
-    "signal": ("guestgate.signal.command_signal", "run the signalling server (the pod's entrypoint)"),
+    # The pod's entrypoint: SIP engine, admin API and the link pages (web wraps signal: layers).
+    "signal": ("guestgate.web.serve", "run the signalling server with the link pages (the pod's entrypoint)"),
+    "link-token": ("guestgate.web.command_token", "print a signed URL for a GuestLink that requires a token"),
     "probe": ("guestgate.signal.command_probe", "place health-check calls to a SIP peer and diagnose them"),
     "demo": ("guestgate.demo", "run the product on its embedded default and print a link"),
 }

@@ -45,9 +45,6 @@ def _page(url: str) -> str | None:
         return None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the pods run `guestgate signal` (the operator's StatefulSet args), which serves no link pages: "
-    "the browser leg is `python -m guestgate.web.serve`, not yet a `guestgate` command the pods can run"))
 def test_the_sales_link_answers_on_loopback_through_the_pods(web_node_port: int) -> None:
     page = wait_for("the link page", lambda: _page(f"http://127.0.0.1:{web_node_port}/call/sales"), timeout=20)
     assert "Call our sales team" in page

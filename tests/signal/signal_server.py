@@ -126,14 +126,14 @@ def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False) -> S
     token_file.write_text(TOKEN)
     stderr_path = root / "signal.log"
     cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(root / "config"),
-           "--bind", "127.0.0.1", "--reload-seconds", "0.5", "--pod-name", "edge-0"]
+           "--bind", "127.0.0.1", "--reload-seconds", "0.5", "--pod-name", "edge-0", "--web-port", "0"]
     with stderr_path.open("wb") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
                                    env=guestgate_env())
     server = SignalProcess(process, root, cluster, stderr_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if "ready, admin API" in server.logs():
+        if "guestgate signal: ready" in server.logs():
             return server
         if process.poll() is not None:
             break

@@ -69,6 +69,19 @@ async def test_profile_reaches_the_wire(engine: SipEngine, sipp: SippFactory, se
     assert "9" not in payloads
 
 
+async def test_caller_name_is_the_from_display_name(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+    busy = sipp("asterisk-486-busy")
+    trunk = profile("named", busy.port)
+    assert await engine.set_trunks([trunk], {}) == {}
+    handle = await engine.place_call(trunk.id, "1000", caller_name="Web visitor (sales)")
+    assert await handle.wait(("ended",), 10)
+    from_header = next(line for line in text(handle, "INVITE ").splitlines() if line.lower().startswith("from:"))
+    assert '"Web visitor (sales)" <sip:guestgate@' in from_header
+    for bad in ('x" <sip:evil@example.com>', "two\r\nlines", "<sip:a@b>"):
+        with pytest.raises(EngineInputError):
+            await engine.place_call(trunk.id, "1000", caller_name=bad)
+
+
 async def test_bad_inputs_are_refused_and_the_engine_lives_on(engine: SipEngine, settled: None) -> None:
     good = profile("good", free_port())
     errors = await engine.set_trunks(

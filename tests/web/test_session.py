@@ -22,14 +22,18 @@ class FakeEngine:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.placed: list[tuple[str, str, PeerConfig | None]] = []
+        self.caller_names: list[str | None] = []
         self.hung_up = 0
         self.digits: list[str] = []
         self.handle: CallHandle | None = None
 
-    async def place_call(self, trunk_id: str, number: str, peer: PeerConfig | None = None) -> CallHandle:
+    async def place_call(
+        self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
+    ) -> CallHandle:
         if self.fail:
             raise RuntimeError("the SIP engine is not running")
         self.placed.append((trunk_id, number, peer))
+        self.caller_names.append(caller_name)
         self.handle = CallHandle(call_id="c", trunk_id=trunk_id, number=number, target="t")
         self.handle._messages = list
         return self.handle
@@ -145,6 +149,15 @@ async def test_the_link_decides_what_is_dialled_and_the_peer_follows_failover() 
     call = BrowserCall(engine, LINK, profile(), "1.2.3.4", peer=peer)
     await call.start_sip()
     assert engine.placed == [("ns/t", "2001", peer)]
+    assert engine.caller_names == [None]
+    await call.close()
+
+
+async def test_the_links_caller_name_goes_to_the_called_phone() -> None:
+    engine = FakeEngine()
+    call = BrowserCall(engine, LINK.model_copy(update={"caller_name": "Web visitor"}), profile(), "1.2.3.4")
+    await call.start_sip()
+    assert engine.caller_names == ["Web visitor"]
     await call.close()
 
 

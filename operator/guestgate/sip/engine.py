@@ -42,6 +42,7 @@ from guestgate.sip.engine_config import (
     Credentials,
     EngineInputError,
     account_config,
+    check_display_name,
     check_host,
     check_number,
     check_port,
@@ -220,9 +221,13 @@ class SipEngine:
 
     # ---- calls ---------------------------------------------------------------------------------
 
-    async def place_call(self, trunk_id: str, number: str, peer: PeerConfig | None = None) -> CallHandle:
-        """Call number over the trunk (its first peer unless another is given)."""
-        return await self.run(lambda: self._make_call(trunk_id, number, peer))
+    async def place_call(
+        self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
+    ) -> CallHandle:
+        """Call number over the trunk (its first peer unless another is given); `caller_name` is
+        the display name of the From header (what the called phone shows)."""
+        name = check_display_name(caller_name) if caller_name else None
+        return await self.run(lambda: self._make_call(trunk_id, number, peer, name))
 
     async def hangup(self, handle: CallHandle, status_code: int = 0) -> None:
         await self.run(lambda: self._hangup(handle.call_id, status_code))
@@ -480,7 +485,7 @@ class SipEngine:
 
     # -- calls on the engine thread
 
-    def _make_call(self, trunk_id: str, number: str, peer: PeerConfig | None) -> CallHandle:
+    def _make_call(self, trunk_id: str, number: str, peer: PeerConfig | None, caller_name: str | None) -> CallHandle:
         pj = self._pj
         trunk = self._trunks.get(trunk_id)
         if trunk is None or trunk.removed:
@@ -508,6 +513,8 @@ class SipEngine:
         param.opt.customCallId = call_id
         param.opt.audioCount = 1
         param.opt.videoCount = 0
+        if caller_name:
+            param.txOption.localUri = f'"{caller_name}" <{trunk.account.getInfo().uri}>'
         try:
             call.makeCall(target, param)
         except Exception:

@@ -33,6 +33,13 @@ def check_number(number: str) -> str:
     return number
 
 
+def check_display_name(name: str) -> str:
+    """A From display name: quoted on the wire, so no quote, backslash, angle bracket or line break."""
+    if len(name) > 64 or any(c in name for c in '"\\<>\r\n') or not name.isprintable():
+        raise EngineInputError(f"bad caller name {name!r}")
+    return name
+
+
 def check_host(host: str) -> str:
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:

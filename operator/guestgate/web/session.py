@@ -35,7 +35,9 @@ DTMF_PER_SECOND = 10
 class Engine(Protocol):
     """What a browser call needs from the SIP engine (guestgate.sip.engine.SipEngine)."""
 
-    async def place_call(self, trunk_id: str, number: str, peer: PeerConfig | None = None) -> CallHandle: ...
+    async def place_call(
+        self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
+    ) -> CallHandle: ...
 
     async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None: ...
 
@@ -147,7 +149,9 @@ class BrowserCall:
 
     async def start_sip(self) -> None:
         try:
-            self.handle = await self.engine.place_call(self.link.trunk, self.link.destination, self.peer)
+            self.handle = await self.engine.place_call(
+                self.link.trunk, self.link.destination, self.peer, caller_name=self.link.caller_name
+            )
             await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip, self.lease))
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)

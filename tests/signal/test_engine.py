@@ -163,6 +163,27 @@ async def test_media_port_and_dtmf_on_a_live_call(engine: SipEngine, sipp: SippF
     assert "Signal=5" in text(handle, "INFO ")  # SIP INFO went out with the digit
 
 
+async def test_in_band_dtmf_generators_are_reused_across_calls(
+    engine: SipEngine, sipp: SippFactory, settled: None
+) -> None:
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=100)
+    trunk = profile("tones", cube.port, dtmf="inband")
+    assert await engine.set_trunks([trunk], {}) == {}
+    generators = []
+    for _ in range(3):
+        handle = await engine.place_call(trunk.id, "1000")
+        assert await handle.wait(("answered",), 10)
+        await asyncio.sleep(0.3)
+        await engine.send_dtmf(handle, "12#")
+        await asyncio.sleep(0.3)
+        await wait_ended(engine, handle)
+        await asyncio.sleep(0.2)  # the engine reaps the call on its next turn
+        generators.append(list(engine._idle_tones))
+    # One generator, parked after each call and taken again by the next: none destroyed mid-run.
+    assert [len(g) for g in generators] == [1, 1, 1]
+    assert generators[0][0] is generators[2][0]
+
+
 async def test_trunk_removed_during_a_call(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
     cube = sipp("cube-reliable-183", rtp_echo=True)
     trunk = profile("gone", cube.port)

@@ -128,6 +128,7 @@ class SipEngine:
         self._to_reject: list[tuple[Any, int]] = []
         self._rejected: deque[tuple[float, Any]] = deque()
         self._reap: list[str] = []
+        self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
         self._next_sample = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -411,6 +412,7 @@ class SipEngine:
         for record in self._calls.values():
             record.port = None
             record.tones = None
+        self._idle_tones.clear()
         self._calls.clear()
         self._to_reject.clear()
         self._rejected.clear()
@@ -575,6 +577,11 @@ class SipEngine:
         record.port = factory(self._pj)
         self._connect_media(record)
 
+    def _new_tone_generator(self) -> Any:
+        tones = self._pj.ToneGenerator()
+        tones.createToneGenerator()
+        return tones
+
     def _send_dtmf(self, call_id: str, digits: str) -> None:
         pj = self._pj
         record = self._record(call_id)
@@ -584,8 +591,7 @@ class SipEngine:
             if audio is None:
                 raise EngineError("no audio yet for in-band DTMF")
             if record.tones is None:
-                record.tones = pj.ToneGenerator()
-                record.tones.createToneGenerator()
+                record.tones = self._idle_tones.pop() if self._idle_tones else self._new_tone_generator()
                 record.tones.startTransmit(audio)
             tones = pj.ToneDigitVector()
             for d in digits:
@@ -631,7 +637,13 @@ class SipEngine:
             if record is None:
                 continue
             record.port = None
-            record.tones = None
+            if record.tones is not None:
+                # Reused, never destroyed while the library runs: pjsua2 frees a media port right
+                # after asking the conference bridge to remove it, which the bridge does a clock tick
+                # later (pjsip >= 2.14), so destroying one mid-run lets that tick touch freed memory.
+                self._guarded("ToneGenerator.stop", record.tones.stop)
+                self._idle_tones.append(record.tones)
+                record.tones = None
             trunk = self._trunks.get(record.handle.trunk_id)
             if trunk is not None:
                 trunk.calls.discard(call_id)

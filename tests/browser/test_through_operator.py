@@ -3,14 +3,13 @@ trunk is dropped after the answer with cause 65 and the page says so in plain wo
 operator's health check of the same trunk names PRACK_MISSING_DOWNSTREAM in the SipTrunk status.
 
 The signalling server runs as a local process fed by the operator's rendered ConfigMap (the
-lead's LocalPod), started here as `guestgate.web.serve` so that it serves the link pages too.
+LocalPod of tests/fixtures), with the link pages on the cluster's web port.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,50 +18,17 @@ from chromium import Chromium
 from harness import ARTIFACTS, MIC_HZ, SCENARIOS, free_port, start_sipp, stop_process, write_tone_wav
 
 from fixtures.localpod import LocalPod
-from fixtures.operator import REPO, Kubectl, OperatorProcess, wait_for
+from fixtures.operator import REPO, Kubectl, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-class WebPod(LocalPod):
-    """LocalPod running the signalling server with the browser leg on the cluster's web port."""
-
-    def start(self) -> None:
-        wait_for("the operator's rendered configuration", self.mirror_once, timeout=60)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "guestgate.web.serve",
-                "--config-dir",
-                str(self.config_dir),
-                "--secrets-dir",
-                str(self.secrets_dir),
-                "--bind",
-                "127.0.0.1",
-                "--reload-seconds",
-                "0.5",
-                "--ice-loopback-only",
-            ],
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        self._thread.start()
-        wait_for("the signalling server's /readyz", self._ready, timeout=60)
-
-
 @pytest.fixture
-def web_pod(kube: Kubectl, operator: OperatorProcess, tmp_path: Path) -> Iterator[WebPod]:
-    pod = WebPod(kube.cluster, kube.namespace, "gc", tmp_path)
-    operator.extra_args = ["--signal-endpoint", f"{kube.namespace}/gc={pod.admin_url}"]
-    operator.restart()
-    try:
-        yield pod
-    finally:
-        pod.stop()
-        operator.extra_args = []
-        operator.restart()
+def web_pod(local_pod: LocalPod) -> LocalPod:
+    """The local pod serving the link pages on the cluster's web port, WebRTC on loopback."""
+    local_pod.use_cluster_web_port = True
+    local_pod.extra_args = ["--ice-loopback-only"]
+    return local_pod
 
 
 def manifests(web_port: int, sipp_port: int) -> list[dict[str, Any]]:
@@ -111,7 +77,7 @@ def manifests(web_port: int, sipp_port: int) -> list[dict[str, Any]]:
 
 
 async def test_cause_65_is_explained_on_the_page_and_named_in_the_siptrunk_status(
-    kube: Kubectl, web_pod: WebPod, tmp_path: Path
+    kube: Kubectl, web_pod: LocalPod, tmp_path: Path
 ) -> None:
     assert (SCENARIOS / "cucm-over-cube.xml").exists()
     web_port, sipp_port = free_port(), free_port()

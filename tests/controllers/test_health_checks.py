@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fixtures.localpod import LocalPod
-from fixtures.operator import REPO, Kubectl, OperatorProcess, free_port, wait_for
+from fixtures.operator import REPO, Kubectl, free_port, wait_for
 
 sys.path.insert(0, str(REPO / "tests" / "signal"))
 from signal_helpers import SippFactory
@@ -26,20 +26,6 @@ def sipp(tmp_path: Path) -> Iterator[SippFactory]:
         yield factory
     finally:
         factory.stop_all()
-
-
-@pytest.fixture
-def local_operator(kube: Kubectl, operator: OperatorProcess, tmp_path: Path) -> Iterator[LocalPod]:
-    """The session operator restarted so that it reaches this test's local signalling server."""
-    pod = LocalPod(kube.cluster, kube.namespace, "gc", tmp_path)
-    operator.extra_args = ["--signal-endpoint", f"{kube.namespace}/gc={pod.admin_url}"]
-    operator.restart()
-    try:
-        yield pod
-    finally:
-        pod.stop()
-        operator.extra_args = []
-        operator.restart()
 
 
 def cluster() -> dict[str, Any]:
@@ -68,11 +54,11 @@ def healthy(kube: Kubectl, name: str = "pstn") -> dict[str, Any] | None:
     return condition if condition and condition["status"] != "Unknown" else None
 
 
-def test_failing_trunk_is_named_then_fixed(kube: Kubectl, local_operator: LocalPod, sipp: SippFactory) -> None:
+def test_failing_trunk_is_named_then_fixed(kube: Kubectl, local_pod: LocalPod, sipp: SippFactory) -> None:
     failing = sipp("cucm-over-cube", calls=5, run_seconds=240)
     kube.apply(cluster())
     kube.apply(trunk(failing.port))
-    local_operator.start()
+    local_pod.start()
 
     # The profile is new: the operator checks it as soon as the pod runs it.
     condition = wait_for("Healthy=False", lambda: healthy(kube), timeout=90)
@@ -108,12 +94,12 @@ def test_failing_trunk_is_named_then_fixed(kube: Kubectl, local_operator: LocalP
     assert kube.status("siptrunk", "pstn")["lastHealthCheck"]["trigger"] == "annotation"
 
 
-def test_reachable_follows_the_keepalive(kube: Kubectl, local_operator: LocalPod, sipp: SippFactory) -> None:
+def test_reachable_follows_the_keepalive(kube: Kubectl, local_pod: LocalPod, sipp: SippFactory) -> None:
     responder = sipp("options-responder", calls=1000, run_seconds=240)
     kube.apply(cluster())
     kube.apply(trunk(responder.port, keepalive=2, name="up"))
     kube.apply(trunk(free_port(), keepalive=2, name="down"))
-    local_operator.start()
+    local_pod.start()
     up = wait_for("Reachable=True", lambda: (kube.condition("siptrunk", "up", "Reachable") or {}).get(
         "status") == "True" and kube.condition("siptrunk", "up", "Reachable"), timeout=60)
     assert up["reason"] == "PeerAnswers"

@@ -81,6 +81,9 @@ def test_examples_make_children_and_status(kube: Kubectl) -> None:
     gc_status = wait_for("cluster status", lambda: kube.status("guestcluster", "contact-center").get("links") == 3
                          and kube.status("guestcluster", "contact-center"))
     assert gc_status["linkBaseURL"] == "https://call.example.com/call/"
+    peers_only = kube.condition("guestcluster", "contact-center", "SipPeersOnly")
+    assert peers_only is not None and peers_only["reason"] == "PeersByName"  # the examples name their peers
+    assert kube.get("networkpolicy", "contact-center-signal") is not None
     redundant = kube.condition("guestcluster", "contact-center", "Redundant")
     assert redundant is not None and redundant["status"] == "True"
 

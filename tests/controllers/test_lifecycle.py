@@ -142,3 +142,17 @@ def test_metrics_are_exported(operator: OperatorProcess) -> None:
     text = operator.metrics()
     assert "guestgate_reconcile_total" in text
     assert "guestgate_reconcile_duration_seconds_bucket" in text
+
+
+def test_only_the_trunk_peers_reach_the_sip_ports(kube: Kubectl) -> None:
+    kube.apply(cluster())
+    policy = wait_for("the NetworkPolicy", lambda: kube.get("networkpolicy", "gc-signal"))
+    assert [set(p["port"] for p in rule["ports"]) for rule in policy["spec"]["ingress"]] == [{"web", "admin"}]
+    kube.apply(trunk())  # peer 127.0.0.1
+    wait_for("SIP open to the peer only", lambda: len(kube.get("networkpolicy", "gc-signal")["spec"]["ingress"]) == 2
+             or None)
+    rule = kube.get("networkpolicy", "gc-signal")["spec"]["ingress"][1]  # type: ignore[index]
+    assert rule["from"] == [{"ipBlock": {"cidr": "127.0.0.1/32"}}]
+    condition = wait_for("SipPeersOnly", lambda: (kube.condition("guestcluster", "gc", "SipPeersOnly") or {}).get(
+        "reason") == "PeersOnly" and kube.condition("guestcluster", "gc", "SipPeersOnly"))
+    assert "127.0.0.1/32" in condition["message"]

@@ -49,6 +49,7 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             network.headless_service(cluster),
             network.service(cluster),
             network.pod_disruption_budget(cluster),
+            network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
             workload.statefulset(cluster, content_hash(published.cluster.to_json())),
         ]
     return out

@@ -59,6 +59,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
                 f"created Secret {generated['metadata']['name']}",
             )
 
+    sources = network.sip_sources(cluster, ctx.cache.trunks(ns))
     children = [
         workload.service_account(cluster),
         secret_render.config_map(cluster, published),
@@ -66,6 +67,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         network.headless_service(cluster),
         network.service(cluster),
         network.pod_disruption_budget(cluster),
+        network.sip_network_policy(cluster, sources),
         workload.statefulset(cluster, config_hash),
     ]
     for child in children:
@@ -76,4 +78,4 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
 
     sts = await ctx.io(ctx.kube.get, "StatefulSet", ns, names.statefulset_name(name))
     ready = int((sts or {}).get("status", {}).get("readyReplicas") or 0)
-    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now))
+    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now, sources))

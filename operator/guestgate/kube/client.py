@@ -31,6 +31,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "Event": ("v1", "events"),
     "StatefulSet": ("apps/v1", "statefulsets"),
     "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets"),
+    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
     "GuestCluster": ("guestgate.io/v1alpha1", "guestclusters"),
     "SipTrunk": ("guestgate.io/v1alpha1", "siptrunks"),
     "GuestLink": ("guestgate.io/v1alpha1", "guestlinks"),

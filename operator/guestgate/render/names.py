@@ -46,6 +46,10 @@ def service_account_name(cluster: str) -> str:
     return f"{cluster}-signal"
 
 
+def network_policy_name(cluster: str) -> str:
+    return f"{cluster}-signal"
+
+
 def pdb_name(cluster: str) -> str:
     return f"{cluster}-signal"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from guestgate.api.objects import GuestCluster
+from guestgate.api.objects import GuestCluster, SipTrunk
 from guestgate.render import names
 
 Manifest = dict[str, Any]
@@ -64,4 +67,61 @@ def pod_disruption_budget(cluster: GuestCluster) -> Manifest:
         "metadata": names.child_metadata(cluster, names.pdb_name(c)),
         # One pod at a time: with the default 3 replicas two keep taking calls during a drain.
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": names.selector_labels(c)}},
+    }
+
+
+@dataclass(frozen=True)
+class SipSources:
+    """Where SIP may come from: the trunks' peers as CIDRs, and the peers named by host name."""
+
+    cidrs: tuple[str, ...]
+    named: tuple[str, ...]
+
+
+def sip_sources(cluster: GuestCluster, trunks: Sequence[SipTrunk]) -> SipSources:
+    cidrs: set[str] = set()
+    named: set[str] = set()
+    for trunk in trunks:
+        if trunk.metadata.namespace != cluster.metadata.namespace or trunk.spec.cluster_ref != cluster.metadata.name:
+            continue
+        for peer in (trunk.spec.peer, *trunk.spec.fallback_peers):
+            try:
+                address = ipaddress.ip_address(peer.host.strip("[]"))
+            except ValueError:
+                named.add(peer.host)
+            else:
+                cidrs.add(f"{address}/{address.max_prefixlen}")
+    return SipSources(tuple(sorted(cidrs)), tuple(sorted(named)))
+
+
+def sip_network_policy(cluster: GuestCluster, sources: SipSources) -> Manifest:
+    """Only the trunks' peers reach the SIP ports (scanners hit every public SIP port, and the SIP
+    engine answers OPTIONS from anyone); web and admin stay open. A peer given by host name cannot
+    be expressed as an address here, so then the SIP ports stay open (the pods still refuse
+    INVITEs from non-peers with 403) and the GuestCluster's SipPeersOnly condition says so."""
+    c = cluster.metadata.name
+    sip_ports = [
+        {"port": p["targetPort"], "protocol": p["protocol"]}
+        for p in _service_ports(cluster, with_admin=False)
+        if p["name"].startswith("sip-")
+    ]
+    other_ports = [
+        {"port": p["targetPort"], "protocol": p["protocol"]}
+        for p in _service_ports(cluster, with_admin=True)
+        if not p["name"].startswith("sip-")
+    ]
+    ingress: list[Manifest] = [{"ports": other_ports}]
+    if sources.named:
+        ingress.append({"ports": sip_ports})
+    elif sources.cidrs:
+        ingress.append({"from": [{"ipBlock": {"cidr": cidr}} for cidr in sources.cidrs], "ports": sip_ports})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": names.child_metadata(cluster, names.network_policy_name(c)),
+        "spec": {
+            "podSelector": {"matchLabels": names.selector_labels(c)},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        },
     }

@@ -13,17 +13,39 @@ from guestgate.config.schema import PublishedConfig
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
 from guestgate.render.health import healthy_condition, reachable_condition
 from guestgate.render.link import link_path, link_url, time_phase
+from guestgate.render.network import SipSources
 
 Status = dict[str, Any]
 SOON = "the link is published as soon as it exists"
 
 
+def sip_peers_condition(sources: SipSources) -> ConditionChange:
+    if sources.named:
+        return ConditionChange(
+            "SipPeersOnly", "False", "PeersByName",
+            f"trunk peers given by host name ({', '.join(sources.named)}) cannot be written into the "
+            "NetworkPolicy, so the SIP ports stay open to everyone: the pods refuse INVITEs from non-peers "
+            "with 403 but answer OPTIONS; give the peers as IP addresses to close the ports",
+        )
+    if not sources.cidrs:
+        return ConditionChange("SipPeersOnly", "True", "NoTrunks", "no trunk: the SIP ports are closed")
+    return ConditionChange(
+        "SipPeersOnly", "True", "PeersOnly", f"only the trunks' peers reach the SIP ports: {', '.join(sources.cidrs)}"
+    )
+
+
 def cluster_status(
-    cluster: GuestCluster, published: PublishedConfig, config_hash: str, ready_replicas: int, now: datetime
+    cluster: GuestCluster,
+    published: PublishedConfig,
+    config_hash: str,
+    ready_replicas: int,
+    now: datetime,
+    sources: SipSources | None = None,
 ) -> Status:
     spec = cluster.spec
     replicas = spec.replicas
     changes = [
+        sip_peers_condition(sources or SipSources((), ())),
         ConditionChange("Redundant", "True", "EnoughReplicas", f"{replicas} signalling pods")
         if replicas >= REDUNDANT_REPLICAS
         else ConditionChange(

@@ -31,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
                         help="stop by itself after this many seconds (for scripts and tests)")
     parser.add_argument("--keep-cluster", action="store_true", help="leave the cluster running on exit")
+    parser.add_argument("--node", action="store_true",
+                        help="real pods: a node, images built with buildah, the chart installed with Helm "
+                             "(root; see guestgate.demo_node)")
     parser.add_argument("--no-call", action="store_true",
                         help="skip the demo phone and the local signalling server (resources only)")
 
@@ -58,6 +61,10 @@ def _wait_phases(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.node:
+        from guestgate import demo_node
+
+        return demo_node.run(args)
     started = time.monotonic()
     cluster = DevCluster(args.name)
     operator: subprocess.Popen[bytes] | None = None

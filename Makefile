@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 SRC := operator/guestgate tests $(wildcard bench)
 
-.PHONY: deps tools crds check-crds golden lint test unit demo clean
+.PHONY: deps tools crds check-crds golden lint test unit demo demo-local clean
 
 deps: ## Debian packages and the Python venv (idempotent)
 	@hack/install-deps.sh
@@ -31,7 +31,10 @@ test: deps lint tools ## everything: lint, unit tables, the real control plane, 
 unit: deps
 	$(PY) -m pytest -q -m "not cluster"
 
-demo: deps ## local control plane + operator + examples (+ signalling and a demo phone), prints links
+demo: deps ## real pods: a local node, images from images/, the chart, the examples, a demo phone; prints a link
+	$(PY) -m guestgate demo --node
+
+demo-local: deps ## no node (no root needed): control plane, operator and signalling as local processes
 	$(PY) -m guestgate demo
 
 clean:

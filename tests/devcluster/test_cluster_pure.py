@@ -106,3 +106,45 @@ def test_exclusive_lock_serialises_two_holders(tmp_path: Path) -> None:
         order.append("second")
     thread.join(5)
     assert order == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "with_node"),
+    [(["etcd", "kube-apiserver", "kube-controller-manager"], False),
+     (["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet",
+       "kube-proxy"], True),
+     (None, False)],
+    ids=["control-plane", "node", "never-started"],
+)
+def test_existing_cluster_is_handled_with_the_components_it_was_started_with(
+    tmp_path: Path, recorded: list[str] | None, with_node: bool
+) -> None:
+    """`down` and `status` of a cluster started with --node must stop its node too."""
+    import json
+
+    from guestgate.devcluster.components import CONTROL_PLANE, WITH_NODE
+
+    cache = CacheLayout(tmp_path)
+    if recorded is not None:
+        state = cache.cluster("t").state_file
+        state.parent.mkdir(parents=True)
+        state.write_text(json.dumps({"components": recorded}))
+    found = cluster_module.DevCluster.existing("t", cache=cache)
+    assert found.components == (WITH_NODE if with_node else CONTROL_PLANE)
+
+
+def test_a_second_node_on_the_machine_is_found(tmp_path: Path) -> None:
+    import os
+
+    from guestgate.devcluster import host
+
+    cache = CacheLayout(tmp_path)
+    pid_file = cache.cluster("other").pid_file("kubelet")
+    pid_file.parent.mkdir(parents=True)
+    # This very test process stands in for the other cluster's running kubelet.
+    executable = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
+    pid_file.write_text(f"{os.getpid()}\n{executable}\n")
+    assert host.node_running_elsewhere(cache, cache.cluster("mine").root) == "other"
+    assert host.node_running_elsewhere(cache, cache.cluster("other").root) is None, "our own node is no other"
+    pid_file.write_text("999999999\nkubelet\n")
+    assert host.node_running_elsewhere(cache, cache.cluster("mine").root) is None, "a stale pid file is no node"

@@ -28,6 +28,7 @@ from guestgate.devcluster.node import (
     mounts_under,
     shim_pids,
 )
+from guestgate.devcluster.process import find_running
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,21 @@ def preflight(cache: CacheLayout, cluster_root: Path) -> None:
         raise HostError("no cgroup filesystem under /sys/fs/cgroup: the kubelet needs one")
     _write_sysctl("net/ipv4/ip_forward", "1")
     _write_sysctl("net/bridge/bridge-nf-call-iptables", "1")
-    for other in sorted((cache.root / "clusters").glob("*/run/kubelet.pid")):
-        cluster = other.parent.parent
-        if cluster == cluster_root:
-            continue
-        from guestgate.devcluster.process import find_running
+    other = node_running_elsewhere(cache, cluster_root)
+    if other is not None:
+        raise HostError(
+            f"cluster {other!r} already runs a node on this machine (one bridge, one pod range, one set "
+            f"of kube-proxy rules per host): `guestgate cluster down --name {other}`"
+        )
 
-        if find_running(other) is not None:
-            raise HostError(
-                f"cluster {cluster.name!r} already runs a node on this machine (one bridge, one pod "
-                f"range, one set of kube-proxy rules per host): `guestgate cluster down --name {cluster.name}`"
-            )
+
+def node_running_elsewhere(cache: CacheLayout, cluster_root: Path) -> str | None:
+    """The name of another cluster whose kubelet runs, if any."""
+    for pid_file in sorted((cache.root / "clusters").glob("*/run/kubelet.pid")):
+        cluster = pid_file.parent.parent
+        if cluster != cluster_root and find_running(pid_file) is not None:
+            return cluster.name
+    return None
 
 
 def cgroup_driver() -> str:

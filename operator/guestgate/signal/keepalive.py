@@ -106,7 +106,9 @@ def local_address_towards(host: str, port: int) -> str:
 async def _ping(peer: PeerConfig, local_host: str, user_agent: str) -> int:
     loop = asyncio.get_running_loop()
     if local_host in ("0.0.0.0", "::", ""):
-        local_host = local_address_towards(peer.host, peer.port)
+        # connect() on a host name resolves it: in a thread, so slow DNS never stalls the loop
+        # (the admin API and its probes share it).
+        local_host = await asyncio.to_thread(local_address_towards, peer.host, peer.port)
     if peer.transport == "udp":
         done: asyncio.Future[int] = loop.create_future()
         transport, protocol = await loop.create_datagram_endpoint(

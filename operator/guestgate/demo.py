@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 
-from guestgate.demo_local import DEMO_CLUSTER, DemoPorts, LocalSignal
+from guestgate.demo_local import DEMO_CLUSTER, DemoPorts, LocalSignal, stop_on_signals
 from guestgate.devcluster import DevCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,13 +67,7 @@ def run(args: argparse.Namespace) -> int:
     cluster = DevCluster(args.name)
     operator: subprocess.Popen[bytes] | None = None
     local: LocalSignal | None = None
-    stop = {"now": False}
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals()
     try:
         step("local control plane: etcd, kube-apiserver, kube-controller-manager "
              "(built from their Go modules on first run: several minutes; cached afterwards)")

@@ -14,12 +14,14 @@ import base64
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE
@@ -291,3 +293,15 @@ class LocalSignal:
                 raise RuntimeError(f"{what} exited ({process.returncode}); see {log}")
             time.sleep(0.1)
         raise RuntimeError(f"{what} did not start within {START_TIMEOUT:.0f}s; see {log}")
+
+
+def stop_on_signals() -> dict[str, bool]:
+    """A flag that Ctrl-C (SIGINT) or SIGTERM sets, so the demo can stop what it started in order."""
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop

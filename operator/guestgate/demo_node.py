@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -21,12 +20,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import yaml
 
-from guestgate.demo_local import stop_process
+from guestgate.demo_local import stop_on_signals, stop_process
 from guestgate.devcluster import DevCluster
 from guestgate.devcluster.components import WITH_NODE
 from guestgate.devcluster.images import load_images
@@ -92,13 +90,7 @@ def run(args: argparse.Namespace) -> int:
     # A name of its own: `guestgate demo`'s control-plane cluster of the same name may be running.
     cluster = DevCluster(f"{args.name}-node", components=WITH_NODE)
     phone: subprocess.Popen[bytes] | None = None
-    stop = {"now": False}
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals()
     try:
         step("local cluster with a node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, "
              "containerd, kubelet, kube-proxy (Go builds on first run: minutes; cached afterwards)")

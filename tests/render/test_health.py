@@ -42,6 +42,11 @@ def answer(*destinations: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
         ("no pod could check", [PodCheck("p0", error="admin API unreachable")], "CHECK_FAILED", "Unknown",
          "CheckFailed", "p0: admin API unreachable"),
         ("no pods at all", [], "CHECK_FAILED", "Unknown", "CheckFailed", "no ready signalling pod"),
+        ("a call that could not be placed is not healthy",
+         [PodCheck("p0", {"podHealth": {"destinations": [
+             {"name": "intl", "number": "1", "outcome": "NOT_PLACED", "error": "gethostbyname() failed",
+              "findings": [], "ladder": []}]}})],
+         "NOT_PLACED", "False", "NOT_PLACED", "could not be placed from pod p0: gethostbyname() failed"),
         ("one pod of two fails the same way", [PodCheck("p0", answer(("x", [finding("NO_MEDIA")]))),
                                                PodCheck("p1", error="timeout")], "NO_MEDIA", "False", "NO_MEDIA",
          "from pod p0"),

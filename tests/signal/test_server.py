@@ -154,6 +154,16 @@ def test_health_check_names_the_failure(server_factory: Any, sipp: SippFactory) 
     assert metric(text, "guestgate_health_findings_total", trunk="gg/cucm", code="PRACK_MISSING_DOWNSTREAM") == 1
 
 
+def test_a_call_that_cannot_be_placed_says_why(server_factory: Any) -> None:
+    # A peer host name that does not resolve: nothing reaches the wire, so the error is the evidence.
+    server = server_factory(trunk("named", peer(5060, host="cucm.invalid")))
+    status, result = server.request("POST", "/v1/trunks/gg/named/health-check", {"destinations": ["local"]})
+    assert status == 200, result
+    assert result["outcome"] == "NOT_PLACED"
+    (destination,) = PodHealth.model_validate(result["podHealth"]).destinations
+    assert destination.outcome == "NOT_PLACED" and destination.error
+
+
 MALFORMED = [
     b"INVITE sip:guestgate@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999",  # truncated
     b"INVITE sip:guestgate@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK1\r\n"

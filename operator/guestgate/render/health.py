@@ -21,6 +21,7 @@ JSON = dict[str, Any]
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 MAX_LADDER_LINES = 30  # per destination: status objects must stay small (etcd's 1.5 MiB limit)
 MAX_MESSAGE = 900
+NOT_PLACED = "NOT_PLACED"  # the pods' word for a call the SIP engine could not place
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,20 @@ def health_check_result(
     }
 
 
+def _not_placed(pods: Sequence[JSON]) -> list[tuple[JSON, JSON]]:
+    """Calls the pod's SIP engine could not even place (the host name does not resolve, no
+    transport for the peer's...): nothing reached the wire, so there is no ladder to diagnose."""
+    return [(pod, d) for pod in pods for d in pod["destinations"] if d.get("error") or d.get("outcome") == NOT_PLACED]
+
+
 def worst_outcome(pods: Sequence[JSON]) -> str:
     if not pods or all(pod["error"] for pod in pods):
         return "CHECK_FAILED"
     worst = _all_findings(pods)
     if worst and worst[0][2]["severity"] == "error":
         return str(worst[0][2]["code"])
+    if _not_placed(pods):
+        return NOT_PLACED
     return "OK"
 
 
@@ -83,6 +92,12 @@ def healthy_condition(result: Mapping[str, Any]) -> ConditionChange:
         reasons = "; ".join(f"{p['pod']}: {p['error']}" for p in pods if p["error"]) or "no ready signalling pod"
         return ConditionChange("Healthy", "Unknown", "CheckFailed", _clip(f"the health check could not run: {reasons}"))
     worst = _all_findings(pods)
+    if outcome == NOT_PLACED:
+        pod, destination = _not_placed(pods)[0]
+        return ConditionChange("Healthy", "False", NOT_PLACED, _clip(
+            f"the call to {destination['name']} ({destination['number']}) could not be placed from pod "
+            f"{pod['pod']}: {destination.get('error') or 'the SIP engine refused it'}. Fix on GuestGate: check that "
+            "spec.peer.host resolves from the pods and that the GuestCluster listens on the peer's transport."))
     if outcome == "OK":
         calls = sum(len(p["destinations"]) for p in pods)
         notes = [f for _, _, f in worst if f["severity"] != "info"]

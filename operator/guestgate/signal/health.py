@@ -82,6 +82,7 @@ class HealthResult:
                     "name": outcome.destination.name,
                     "number": outcome.destination.number,
                     "outcome": self.outcome_of(index),
+                    "error": outcome.error,
                     "findings": [f.to_status() for f in findings],
                     "ladder": ladder_lines(outcome.ladder)[:LADDER_LINES],
                 }

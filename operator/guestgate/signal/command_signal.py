@@ -1,4 +1,6 @@
-"""`guestgate signal --config-dir DIR`: the signalling pod's entrypoint.
+"""The options of `guestgate signal --config-dir DIR`, the signalling pod's entrypoint, and the
+server they describe. The command itself is guestgate.web.serve: the layers keep signal below
+web, so the server that also serves the link pages is assembled there.
 
 --secrets-dir defaults to the directory `secrets` next to the config dir (the StatefulSet mounts
 the ConfigMap at /etc/guestgate/config and the Secrets under /etc/guestgate/secrets), or to
@@ -9,16 +11,10 @@ start (the message says which file and why); later bad changes are reported and 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import os
-import re
-import signal
-import sys
 from pathlib import Path
 
-EXIT_BAD_CONFIG = 2
+from guestgate.signal.server import ServerOptions, SignalServer
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -47,48 +43,9 @@ def secrets_dir(args: argparse.Namespace) -> Path:
     return Path(env) if env else Path(args.config_dir).resolve().parent / "secrets"
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line; the key=value pairs of GuestGate's messages become fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        entry: dict[str, object] = {
-            "time": self.formatTime(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": message,
-        }
-        for key, value in _FIELD.findall(message):
-            entry.setdefault(key, value)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-_FIELD = re.compile(r"\b([a-z_]+)=(\S+)")
-
-
-def _setup_logging(fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-
-
-def run(args: argparse.Namespace) -> int:
-    _setup_logging(args.log_format)
-    return asyncio.run(_serve(args))
-
-
-async def _serve(args: argparse.Namespace) -> int:
-    from guestgate.signal.config_loader import ConfigError
-    from guestgate.signal.secrets import SecretError
-    from guestgate.signal.server import ServerOptions, SignalServer
-    from guestgate.sip.engine import EngineError
-
-    server = SignalServer(
+def build_server(args: argparse.Namespace) -> SignalServer:
+    """The SIP engine, configuration reload, keepalive and admin API, as the options say."""
+    return SignalServer(
         ServerOptions(
             config_dir=Path(args.config_dir),
             secrets_dir=secrets_dir(args),
@@ -97,17 +54,3 @@ async def _serve(args: argparse.Namespace) -> int:
             poll_seconds=args.reload_seconds,
         )
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await server.start()
-    except (ConfigError, SecretError, EngineError, OSError) as error:
-        print(f"guestgate signal: {error}", file=sys.stderr)
-        await server.stop()
-        return EXIT_BAD_CONFIG
-    print(f"guestgate signal: ready, admin API on port {server.admin_port}", file=sys.stderr, flush=True)
-    await stop.wait()
-    await server.stop()
-    return 0

@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from guestgate.config.schema import SIGNING_KEY_FILE, TURN_SECRET_FILE, PublishedConfig
+from guestgate.logs import setup_logging
 from guestgate.signal import command_signal
 from guestgate.web import metrics
 from guestgate.web.app import WebState, build_app
@@ -81,7 +82,7 @@ def loopback_ice_only() -> None:
 def run(args: argparse.Namespace) -> int:
     # A crash in native code (pjsua2, PyAV) leaves the Python stacks of every thread in the log.
     faulthandler.enable(all_threads=True)
-    command_signal._setup_logging(args.log_format)
+    setup_logging("info", args.log_format)
     if args.ice_loopback_only:
         loopback_ice_only()
     return asyncio.run(_serve(args))
@@ -90,19 +91,10 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     from guestgate.signal.config_loader import ConfigError
     from guestgate.signal.secrets import SecretError
-    from guestgate.signal.server import ServerOptions, SignalServer
     from guestgate.sip.engine import EngineError
 
     secrets = command_signal.secrets_dir(args)
-    server = SignalServer(
-        ServerOptions(
-            config_dir=Path(args.config_dir),
-            secrets_dir=secrets,
-            bind=args.bind,
-            pod_name=args.pod_name,
-            poll_seconds=args.reload_seconds,
-        )
-    )
+    server = command_signal.build_server(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 SRC := operator/guestgate tests $(wildcard bench)
 
-.PHONY: deps tools crds check-crds golden lint test unit demo demo-local clean
+.PHONY: deps tools crds check-crds golden lint test unit bench demo demo-local clean
 
 deps: ## Debian packages and the Python venv (idempotent)
 	@hack/install-deps.sh
@@ -30,6 +30,9 @@ test: deps lint tools ## everything: lint, unit tables, the real control plane, 
 
 unit: deps
 	$(PY) -m pytest -q -m "not cluster"
+
+bench: deps tools ## what GuestGate costs beside a reference (SIPp, Janus), tables + bench/results/*.json; QUICK=1: briefly
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 demo: deps ## real pods: a local node, images from images/, the chart, the examples, a demo phone; prints a link
 	$(PY) -m guestgate demo --node

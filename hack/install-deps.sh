@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
-  containerd runc containernetworking-plugins iptables conntrack buildah debootstrap)
+  containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
+  janus)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

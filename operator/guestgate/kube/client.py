@@ -16,6 +16,7 @@ from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,25 @@ KINDS: dict[str, tuple[str, str]] = {
     "SipTrunk": ("guestgate.io/v1alpha1", "siptrunks"),
     "GuestLink": ("guestgate.io/v1alpha1", "guestlinks"),
 }
+
+
+# Every request this client makes, by HTTP verb and resource (plural[/subresource]): what the
+# operator costs the API server (kopf's own watches and the startup LIST go around it).
+API_REQUESTS_TOTAL = Counter(
+    "guestgate_api_requests_total", "Requests to the API server by verb and resource.", ["verb", "resource"]
+)
+
+
+def resource_of(path: str) -> str:
+    """The resource of an API path: '/api/v1/namespaces/ns/configmaps/x' -> 'configmaps',
+    '.../guestlinks/x/status' -> 'guestlinks/status'."""
+    parts = path.strip("/").split("/")
+    rest = parts[2:] if parts[0] == "api" else parts[3:]  # after /api/v1 or /apis/group/version
+    if len(rest) >= 2 and rest[0] == "namespaces":
+        rest = rest[2:]
+    if not rest:
+        return ""
+    return rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")
 
 
 def _path(kind: str, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
@@ -85,6 +105,7 @@ class Kube:
         content_type: str = "application/json",
     ) -> Manifest:
         # The client serialises `body` to JSON itself (apply-patch+yaml included: JSON is YAML).
+        API_REQUESTS_TOTAL.labels(verb=method, resource=resource_of(path)).inc()
         response = self.api.call_api(
             path,
             method,
@@ -106,9 +127,7 @@ class Kube:
                 return None
             raise
 
-    def list(
-        self, kind: str, namespace: str | None = None, label_selector: str | None = None
-    ) -> list[Manifest]:
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[Manifest]:
         query = [("labelSelector", label_selector)] if label_selector else []
         items = self._call("GET", _path(kind, namespace), query=query).get("items", [])
         api_version = KINDS[kind][0]

@@ -1,0 +1,342 @@
+"""The pieces of the operator-at-scale bench: the operator as a process, signalling servers fed
+from the GuestCluster's ConfigMaps (as a kubelet would mount them), and fast bulk API calls.
+
+Bench-side copies of what tests/fixtures/{operator,localpod}.py do (bench never imports tests/),
+with one difference that matters at scale: the ConfigMaps reach the servers through one WATCH
+(the full object on every change) instead of a `kubectl get` per pod every half second.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+
+from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE
+from guestgate.demo_local import free_port, stop_process
+from guestgate.devcluster import DevCluster
+from guestgate.render import names
+
+REPO = Path(__file__).resolve().parents[1]
+Body = dict[str, Any]
+GROUP, VERSION = "guestgate.io", "v1alpha1"
+
+
+def api_client(cluster: DevCluster, pool: int = 16) -> client.ApiClient:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=configuration)
+    configuration.connection_pool_maxsize = pool
+    return client.ApiClient(configuration)
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited {proc.returncode}: {log.read_text()[-2000:]}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url}: not up within {timeout:.0f} s")
+
+
+class Operator:
+    """`guestgate operator` watching one namespace, with its /metrics on a free port."""
+
+    def __init__(self, cluster: DevCluster, namespace: str, log_path: Path) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.log_path = log_path
+        self.metrics_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "guestgate",
+                "operator",
+                "--kubeconfig",
+                str(self.cluster.kubeconfig),
+                "--metrics-port",
+                str(self.metrics_port),
+                "--health-port",
+                str(free_port()),
+                "--namespace",
+                self.namespace,
+                "--log-level",
+                "warning",
+            ],
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=self.cluster.env(),
+            cwd=REPO,
+        )
+        wait_http(f"http://127.0.0.1:{self.metrics_port}/metrics", 60, self.proc, self.log_path)
+
+    def metrics(self) -> dict[str, float]:
+        """Samples by 'name{labels}' (the text exposition, comments dropped)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        return parse_metrics(text)
+
+    def stop(self) -> None:
+        stop_process(self.proc, timeout=20)
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                out[name] = float(value)
+    return out
+
+
+def sum_metric(samples: dict[str, float], name: str, where: Callable[[str], bool] = lambda _: True) -> float:
+    return sum(v for k, v in samples.items() if (k == name or k.startswith(name + "{")) and where(k))
+
+
+def apiserver_requests(cluster: DevCluster) -> dict[str, float]:
+    """apiserver_request_total of the dev kube-apiserver, by 'verb resource' (every client)."""
+    done = cluster.kubectl("get", "--raw", "/metrics", check=True)
+    out: dict[str, float] = {}
+    for key, value in parse_metrics(done.stdout).items():
+        if key.startswith("apiserver_request_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', key))
+            resource = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+            name = f"{labels.get('verb', '')} {resource}"
+            out[name] = out.get(name, 0.0) + value
+    return out
+
+
+class SignalPods:
+    """`guestgate signal` processes on 127.0.0.1, each with its own config dir, all fed by one
+    watch of the GuestCluster's ConfigMaps (every data key becomes a file, as a projected volume
+    would make it) and its Secrets (read once)."""
+
+    def __init__(self, cluster: DevCluster, namespace: str, guest_cluster: str, root: Path, count: int) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.guest_cluster = guest_cluster
+        self.root = root
+        self.count = count
+        self.core = client.CoreV1Api(api_client(cluster, pool=4))
+        self.dirs = [root / f"pod-{i}" for i in range(count)]
+        self.admin_ports = [free_port() for _ in range(count)]
+        self.sip_ports = [free_port() for _ in range(count)]
+        self.web_ports: list[int] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.token = ""
+        self.files: dict[str, str] = {}  # what the pods are given, by file name
+        self.writes = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch_loop, name="configmap-mirror", daemon=True)
+
+    # -- the mirror ---------------------------------------------------------------------------
+    def _secrets(self) -> bool:
+        wanted = {
+            SIGNING_KEY_FILE: (names.signing_secret_name(self.guest_cluster), "key"),
+            ADMIN_TOKEN_FILE: (names.admin_secret_name(self.guest_cluster), "token"),
+        }
+        values: dict[str, str] = {}
+        for rel, (secret, key) in wanted.items():
+            try:
+                data = self.core.read_namespaced_secret(secret, self.namespace).data or {}
+            except client.ApiException:
+                return False
+            if key not in data:
+                return False
+            values[rel] = base64.b64decode(data[key]).decode()
+        for folder in self.dirs:
+            for rel, text in values.items():
+                path = folder / "secrets" / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+        self.token = values[ADMIN_TOKEN_FILE]
+        return True
+
+    def _apply(self, configmap: Any) -> None:
+        data: dict[str, str] = dict(configmap.data or {})
+        with self._lock:
+            changed = {k: v for k, v in data.items() if self.files.get(k) != v}
+            self.files.update(changed)
+        for index, folder in enumerate(self.dirs):
+            target = folder / "config"
+            target.mkdir(parents=True, exist_ok=True)
+            for name, text in changed.items():
+                if name == CLUSTER_FILE:  # ports of their own: the pods share the host's network
+                    cluster_json = json.loads(text)
+                    cluster_json["adminPort"] = self.admin_ports[index]
+                    cluster_json.setdefault("sip", {})["port"] = self.sip_ports[index]
+                    cluster_json["sip"]["tlsPort"] = free_port()
+                    text = json.dumps(cluster_json)
+                temporary = target / f".{name}.tmp"
+                temporary.write_text(text)
+                temporary.replace(target / name)  # whole files only, as the kubelet's symlink swap
+        if changed:
+            self.writes += 1
+
+    def _watch_loop(self) -> None:
+        selector = f"app.kubernetes.io/instance={self.guest_cluster}"
+        while not self._stop.is_set():
+            try:
+                for event in watch.Watch().stream(
+                    self.core.list_namespaced_config_map, self.namespace, label_selector=selector, timeout_seconds=5
+                ):
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        self._apply(event["object"])
+                    if self._stop.is_set():
+                        return
+            except Exception:  # a dropped watch: start it again
+                time.sleep(0.2)
+
+    # -- the servers ----------------------------------------------------------------------------
+    def start(self, timeout: float = 60) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not (CLUSTER_FILE in self.files and self._secrets()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the GuestCluster's ConfigMap and Secrets never appeared")
+            time.sleep(0.2)
+        for index, folder in enumerate(self.dirs):
+            log = folder / "signal.log"
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "guestgate",
+                        "signal",
+                        "--config-dir",
+                        str(folder / "config"),
+                        "--secrets-dir",
+                        str(folder / "secrets"),
+                        "--bind",
+                        "127.0.0.1",
+                        "--reload-seconds",
+                        "0.5",
+                        "--pod-name",
+                        f"{self.guest_cluster}-bench-{index}",
+                        "--web-port",
+                        "0",
+                    ],
+                    stdout=log.open("ab"),
+                    stderr=subprocess.STDOUT,
+                    cwd=REPO,
+                )
+            )
+        for index, folder in enumerate(self.dirs):
+            log = folder / "signal.log"
+            while True:
+                match = re.search(r"guestgate signal: ready .* web=127\.0\.0\.1:(\d+)", log.read_text())
+                if match:
+                    self.web_ports.append(int(match.group(1)))
+                    break
+                if self.procs[index].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"signal server {index} did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.1)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def page(self, index: int, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_ports[index]}{path}", timeout=5) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+    def status(self, index: int) -> Body:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.admin_ports[index]}/v1/status", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            result: Body = json.loads(response.read())
+            return result
+
+    def serves_what_was_written(self, index: int) -> bool:
+        """The server reports the digest of its config dir as it is now (config_loader's digest:
+        sha256 over name, NUL, content, NUL of each file, sorted by name)."""
+        folder = self.dirs[index] / "config"
+        sha = hashlib.sha256()
+        for name in sorted(CONFIG_FILES):
+            path = folder / name
+            if path.exists():
+                sha.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return bool(self.status(index)["config"]["digest"] == sha.hexdigest()[:16])
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self.procs:
+            stop_process(proc, timeout=10)
+
+
+def guest_link(name: str, display_name: str, cluster_ref: str, trunk_ref: str) -> Body:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "GuestLink",
+        "metadata": {"name": name},
+        "spec": {
+            "clusterRef": cluster_ref,
+            "trunkRef": trunk_ref,
+            "destination": "2001",
+            "displayName": display_name,
+            "slug": name,
+        },
+    }
+
+
+def create_all(api: client.ApiClient, namespace: str, bodies: Iterable[Body], threads: int = 8) -> float:
+    """Create the GuestLinks with `threads` parallel POSTs; the seconds it took."""
+    custom = client.CustomObjectsApi(api)
+
+    def create(body: Body) -> None:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "guestlinks", body, _preload_content=False)
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(create, bodies))
+    return time.monotonic() - start
+
+
+def list_links(api: client.ApiClient, namespace: str) -> list[Body]:
+    custom = client.CustomObjectsApi(api)
+    response = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "guestlinks", _preload_content=False)
+    items: list[Body] = json.loads(response.data)["items"]
+    return items
+
+
+def published(link: Body) -> bool:
+    """Its status is current and says Active (the phase of a link its cluster publishes)."""
+    status = link.get("status") or {}
+    return status.get("phase") == "Active" and status.get("observedGeneration") == link["metadata"].get("generation")
+
+
+def patch_display_name(api: client.ApiClient, namespace: str, name: str, display_name: str) -> None:
+    client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "guestlinks", name, {"spec": {"displayName": display_name}}
+    )

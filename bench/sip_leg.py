@@ -1,0 +1,294 @@
+"""SIP leg: calls placed by one signalling engine, stepped in rate, beside SIPp as the caller.
+
+Ours: a driver process (bench/sip_leg_driver.py) runs guestgate.sip.engine.SipEngine, the engine
+each signalling pod runs, and places calls through it (INVITE, answer, hold, BYE) at a paced
+rate. Reference: `sipp -sn uac` at the same offered rates with the same hold. Both call the same
+SIPp built-in UAS (`-sn uas`: 180, 200 with SDP, waits for the BYE) on 127.0.0.1, which echoes
+no media. Stepping stops for a side when more than 0.1% of its calls fail, when it falls behind
+the offered rate, or when its p99 setup time doubles (and grows by 10 ms) against its first step;
+SIPp goes on stepping past our last rate to find the ceiling of this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.measure import percentile
+from bench.report import PartResult
+from bench.settings import Settings
+from bench.sip_sipp import UacStep, run_uac, start_peer
+from guestgate.demo_local import stop_process
+
+HOLD_SECONDS = 0.1
+FAIL_RATIO = 0.001  # more than 0.1% failed: not sustained
+DEGRADED_FACTOR = 2.0  # p99 setup time doubled against the first step...
+DEGRADED_FLOOR_MS = 10.0  # ...and grew by at least this much (timer noise of a shared machine is not degradation)
+BEHIND = 0.95  # achieved below 95% of offered: not sustained
+WARMUP_RATE, WARMUP_CALLS = 10.0, 5  # not counted
+
+
+@dataclass(frozen=True)
+class Plan:
+    rates: tuple[float, ...]  # the steps both sides run
+    ceiling: tuple[float, ...]  # further steps for SIPp alone
+    seconds: float  # per step (calls = rate x seconds)
+    ceiling_seconds: float
+
+
+FULL = Plan(rates=(5, 10, 20, 30, 35, 40, 50), ceiling=(100, 200, 400, 800), seconds=8.0, ceiling_seconds=4.0)
+QUICK = Plan(rates=(10, 30), ceiling=(200,), seconds=2.0, ceiling_seconds=1.0)
+
+
+@dataclass
+class StepFigures:
+    side: str
+    rate: float
+    calls: int
+    ok: int
+    failed: int
+    achieved: float
+    setup_ms: list[float]
+    cpu_percent: float
+    rss_bytes: int
+    detail: dict[str, Any]
+
+    @property
+    def p50(self) -> float | None:
+        return percentile(self.setup_ms, 50)
+
+    @property
+    def p99(self) -> float | None:
+        return percentile(self.setup_ms, 99)
+
+    def verdict(self, first: StepFigures | None) -> str:
+        """ "" when sustained, else why not."""
+        if self.failed > FAIL_RATIO * self.calls:
+            return f"{self.failed}/{self.calls} failed"
+        if self.achieved < BEHIND * self.rate:
+            return f"behind the offered rate ({self.achieved:.1f}/s)"
+        base = first.p99 if first is not None else None
+        if (
+            base is not None
+            and self.p99 is not None
+            and self.p99 > max(DEGRADED_FACTOR * base, base + DEGRADED_FLOOR_MS)
+        ):
+            return f"p99 setup {self.p99:.1f} ms vs {base:.1f} ms at first"
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "offered": self.rate,
+            "calls": self.calls,
+            "ok": self.ok,
+            "failed": self.failed,
+            "achieved": round(self.achieved, 2),
+            "setupP50ms": self.p50,
+            "setupP99ms": self.p99,
+            "cpuPercent": round(self.cpu_percent, 1),
+            "rssBytes": self.rss_bytes,
+            **self.detail,
+        }
+
+
+class Driver:
+    """The bench-side caller process around one SipEngine."""
+
+    def __init__(self, peer: str, log: Path) -> None:
+        self._err = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.sip_leg_driver", "--peer", peer],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        self.log = log
+        ready = self._read(30.0)
+        if not ready.get("ready"):
+            raise RuntimeError(f"driver did not start: {ready}")
+        self.step(WARMUP_RATE, WARMUP_CALLS, HOLD_SECONDS)  # first calls pay imports and allocations
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            tail = self.log.read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"driver gave no answer within {timeout:.0f} s: {tail}")
+        return dict(json.loads(line))
+
+    def step(self, rate: float, calls: int, hold: float) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"rate": rate, "calls": calls, "hold": hold}).encode() + b"\n")
+        self.process.stdin.flush()
+        return self._read(calls / rate + 30.0)
+
+    def close(self) -> None:
+        if self.process.stdin is not None and self.process.poll() is None:
+            try:
+                self.process.stdin.write(b"\n")
+                self.process.stdin.close()
+                self.process.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop_process(self.process, 5.0)
+        self._err.close()
+
+
+def ours(driver: Driver, rate: float, seconds: float) -> StepFigures:
+    calls = max(2, round(rate * seconds))
+    got = driver.step(rate, calls, HOLD_SECONDS)
+    span = max(got["offeredSeconds"], calls / rate)
+    return StepFigures(
+        side="ours",
+        rate=rate,
+        calls=calls,
+        ok=got["ok"],
+        failed=got["failed"],
+        achieved=got["ok"] / span,
+        setup_ms=[s * 1000.0 for s in got["setupSeconds"]],
+        cpu_percent=100.0 * got["cpuSeconds"] / got["wallSeconds"],
+        rss_bytes=got["rssBytes"],
+        detail={"failures": got["failures"], "maxCalls": got["maxCalls"], "wallSeconds": got["wallSeconds"]},
+    )
+
+
+def sipp(directory: Path, peer: str, rate: float, seconds: float) -> StepFigures:
+    calls = max(2, round(rate * seconds))
+    step: UacStep = run_uac(directory, peer, rate, calls, round(HOLD_SECONDS * 1000), calls / rate + 20.0)
+    span = max(step.span_seconds + 1.0 / rate, calls / rate)
+    return StepFigures(
+        side="sipp",
+        rate=rate,
+        calls=calls,
+        ok=step.ok,
+        failed=step.failed,
+        achieved=step.ok / span,
+        setup_ms=step.response_ms,
+        cpu_percent=100.0 * step.cpu_seconds / step.wall_seconds,
+        rss_bytes=step.max_rss_bytes,
+        detail={"exitCode": step.exit_code, "wallSeconds": step.wall_seconds},
+    )
+
+
+def _max_sustained(steps: list[StepFigures]) -> float | None:
+    best = None
+    for step in steps:
+        if step.verdict(steps[0]) == "":
+            best = step.rate
+    return best
+
+
+def run(settings: Settings) -> PartResult:
+    plan = QUICK if settings.quick else FULL
+    scratch = settings.scratch("sip_leg")
+    result = PartResult(name="sip_leg")
+    uas = start_peer(scratch / "uas", "uas")
+    driver: Driver | None = None
+    mine: list[StepFigures] = []
+    theirs: list[StepFigures] = []
+    stopped: dict[str, str] = {}
+    try:
+        driver = Driver(uas.hostport, scratch / "driver.log")
+        for rate in plan.rates + plan.ceiling:
+            if "ours" not in stopped and rate in plan.rates:
+                step = ours(driver, rate, plan.seconds)
+                mine.append(step)
+                why = step.verdict(mine[0])
+                if why:
+                    stopped["ours"] = f"{rate:g}/s: {why}"
+            if "sipp" not in stopped:
+                seconds = plan.seconds if rate in plan.rates else plan.ceiling_seconds
+                step = sipp(scratch / "uac", uas.hostport, rate, seconds)
+                theirs.append(step)
+                why = step.verdict(theirs[0])
+                if why:
+                    stopped["sipp"] = f"{rate:g}/s: {why}"
+            if len(stopped) == 2:
+                break
+    finally:
+        if driver is not None:
+            driver.close()
+        uas.stop()
+
+    table = result.table(
+        "SIP leg: one engine placing calls vs SIPp as the caller (same UAS)",
+        [
+            "offered/s",
+            "ours/s",
+            "failed",
+            "setup p50 ms",
+            "p99 ms",
+            "CPU %",
+            "RSS MiB",
+            "SIPp/s",
+            "failed",
+            "p50 ms",
+            "p99 ms",
+            "CPU %",
+        ],
+    )
+    by_rate = {s.rate: s for s in theirs}
+    for rate in sorted({s.rate for s in mine} | set(by_rate)):
+        a = next((s for s in mine if s.rate == rate), None)
+        b = by_rate.get(rate)
+        table.add(
+            rate,
+            a.achieved if a else None,
+            a.failed if a else None,
+            a.p50 if a else None,
+            a.p99 if a else None,
+            a.cpu_percent if a else None,
+            a.rss_bytes / 2**20 if a else None,
+            b.achieved if b else None,
+            b.failed if b else None,
+            b.p50 if b else None,
+            b.p99 if b else None,
+            b.cpu_percent if b else None,
+        )
+    best_ours, best_sipp = _max_sustained(mine), _max_sustained(theirs)
+    ratio: float | str | None = best_ours / best_sipp if best_ours and best_sipp else None
+    if isinstance(ratio, float) and "sipp" not in stopped:
+        ratio = f"<= {ratio:.2f}"  # SIPp never stopped: its figure is a floor
+    summary = result.table(
+        "SIP leg: highest sustained rate", ["side", "max sustained calls/s", "stopped at", "ours / SIPp"]
+    )
+    summary.add("GuestGate engine", best_ours, stopped.get("ours", "never (last step passed)"), ratio)
+    summary.add("SIPp uac", best_sipp, stopped.get("sipp", "never (last step passed: a floor)"), None)
+    cap = mine[0].detail["maxCalls"] if mine else None
+    table.notes += [
+        f"each call: INVITE, 200, ACK, hold {HOLD_SECONDS * 1000:.0f} ms, BYE; calls per step = rate x "
+        f"{plan.seconds:g} s (SIPp-only ceiling steps: {plan.ceiling_seconds:g} s); UAS = `sipp -sn uas` on "
+        "127.0.0.1, no RTP echo (our engine sends its silence RTP, nobody answers it)",
+        "setup = INVITE sent to 200 received: ours from pjsip's message log (microseconds), SIPp's "
+        "response-time trace (whole milliseconds, so 0 means < 1 ms)",
+        "CPU % = CPU seconds / wall seconds of the step, 100 = one core (ours: the whole driver process, "
+        "pjsua2 thread and asyncio; SIPp: the uac process); RSS: peak of that process",
+        f"ours is capped at {cap} calls at once (PJSUA_MAX_CALLS of the pjsua2 wheel): with a "
+        f"{HOLD_SECONDS * 1000:.0f} ms hold that bounds one pod near {cap} / (hold + setup + BYE) calls/s; "
+        "beyond it the engine refuses calls ('too many calls in progress'), counted as failed",
+        f"a side stops at >{FAIL_RATIO:.1%} failed, achieved < {BEHIND:.0%} of offered, or p99 setup > "
+        f"{DEGRADED_FACTOR:g}x its first step and +{DEGRADED_FLOOR_MS:g} ms",
+    ]
+    summary.notes += [
+        "the reference is SIPp calling the same UAS on this machine in the same run: the ceiling of the "
+        "machine for this call shape, not of GuestGate's design",
+    ]
+    result.data = {
+        "holdSeconds": HOLD_SECONDS,
+        "plan": {"rates": plan.rates, "ceiling": plan.ceiling, "seconds": plan.seconds},
+        "ours": [s.to_dict() for s in mine],
+        "sipp": [s.to_dict() for s in theirs],
+        "maxSustained": {"ours": best_ours, "sipp": best_sipp, "ratio": ratio},
+        "stopped": stopped,
+        "time": time.time(),
+    }
+    return result

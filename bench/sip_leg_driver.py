@@ -1,0 +1,146 @@
+"""The caller of the SIP leg benchmark: one process, one SipEngine (the pods' engine), paced calls.
+
+    python -m bench.sip_leg_driver --peer 127.0.0.1:PORT
+
+reads one JSON step per stdin line, {"rate": calls per second, "calls": N, "hold": seconds},
+places N calls at that rate (INVITE, answer, hold, BYE) and writes one JSON line per step:
+offered and achieved rate, failures with their reasons, each answered call's setup time (INVITE
+sent to 200 received, from the engine's own message log), and the CPU and RSS of this process
+over the step. A call counts as failed when it could not be placed (the engine refused it, e.g.
+its concurrent-call cap), was not answered within the timeout, or did not end after the BYE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from guestgate.config.schema import PeerConfig, TrunkProfile
+from guestgate.sip.engine import EngineError, EngineSettings, SipEngine
+from guestgate.sip.engine_calls import CallHandle
+
+ANSWER_TIMEOUT = 5.0
+END_TIMEOUT = 5.0
+TRUNK = "bench/uas"
+PAGE_SIZE = 4096
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE_SIZE
+
+
+def setup_seconds(handle: CallHandle) -> float | None:
+    """INVITE sent to its 200 received, both as pjsip logged them."""
+    invite = ok = None
+    for message in handle.capture().messages:
+        first = message.data.split(b"\r\n", 1)[0]
+        if invite is None and message.direction == "sent" and first.startswith(b"INVITE "):
+            invite = message.time
+        elif invite is not None and message.direction == "received" and first.startswith(b"SIP/2.0 200"):
+            cseq = next((h for h in message.data.split(b"\r\n") if h.lower().startswith(b"cseq")), b"")
+            if b" INVITE" in cseq:
+                ok = message.time
+                break
+    if invite is None or ok is None:
+        return None
+    return ok - invite
+
+
+async def one_call(engine: SipEngine, number: str, hold: float) -> tuple[str, float | None]:
+    """("ok", setup seconds) or (failure reason, None)."""
+    try:
+        handle = await engine.place_call(TRUNK, number)
+    except EngineError as exc:
+        return ("refused: " + str(exc).split(" (")[0], None)
+    first = await handle.wait(("answered", "ended"), ANSWER_TIMEOUT)
+    if first is None or first.kind != "answered":
+        if not handle.ended:
+            await engine.hangup(handle)
+            await handle.wait(("ended",), END_TIMEOUT)
+        return (f"not answered ({handle.last_status or 'timeout'})", None)
+    await asyncio.sleep(hold)
+    if not handle.ended:
+        await engine.hangup(handle)
+    if await handle.wait(("ended",), END_TIMEOUT) is None:
+        return ("no end after BYE", None)
+    setup = setup_seconds(handle)
+    if setup is None:
+        setup = handle.answered_at - handle.started if handle.answered_at else None
+    return ("ok", setup)
+
+
+async def step(engine: SipEngine, rate: float, calls: int, hold: float) -> dict[str, Any]:
+    cpu0, wall0, rss_peak = time.process_time(), time.monotonic(), _rss()
+    tasks: list[asyncio.Task[tuple[str, float | None]]] = []
+    for index in range(calls):
+        due = wall0 + index / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one_call(engine, str(1000 + index % 9000), hold)))
+        if index % 10 == 0:
+            rss_peak = max(rss_peak, _rss())
+    offered_seconds = time.monotonic() - wall0
+    results = await asyncio.gather(*tasks)
+    wall = time.monotonic() - wall0
+    rss_peak = max(rss_peak, _rss())
+    ok = [setup for outcome, setup in results if outcome == "ok"]
+    failures = Counter(outcome for outcome, _ in results if outcome != "ok")
+    return {
+        "rate": rate,
+        "calls": calls,
+        "hold": hold,
+        "offeredSeconds": offered_seconds,
+        "wallSeconds": wall,
+        "ok": len(ok),
+        "failed": sum(failures.values()),
+        "failures": dict(failures),
+        "setupSeconds": [s for s in ok if s is not None],
+        "cpuSeconds": time.process_time() - cpu0,
+        "rssBytes": rss_peak,
+        "maxCalls": engine.max_calls,
+    }
+
+
+async def main_async(peer: str) -> None:
+    host, _, port = peer.rpartition(":")
+    engine = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",)))
+    engine.start()
+    try:
+        engine.register_current_thread()
+        profile = TrunkProfile(
+            id=TRUNK, namespace="bench", name="uas", peers=(PeerConfig(host=host, port=int(port), transport="udp"),)
+        )
+        errors = await engine.set_trunks([profile], {})
+        if errors:
+            raise SystemExit(f"trunk refused: {errors}")
+        print(json.dumps({"ready": True, "local": engine.local_address("udp")}), flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line.strip():
+                break
+            ask = json.loads(line)
+            result = await step(engine, float(ask["rate"]), int(ask["calls"]), float(ask["hold"]))
+            print(json.dumps(result), flush=True)
+    finally:
+        engine.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer", required=True, help="host:port of the UAS")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(main_async(args.peer))
+
+
+if __name__ == "__main__":
+    main()

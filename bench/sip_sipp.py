@@ -1,0 +1,184 @@
+"""SIPp on 127.0.0.1 for the SIP benchmarks: a long-running peer, and SIPp as a bounded caller."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from guestgate.demo_local import free_port, stop_process
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "tests" / "sip_scenarios"  # the SIPp scenarios the tests play, read as data
+
+
+def sipp_binary() -> str:
+    found = shutil.which("sipp")
+    if not found:
+        raise RuntimeError("sipp is not installed (make tools)")
+    return found
+
+
+def free_media_port() -> int:
+    """An even UDP port with the next one free too (RTP and RTCP)."""
+    for _ in range(50):
+        port = free_port() & ~1
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp,
+        ):
+            try:
+                rtp.bind(("127.0.0.1", port))
+                rtcp.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free RTP port pair on 127.0.0.1")
+
+
+def _udp_bound(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class SippPeer:
+    """A SIPp answering calls (a built-in scenario or one of tests/sip_scenarios) until stopped."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    directory: Path
+    log: Path
+    extra_files: list[Path] = field(default_factory=list)
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        stop_process(self.process, 5.0)
+
+
+def start_peer(
+    directory: Path,
+    scenario: str,
+    *,
+    calls: int = 0,
+    rtp_echo: bool = False,
+    run_seconds: int = 1200,
+    extra: Sequence[str] = (),
+) -> SippPeer:
+    """scenario: "uas" for SIPp's built-in UAS, else the name of a tests/sip_scenarios file.
+    calls: 0 for no limit (until stopped or run_seconds)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    source = ["-sn", "uas"] if scenario == "uas" else ["-sf", str(SCENARIOS / f"{scenario}.xml")]
+    cmd = [sipp_binary(), *source, "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1"]
+    cmd += ["-mp", str(free_media_port()), "-nostdin", "-timeout", f"{run_seconds}s", "-t", "u1"]
+    cmd += ["-trace_err", "-error_file", str(directory / f"sipp-{port}-errors.log")]
+    if calls:
+        cmd += ["-m", str(calls)]
+    if rtp_echo:
+        cmd.append("-rtp_echo")
+    cmd += list(extra)
+    log = directory / f"sipp-{scenario}-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory)
+    peer = SippPeer(process, port, directory, log)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if _udp_bound(port):
+            return peer
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    peer.stop()
+    raise RuntimeError(f"SIPp {scenario} did not start: {peer.output()[-1500:]}")
+
+
+@dataclass
+class UacStep:
+    """One bounded run of `sipp -sn uac` at a rate: what it achieved and what it cost."""
+
+    rate: float
+    calls: int
+    ok: int
+    failed: int
+    response_ms: list[float]  # INVITE to 200 per call, as SIPp reports it (whole milliseconds)
+    span_seconds: float  # first to last 200 received
+    cpu_seconds: float
+    max_rss_bytes: int
+    wall_seconds: float
+    exit_code: int
+
+
+def run_uac(directory: Path, peer: str, rate: float, calls: int, hold_ms: int, limit_seconds: float) -> UacStep:
+    """`sipp -sn uac` placing `calls` calls at `rate` per second (INVITE, ACK, hold, BYE) to peer."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("uac_*"):
+        old.unlink()
+    stat = directory / "stat.csv"
+    cmd = [sipp_binary(), "-sn", "uac", peer, "-i", "127.0.0.1", "-p", str(free_port()), "-t", "u1"]
+    cmd += ["-mi", "127.0.0.1", "-mp", str(free_media_port()), "-nostdin"]
+    cmd += ["-r", f"{rate:g}", "-m", str(calls), "-d", str(hold_ms), "-timeout", f"{limit_seconds:.0f}s"]
+    # -timeout_error: a run cut short by -timeout counts as failed, never as a clean finish.
+    cmd += ["-timeout_error", "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-stf", str(stat), "-fd", "1"]
+    cmd += ["-trace_err", "-error_file", str(directory / "errors.log")]
+    start = time.monotonic()
+    with (directory / "uac.log").open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory)
+    try:
+        _pid, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        stop_process(process, 3.0)
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - start
+    ok, failed = _counts(stat)
+    times: list[float] = []
+    response: list[float] = []
+    for path in directory.glob("uac_*_rtt.csv"):
+        for line in path.read_text().splitlines()[1:]:
+            parts = line.split(";")
+            with contextlib.suppress(ValueError, IndexError):
+                times.append(float(parts[0]) / 1000.0)
+                response.append(float(parts[1]))
+    span = max(times) - min(times) if times else 0.0
+    return UacStep(
+        rate=rate,
+        calls=calls,
+        ok=ok,
+        failed=max(failed, calls - ok),
+        response_ms=response,
+        span_seconds=span,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        max_rss_bytes=usage.ru_maxrss * 1024,
+        wall_seconds=wall,
+        exit_code=process.returncode,
+    )
+
+
+def _counts(stat: Path) -> tuple[int, int]:
+    """(successful, failed) calls from the last line of SIPp's statistics file."""
+    if not stat.exists():
+        return 0, 0
+    lines = [line for line in stat.read_text(errors="replace").splitlines() if line.strip()]
+    if len(lines) < 2:
+        return 0, 0
+    header = lines[0].split(";")
+    last = lines[-1].split(";")
+    values = dict(zip(header, last, strict=False))
+    return int(values.get("SuccessfulCall(C)", 0) or 0), int(values.get("FailedCall(C)", 0) or 0)

@@ -1,0 +1,408 @@
+"""What the browser-leg parts share: a `guestgate signal` process with a link whose trunk goes to
+an echoing SIPp peer, that peer, its message trace, and a pool of synthetic callers
+(bench/browser_caller.py processes). Everything on 127.0.0.1; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from guestgate.config.schema import (
+    ADMIN_TOKEN_FILE,
+    SIGNING_KEY_FILE,
+    AccessConfig,
+    ClusterConfig,
+    KeepaliveConfig,
+    LimitsConfig,
+    LinkConfig,
+    LinksFile,
+    PeerConfig,
+    PublishedConfig,
+    SipListenConfig,
+    TrunkProfile,
+    TrunksFile,
+    WebConfig,
+)
+from guestgate.demo_local import free_port, stop_process
+
+REPO = Path(__file__).resolve().parents[1]
+LINK_PATH = "/call/echo"
+DESTINATION = "2001"
+
+# A UAS that rings, answers with PCMU only and echoes RTP (SIPp -rtp_echo sends every packet that
+# reaches its media port back to where it came from), then waits for the caller's BYE.
+ECHO_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="bench-echo-uas">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 100 Trying
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]x[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+]]></send>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]x[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 4870 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=sendrecv
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE" timeout="600000"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+</scenario>
+"""
+
+
+def env() -> dict[str, str]:
+    values = dict(os.environ)
+    values["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "operator"), str(REPO), values.get("PYTHONPATH")]))
+    return values
+
+
+# ---- the echoing peer --------------------------------------------------------------------------
+
+
+@dataclass
+class EchoPeer:
+    process: subprocess.Popen[bytes]
+    port: int
+    trace: Path
+
+    def uri(self, number: str = DESTINATION) -> str:
+        return f"sip:{number}@127.0.0.1:{self.port}"
+
+    def messages(self) -> list[SipMessage]:
+        return parse_sipp_trace(self.trace)
+
+
+@dataclass
+class SipMessage:
+    wall: float  # SIPp's clock (gettimeofday of its last loop turn), seconds since the epoch
+    direction: str  # "received" or "sent"
+    first_line: str
+    call_id: str
+
+
+_TRACE_HEAD = re.compile(r"^-+ (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s*(\d+\.\d+)?")
+
+
+def parse_sipp_trace(path: Path) -> list[SipMessage]:
+    """SIPp's -trace_msg file: a dashed line with the time, "UDP message received/sent", the message."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    found = []
+    for block in re.split(r"\n(?=-{10,} )", "\n" + text):
+        lines = block.strip("\n").splitlines()
+        if len(lines) < 3:
+            continue
+        head = _TRACE_HEAD.match(lines[0])
+        if not head:
+            continue
+        if head.group(3):
+            wall = float(head.group(3))
+        else:
+            wall = datetime.strptime(f"{head.group(1)} {head.group(2)}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        direction = "received" if "received" in lines[1] else "sent"
+        body = [line for line in lines[2:] if line.strip()]
+        call_id = next((line.split(":", 1)[1].strip() for line in body if line.lower().startswith("call-id:")), "")
+        if body:
+            found.append(SipMessage(wall, direction, body[0].strip(), call_id))
+    return found
+
+
+def start_echo_peer(root: Path, log_name: str = "peer") -> EchoPeer:
+    scenario = root / "echo-uas.xml"
+    scenario.write_text(ECHO_UAS)
+    port, media = free_port(), free_port()
+    trace = root / f"{log_name}.msg"
+    trace.unlink(missing_ok=True)
+    with (root / f"{log_name}.log").open("wb") as out:
+        process = subprocess.Popen(
+            [
+                "/usr/bin/sipp",
+                "-sf",
+                str(scenario),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                str(media),
+                "-rtp_echo",
+                "-nostdin",
+                "-timeout",
+                "900s",
+                "-max_recv_loops",
+                "10000",
+                "-trace_msg",
+                "-message_file",
+                str(trace),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=root,
+        )
+    time.sleep(0.3)
+    if process.poll() is not None:
+        raise RuntimeError(f"SIPp did not start: {(root / f'{log_name}.log').read_text(errors='replace')[-2000:]}")
+    return EchoPeer(process, port, trace)
+
+
+# ---- GuestGate: a signal process with the echo link ---------------------------------------------
+
+SIGNING_KEY = b"bench-signing-key-0123456789abcdef"
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+@dataclass
+class Signal:
+    process: subprocess.Popen[bytes]
+    log: Path
+    web_url: str
+    admin_url: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.admin_url}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+
+def published(web: int, sip: int, admin: int, peer: int, max_calls: int = 100) -> PublishedConfig:
+    url = f"http://127.0.0.1:{web}"
+    return PublishedConfig(
+        cluster=ClusterConfig(
+            namespace="bench",
+            name="browser",
+            public_url=url,
+            admin_port=admin,
+            sip=SipListenConfig(port=sip, transports=("udp",)),
+            web=WebConfig(port=web),
+            limits=LimitsConfig(max_calls_per_pod=max_calls, new_calls_per_second_per_pod=1000),
+        ),
+        trunks=TrunksFile(
+            trunks=(
+                TrunkProfile(
+                    id="bench/echo",
+                    namespace="bench",
+                    name="echo",
+                    peers=(PeerConfig(host="127.0.0.1", port=peer),),
+                    keepalive=KeepaliveConfig(interval_seconds=0),  # SIPp answers INVITEs, not OPTIONS
+                ),
+            )
+        ),
+        links=LinksFile(
+            links=(
+                LinkConfig(
+                    id="bench/echo",
+                    namespace="bench",
+                    name="echo",
+                    path=LINK_PATH,
+                    url=url + LINK_PATH,
+                    trunk="bench/echo",
+                    destination=DESTINATION,
+                    display_name="Bench echo",
+                    access=AccessConfig(max_concurrent_calls=max_calls, calls_per_minute_per_ip=100000),
+                ),
+            )
+        ),
+    )
+
+
+def start_signal(root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0) -> Signal:
+    """`python -m guestgate.web.serve` (what `guestgate signal` runs in a pod) with the echo link."""
+    folder = root / name
+    config_dir, secrets = folder / "config", folder / "secrets"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    web, sip, admin = free_port(), free_port(), free_port()
+    for file_name, text in published(web, sip, admin, peer_port).files().items():
+        (config_dir / file_name).write_text(text)
+    for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
+        (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
+        (secrets / rel).write_bytes(value)
+    log = folder / "signal.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "guestgate.web.serve",
+                "--config-dir",
+                str(config_dir),
+                "--secrets-dir",
+                str(secrets),
+                "--bind",
+                "127.0.0.1",
+                "--ice-loopback-only",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env(),
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        found = re.search(r"ready sip=\S+ web=(\S+) admin=(\S+)", text)
+        if found:
+            return Signal(process, log, f"http://{found.group(1)}", f"http://{found.group(2)}")
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop_process(process)
+    raise RuntimeError(f"guestgate signal did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def sip_call_ids(signal: Signal) -> dict[str, str]:
+    """The server's log: browser call id -> the SIP Call-ID it placed."""
+    found = {}
+    for match in re.finditer(
+        r"browser call placed call=(\w+) .*?sip_call_id=(\S+)", signal.log.read_text(errors="replace")
+    ):
+        found[match.group(1)] = match.group(2).strip('",')
+    return found
+
+
+def metric_values(text: str, name: str) -> dict[str, float]:
+    """Prometheus text -> {label set: value} for one metric name."""
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(name) and (len(line) == len(name) or line[len(name)] in " {"):
+            key, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                values[key[len(name) :]] = float(value)
+    return values
+
+
+# ---- callers -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Callers:
+    """Caller processes (bench.browser_caller), their events as they come."""
+
+    processes: list[subprocess.Popen[bytes]]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _buffers: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def poll(self, timeout: float = 0.1) -> None:
+        streams: dict[int, IO[bytes]] = {p.stdout.fileno(): p.stdout for p in self.processes if p.stdout is not None}
+        if not streams:
+            return
+        ready, _, _ = select.select(list(streams), [], [], timeout)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            data = self._buffers.get(fd, b"") + chunk
+            *lines, rest = data.split(b"\n")
+            self._buffers[fd] = rest
+            for line in lines:
+                with contextlib.suppress(ValueError):
+                    event = json.loads(line)
+                    if isinstance(event, dict):
+                        self.events.append(event)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for e in self.events if e.get("event") == kind)
+
+    def wait(self, kinds: tuple[str, ...], count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(self.count(k) for k in kinds) >= count:
+                return True
+            if all(p.poll() is not None for p in self.processes):
+                self.poll(0)
+                return sum(self.count(k) for k in kinds) >= count
+            self.poll(0.1)
+        return False
+
+    def stop(self, timeout: float = 15.0) -> list[dict[str, Any]]:
+        for process in self.processes:
+            with contextlib.suppress(OSError, ValueError):
+                assert process.stdin is not None
+                process.stdin.write(b"stop\n")
+                process.stdin.flush()
+        self.wait(("done",), len(self.processes), timeout)
+        for process in self.processes:
+            if process.poll() is None:
+                stop_process(process)
+        return [e for e in self.events if e.get("event") == "result"]
+
+
+def start_callers(spec: dict[str, Any], calls: int, per_process: int, log_dir: Path) -> Callers:
+    """`calls` calls over ceil(calls / per_process) caller processes, all started at once."""
+    processes = []
+    first = 0
+    while first < calls:
+        count = min(per_process, calls - first)
+        log = log_dir / f"caller-{first}.log"
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.browser_caller", json.dumps(spec | {"calls": count, "first": first})],
+                stdout=subprocess.PIPE,
+                stdin=subprocess.PIPE,
+                stderr=log.open("wb"),
+                env=env(),
+                cwd=REPO,
+            )
+        )
+        first += count
+    return Callers(processes)

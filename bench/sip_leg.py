@@ -16,6 +16,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from guestgate.demo_local import stop_process
 HOLD_SECONDS = 0.1
 FAIL_RATIO = 0.001  # more than 0.1% failed: not sustained
 DEGRADED_FACTOR = 2.0  # p99 setup time doubled against the first step...
-DEGRADED_FLOOR_MS = 10.0  # ...and grew by at least this much (timer noise of a shared machine is not degradation)
+DEGRADED_FLOOR_MS = 50.0  # ...and grew by at least this much (a shared machine's scheduling spikes are not load)
 BEHIND = 0.95  # achieved below 95% of offered: not sustained
 WARMUP_RATE, WARMUP_CALLS = 10.0, 5  # not counted
 
@@ -42,7 +43,7 @@ class Plan:
     ceiling_seconds: float
 
 
-FULL = Plan(rates=(5, 10, 20, 30, 35, 40, 50), ceiling=(100, 200, 400, 800), seconds=8.0, ceiling_seconds=4.0)
+FULL = Plan(rates=(5, 10, 20, 30, 35, 40, 50), ceiling=(100, 200, 400, 800, 1600), seconds=8.0, ceiling_seconds=3.0)
 QUICK = Plan(rates=(10, 30), ceiling=(200,), seconds=2.0, ceiling_seconds=1.0)
 
 
@@ -196,22 +197,27 @@ def run(settings: Settings) -> PartResult:
     mine: list[StepFigures] = []
     theirs: list[StepFigures] = []
     stopped: dict[str, str] = {}
+    retried: list[dict[str, Any]] = []  # steps that failed the criteria once, then were run again
     try:
-        driver = Driver(uas.hostport, scratch / "driver.log")
+        driver = caller = Driver(uas.hostport, scratch / "driver.log")
+        sides: dict[str, tuple[list[StepFigures], Callable[[float, float], StepFigures]]] = {
+            "ours": (mine, lambda rate, seconds: ours(caller, rate, seconds)),
+            "sipp": (theirs, lambda rate, seconds: sipp(scratch / "uac", uas.hostport, rate, seconds)),
+        }
         for rate in plan.rates + plan.ceiling:
-            if "ours" not in stopped and rate in plan.rates:
-                step = ours(driver, rate, plan.seconds)
-                mine.append(step)
-                why = step.verdict(mine[0])
-                if why:
-                    stopped["ours"] = f"{rate:g}/s: {why}"
-            if "sipp" not in stopped:
+            for side, (steps, measure) in sides.items():
+                if side in stopped or (side == "ours" and rate not in plan.rates):
+                    continue
                 seconds = plan.seconds if rate in plan.rates else plan.ceiling_seconds
-                step = sipp(scratch / "uac", uas.hostport, rate, seconds)
-                theirs.append(step)
-                why = step.verdict(theirs[0])
+                step = measure(rate, seconds)
+                why = step.verdict(steps[0] if steps else None)
+                if why:  # once more before stopping: one scheduling hiccup must not end the stepping
+                    retried.append(step.to_dict())
+                    step = measure(rate, seconds)
+                    why = step.verdict(steps[0] if steps else None)
+                steps.append(step)
                 if why:
-                    stopped["sipp"] = f"{rate:g}/s: {why}"
+                    stopped[side] = f"{rate:g}/s: {why}"
             if len(stopped) == 2:
                 break
     finally:
@@ -276,7 +282,8 @@ def run(settings: Settings) -> PartResult:
         f"{HOLD_SECONDS * 1000:.0f} ms hold that bounds one pod near {cap} / (hold + setup + BYE) calls/s; "
         "beyond it the engine refuses calls ('too many calls in progress'), counted as failed",
         f"a side stops at >{FAIL_RATIO:.1%} failed, achieved < {BEHIND:.0%} of offered, or p99 setup > "
-        f"{DEGRADED_FACTOR:g}x its first step and +{DEGRADED_FLOOR_MS:g} ms",
+        f"{DEGRADED_FACTOR:g}x its first step and +{DEGRADED_FLOOR_MS:g} ms, twice in a row (a step that "
+        "misses is run once more; the table shows the second run)",
     ]
     summary.notes += [
         "the reference is SIPp calling the same UAS on this machine in the same run: the ceiling of the "
@@ -289,6 +296,7 @@ def run(settings: Settings) -> PartResult:
         "sipp": [s.to_dict() for s in theirs],
         "maxSustained": {"ours": best_ours, "sipp": best_sipp, "ratio": ratio},
         "stopped": stopped,
+        "retried": retried,
         "time": time.time(),
     }
     return result

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from guestgate.demo_local import free_port, stop_process
@@ -182,3 +184,40 @@ def _counts(stat: Path) -> tuple[int, int]:
     last = lines[-1].split(";")
     values = dict(zip(header, last, strict=False))
     return int(values.get("SuccessfulCall(C)", 0) or 0), int(values.get("FailedCall(C)", 0) or 0)
+
+
+@dataclass(frozen=True)
+class TracedMessage:
+    wall: float  # SIPp's clock, seconds since the epoch
+    direction: str  # "sent" or "received", seen from SIPp
+    first_line: str
+    call_id: str
+    text: str
+
+
+_HEAD = re.compile(r"^-+ (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s*(\d+\.\d+)?")
+
+
+def sipp_trace(path: Path) -> list[TracedMessage]:
+    """SIPp's -trace_msg file: a dashed line with the time, "UDP message sent/received", the message."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    found = []
+    for block in re.split(r"\n(?=-{10,} )", "\n" + text):
+        lines = block.strip("\n").splitlines()
+        head = _HEAD.match(lines[0]) if lines else None
+        if head is None or len(lines) < 3:
+            continue
+        if head.group(3):
+            wall = float(head.group(3))
+        else:
+            wall = datetime.strptime(f"{head.group(1)} {head.group(2)}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        body = [line for line in lines[2:] if line.strip()]
+        if not body:
+            continue
+        call_id = next((line.split(":", 1)[1].strip() for line in body if line.lower().startswith("call-id:")), "")
+        direction = "received" if "received" in lines[1] else "sent"
+        found.append(TracedMessage(wall, direction, body[0].strip(), call_id, "\n".join(body)))
+    return found

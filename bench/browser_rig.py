@@ -14,10 +14,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from bench.sip_sipp import TracedMessage, sipp_trace
 from guestgate.config.schema import (
     ADMIN_TOKEN_FILE,
     SIGNING_KEY_FILE,
@@ -117,45 +117,8 @@ class EchoPeer:
     def uri(self, number: str = DESTINATION) -> str:
         return f"sip:{number}@127.0.0.1:{self.port}"
 
-    def messages(self) -> list[SipMessage]:
-        return parse_sipp_trace(self.trace)
-
-
-@dataclass
-class SipMessage:
-    wall: float  # SIPp's clock (gettimeofday of its last loop turn), seconds since the epoch
-    direction: str  # "received" or "sent"
-    first_line: str
-    call_id: str
-
-
-_TRACE_HEAD = re.compile(r"^-+ (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d(?:\.\d+)?)\s*(\d+\.\d+)?")
-
-
-def parse_sipp_trace(path: Path) -> list[SipMessage]:
-    """SIPp's -trace_msg file: a dashed line with the time, "UDP message received/sent", the message."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return []
-    found = []
-    for block in re.split(r"\n(?=-{10,} )", "\n" + text):
-        lines = block.strip("\n").splitlines()
-        if len(lines) < 3:
-            continue
-        head = _TRACE_HEAD.match(lines[0])
-        if not head:
-            continue
-        if head.group(3):
-            wall = float(head.group(3))
-        else:
-            wall = datetime.strptime(f"{head.group(1)} {head.group(2)}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
-        direction = "received" if "received" in lines[1] else "sent"
-        body = [line for line in lines[2:] if line.strip()]
-        call_id = next((line.split(":", 1)[1].strip() for line in body if line.lower().startswith("call-id:")), "")
-        if body:
-            found.append(SipMessage(wall, direction, body[0].strip(), call_id))
-    return found
+    def messages(self) -> list[TracedMessage]:
+        return sipp_trace(self.trace)
 
 
 def start_echo_peer(root: Path, log_name: str = "peer") -> EchoPeer:

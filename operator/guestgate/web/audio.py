@@ -39,6 +39,7 @@ class FrameBuffer:
     frame_bytes: int
     max_frames: int = 5  # 100 ms at 20 ms
     dropped: int = 0
+    peak: int = 0  # the most frames ever waiting at once (the bridge's queue-depth metric)
     _frames: deque[bytes] = field(default_factory=deque)
     _partial: bytearray = field(default_factory=bytearray)
 
@@ -50,6 +51,7 @@ class FrameBuffer:
             while len(self._frames) > self.max_frames:
                 self._frames.popleft()
                 self.dropped += 1
+        self.peak = max(self.peak, len(self._frames))
 
     def pop(self) -> bytes | None:
         try:

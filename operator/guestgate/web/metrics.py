@@ -18,8 +18,20 @@ REFUSED = Counter(
     ["reason"],
 )
 
+BRIDGE_QUEUE_DEPTH = Gauge(
+    "guestgate_bridge_queue_depth",
+    "Media-bridge buffers of the calls in progress, in 20 ms frames (at most 5): the deepest one now "
+    "(stat=now) and the most any of them ever held (stat=peak); direction to_sip or from_sip",
+    ["direction", "stat"],
+)
+BRIDGE_FRAMES_DROPPED = Counter(
+    "guestgate_bridge_frames_dropped_total",
+    "20 ms frames the media bridge dropped because its buffer was full (counted when a call ends)",
+    ["direction"],
+)
+
 
 def register_into(registry: CollectorRegistry) -> None:
     """Also expose the browser-leg metrics on another registry (the pod's admin /metrics)."""
-    for collector in (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED):
+    for collector in (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, BRIDGE_QUEUE_DEPTH, BRIDGE_FRAMES_DROPPED):
         registry.register(collector)

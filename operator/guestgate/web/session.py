@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -63,6 +65,13 @@ def reason_header(handle: CallHandle) -> str | None:
     return None
 
 
+def bridge_queue_depth(calls: weakref.WeakSet[BrowserCall], direction: str, stat: str) -> int:
+    """For guestgate_bridge_queue_depth: over the calls in progress, the deepest buffer of one
+    direction now ("now") or the most it ever held ("peak"), in 20 ms frames."""
+    buffers = [call.to_sip if direction == "to_sip" else call.from_sip for call in list(calls) if not call.ended]
+    return max((buffer.peak if stat == "peak" else len(buffer) for buffer in buffers), default=0)
+
+
 class BrowserCall:
     def __init__(
         self,
@@ -101,6 +110,7 @@ class BrowserCall:
         self.listened = asyncio.Event()
         self._keys = RateLimiter(window=1.0)
         metrics.ACTIVE_CALLS.labels(link.id).inc()
+        LIVE_CALLS.add(self)
         self._emit_state("connecting")
 
     # ---- what the page sees ----------------------------------------------------------------
@@ -261,6 +271,8 @@ class BrowserCall:
             # The SIP leg is over (or never started): the port is idle and can serve another
             # call. A leg that would not end keeps its port rather than mix two calls.
             self.lease.release()
+        metrics.BRIDGE_FRAMES_DROPPED.labels("to_sip").inc(self.to_sip.dropped)
+        metrics.BRIDGE_FRAMES_DROPPED.labels("from_sip").inc(self.from_sip.dropped)
         self.to_sip.clear()
         self.from_sip.clear()
 
@@ -270,3 +282,11 @@ class BrowserCall:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ended.wait(), 5.0)
         await self.teardown()
+
+
+LIVE_CALLS: weakref.WeakSet[BrowserCall] = weakref.WeakSet()  # read by the queue-depth gauge at scrape time
+for _direction in ("to_sip", "from_sip"):
+    for _stat in ("now", "peak"):
+        metrics.BRIDGE_QUEUE_DEPTH.labels(_direction, _stat).set_function(
+            functools.partial(bridge_queue_depth, LIVE_CALLS, _direction, _stat)
+        )

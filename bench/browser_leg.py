@@ -1,0 +1,203 @@
+"""Browser leg: WebRTC calls bridged to SIP per core, stepping the number of calls at once.
+
+Synthetic callers (bench/browser_caller.py: aiortc processes, 4 calls each) call the echo link of
+`guestgate signal` processes, whose trunk goes to a SIPp UAS that echoes RTP; the same callers
+call the same peer through the Janus gateway's SIP plugin as the reference. Per step: CPU of the
+server process(es) over a window with every call up, the audio round trip of 1 kHz bursts
+(caller -> server -> peer -> server -> caller), the bridge's queue depths (GuestGate's /metrics),
+failed calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.browser_rig import (
+    LINK_PATH,
+    Callers,
+    EchoPeer,
+    Signal,
+    metric_values,
+    start_callers,
+    start_echo_peer,
+    start_signal,
+)
+from bench.janus_rig import LOOPBACK_NOTE, host_ipv4, janus_missing, janus_version, start_janus
+from bench.measure import CpuWindow, ms, percentile
+from bench.report import PartResult
+from bench.settings import Settings
+from guestgate.demo_local import free_port, stop_process
+
+PER_CALLER = 4  # calls per aiortc caller process
+PJSUA_MAX_CALLS = 4  # the pjsua2 wheel's compile-time cap on one process's calls
+
+
+def _queue_depths(signals: list[Signal]) -> dict[str, float]:
+    """The deepest bridge buffers across the signal processes right now (peak: the most any held)."""
+    out: dict[str, float] = {}
+    for signal in signals:
+        with contextlib.suppress(OSError):
+            for labels, value in metric_values(signal.metrics(), "guestgate_bridge_queue_depth").items():
+                out[labels] = max(out.get(labels, 0.0), value)
+    return out
+
+
+def _step(
+    system: str,
+    calls: int,
+    specs: list[tuple[dict[str, Any], int]],
+    server_pids: list[int],
+    signals: list[Signal],
+    window: float,
+    scratch: Path,
+) -> dict[str, Any]:
+    """One step: start the callers (spec, calls) at once, wait until every call is up or failed, measure
+    the servers' CPU over `window` seconds, hang up."""
+    callers = [start_callers(spec, count, PER_CALLER, scratch) for spec, count in specs if count]
+    merged = Callers([p for c in callers for p in c.processes])
+    started = time.monotonic()
+    merged.wait(("connected", "failed", "result"), calls, 20 + calls * 1.5)
+    setup = time.monotonic() - started
+    up = merged.count("connected")
+    cpu = CpuWindow(server_pids).start()
+    depths: dict[str, float] = {}
+    end = time.monotonic() + window
+    while time.monotonic() < end:
+        for labels, value in _queue_depths(signals).items():
+            depths[labels] = max(depths.get(labels, 0.0), value)
+        merged.poll(0.25)
+        cpu.sample_rss()
+    cpu_seconds, wall = cpu.stop()
+    still_up = up - sum(1 for e in merged.events if e.get("event") == "result")  # none should end on their own
+    results = merged.stop()
+    rtts = [r for result in results for r in result.get("rtts", [])]
+    failed = [result.get("error", "") for result in results if result.get("error")]
+    failed += ["no result"] * max(0, calls - len(results))
+    return {
+        "system": system,
+        "calls": calls,
+        "callerProcesses": len(merged.processes),
+        "serverProcesses": len(server_pids),
+        "connected": up,
+        "upThroughWindow": still_up,
+        "failed": len(failed),
+        "errors": sorted(set(failed))[:5],
+        "setupSeconds": round(setup, 2),
+        "cpuSeconds": round(cpu_seconds, 3),
+        "wallSeconds": round(wall, 3),
+        "cpuPercent": 100.0 * cpu_seconds / wall if wall else None,
+        "peakRssMiB": cpu.peak_rss / 2**20,
+        "rtts": rtts,
+        "bursts": sum(int(r.get("bursts", 0)) for r in results),
+        "queueDepth": depths,
+    }
+
+
+def _depth(step: dict[str, Any], direction: str) -> float | None:
+    found = step["queueDepth"].get(f'{{direction="{direction}",stat="peak"}}')
+    return None if found is None else float(found)
+
+
+def run(settings: Settings) -> PartResult:
+    result = PartResult(name="browser_leg")
+    scratch = settings.scratch("browser_leg")
+    window = 3.0 if settings.quick else 10.0
+    # (calls, signal processes): the pjsua2 wheel caps one process at 4 calls.
+    ours = [(1, 1), (2, 1)] if settings.quick else [(1, 1), (2, 1), (4, 1), (5, 1), (8, 2)]
+    theirs = [1, 2] if settings.quick else [1, 2, 4, 8, 16]
+    steps: list[dict[str, Any]] = []
+    notes: list[str] = []
+    peer: EchoPeer = start_echo_peer(scratch)
+    try:
+        signals = [start_signal(scratch, peer.port, name=f"signal-{i}") for i in range(max(p for _, p in ours))]
+        try:
+            for calls, processes in ours:
+                used = signals[:processes]
+                share = [calls // processes + (1 if i < calls % processes else 0) for i in range(processes)]
+                specs = [
+                    ({"system": "guestgate", "web_url": s.web_url, "origin": s.web_url, "path": LINK_PATH}, n)
+                    for s, n in zip(used, share, strict=True)
+                ]
+                steps.append(_step("GuestGate", calls, specs, [s.pid for s in used], used, window, scratch))
+                time.sleep(0.5)  # the last BYEs
+        finally:
+            for signal in signals:
+                stop_process(signal.process)
+        why_not = janus_missing()
+        ice_ip = host_ipv4()
+        if not why_not and not ice_ip:
+            why_not = "Janus never gathers ICE on loopback and this host has no other IPv4 address"
+        if why_not:
+            notes.append(f"No Janus reference: {why_not}")
+        else:
+            janus = start_janus(scratch / "janus", free_port(), (43000, 43999), ice_ip)
+            try:
+                spec = {"system": "janus", "janus_url": janus.url, "sip_uri": peer.uri(), "ice_ip": ice_ip}
+                for calls in theirs:
+                    steps.append(_step("Janus", calls, [(spec, calls)], [janus.process.pid], [], window, scratch))
+                    time.sleep(0.5)
+            finally:
+                stop_process(janus.process)
+            notes.append(f"Janus: {janus_version()}, SIP plugin only; " + LOOPBACK_NOTE.format(ip=ice_ip))
+    finally:
+        stop_process(peer.process)
+
+    table = result.table(
+        f"Browser leg: calls bridged at once, CPU over {window:.0f} s with all up",
+        [
+            "server",
+            "calls",
+            "procs",
+            "up",
+            "failed",
+            "CPU %",
+            "CPU %/call",
+            "RSS MiB",
+            "RTT p50 ms",
+            "RTT p99 ms",
+            "queue to SIP",
+            "queue from SIP",
+        ],
+    )
+    for step in steps:
+        per_call = step["cpuPercent"] / step["connected"] if step["connected"] and step["cpuPercent"] else None
+        table.add(
+            step["system"],
+            step["calls"],
+            step["serverProcesses"],
+            step["connected"],
+            step["failed"],
+            step["cpuPercent"],
+            per_call,
+            step["peakRssMiB"],
+            ms(percentile(step["rtts"], 50)),
+            ms(percentile(step["rtts"], 99)),
+            _depth(step, "to_sip"),
+            _depth(step, "from_sip"),
+        )
+    table.notes += [
+        f"Callers: aiortc (not a browser) in {PER_CALLER}-call processes, PCMU only; peer: SIPp UAS answering PCMU"
+        " and echoing RTP (-rtp_echo); both servers call the same peer. GuestGate transcodes (aiortc PCMU <->"
+        " 16 kHz PCM <-> pjsua2 conference bridge <-> PCMU); Janus relays RTP (SRTP <-> RTP), no transcoding.",
+        "CPU %: the server process(es) over the window (100 = one core); per call = that / calls up."
+        " GuestGate: `guestgate signal` (python -m guestgate.web.serve); Janus: the janus process.",
+        "RTT: a 100 ms 1 kHz burst each second, from its first frame handed to the caller's encoder to the first"
+        " loud frame decoded back, on the caller's clock (includes aiortc's jitter buffer and 20 ms framing).",
+        "queue: the most 20 ms frames any call's bridge buffer held (guestgate_bridge_queue_depth{stat=peak},"
+        " sampled every 0.25 s; bounded at 5, older audio is dropped): each waiting frame is 20 ms of RTT.",
+        f"The pjsua2 wheel caps one signal process at {PJSUA_MAX_CALLS} calls (PJSUA_MAX_CALLS): more calls take"
+        " more processes (pods); the 5-call step on one process shows the cap as a failed call.",
+        *notes,
+    ]
+    for step in steps:
+        step["rttP50ms"], step["rttP99ms"] = ms(percentile(step["rtts"], 50)), ms(percentile(step["rtts"], 99))
+    result.data = {"windowSeconds": window, "steps": steps}
+    broken = [s for s in steps if s["system"] == "GuestGate" and s["calls"] <= PJSUA_MAX_CALLS * s["serverProcesses"]]
+    if any(s["failed"] for s in broken):
+        result.error = "GuestGate calls failed below the pjsua2 cap: " + "; ".join(
+            f"{s['calls']} calls: {s['errors']}" for s in broken if s["failed"]
+        )
+    return result

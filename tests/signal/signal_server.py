@@ -45,6 +45,7 @@ class SignalProcess:
     root: Path
     cluster: ClusterConfig
     stderr_path: Path
+    host: str = "127.0.0.1"  # what it is bound to: SIP, admin API and pages
 
     @property
     def config_dir(self) -> Path:
@@ -55,7 +56,7 @@ class SignalProcess:
         return self.cluster.sip.port
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.cluster.admin_port}{path}"
+        return f"http://{self.host}:{self.cluster.admin_port}{path}"
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = TOKEN, timeout: float = 30
@@ -107,7 +108,7 @@ def self_signed(directory: Path) -> None:
     )
 
 
-def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False) -> SignalProcess:
+def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False, bind: str = "127.0.0.1") -> SignalProcess:
     sip = SipListenConfig(port=free_port())
     if tls:
         self_signed(root / "secrets" / "tls")
@@ -126,11 +127,11 @@ def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False) -> S
     token_file.write_text(TOKEN)
     stderr_path = root / "signal.log"
     cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(root / "config"),
-           "--bind", "127.0.0.1", "--reload-seconds", "0.5", "--pod-name", "edge-0", "--web-port", "0"]
+           "--bind", bind, "--reload-seconds", "0.5", "--pod-name", "edge-0", "--web-port", "0"]
     with stderr_path.open("wb") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
                                    env=guestgate_env())
-    server = SignalProcess(process, root, cluster, stderr_path)
+    server = SignalProcess(process, root, cluster, stderr_path, bind)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if "guestgate signal: ready" in server.logs():
@@ -142,14 +143,15 @@ def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False) -> S
     raise AssertionError(f"guestgate signal did not start:\n{server.logs()[-3000:]}")
 
 
-def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: float = 3.0) -> list[bytes]:
-    """Send one message to 127.0.0.1:port; the responses that came back within timeout."""
+def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: float = 3.0, host: str = "127.0.0.1",
+                 source: str = "127.0.0.1") -> list[bytes]:
+    """Send one message from source to host:port; the responses that came back within timeout."""
     responses: list[bytes] = []
     deadline = time.monotonic() + timeout
     if transport == "udp":
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            sock.sendto(message, ("127.0.0.1", port))
+            sock.bind((source, 0))
+            sock.sendto(message, (host, port))
             while time.monotonic() < deadline:
                 ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
                 if not ready:
@@ -159,7 +161,7 @@ def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: flo
                 if _final(data):
                     break
         return responses
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with socket.create_connection((host, port), timeout=timeout, source_address=(source, 0)) as sock:
         sock.sendall(message)
         buffer = b""
         while time.monotonic() < deadline:

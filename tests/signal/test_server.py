@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scanner_netns import ScannerNamespace
 from signal_helpers import SippFactory, free_port
 from signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
 
@@ -202,20 +203,68 @@ def test_malformed_sip_does_not_take_the_server_down(server_factory: Any) -> Non
     assert server.request("GET", "/healthz", token=None)[0] == 200
 
 
-def test_calls_from_non_peers_get_403(server_factory: Any) -> None:
+def test_non_peers_get_nothing(server_factory: Any) -> None:
+    """The trunk's peer is 127.0.0.2: requests from 127.0.0.1 are dropped in the kernel, before
+    pjsua (which would answer an OPTIONS itself) sees them; nothing comes back, on any transport."""
     server = server_factory(trunk("cucm", peer(5060, host="127.0.0.2")))
     port = server.sip_port
-    for transport in ("udp", "tcp"):
-        reply = sip_exchange(port, sip_message("INVITE", port, 5999, transport.upper()), transport)
-        assert reply and reply[-1].startswith(b"SIP/2.0 403"), reply
+    for method in ("OPTIONS", "INVITE", "REGISTER"):
+        assert sip_exchange(port, sip_message(method, port, 5999), "udp", timeout=1.0) == []
+    with pytest.raises(OSError):  # the SYN is dropped: the connection never opens
+        sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp", timeout=1.0)
+    assert server.alive(), server.logs()[-3000:]
+    # The same request from an address that became a peer is answered: the filter follows the config.
+    server.write_trunks([trunk("cucm", peer(5060, host="127.0.0.2"), peer(5060, host="127.0.0.1"))])
+    assert wait_for(lambda: sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp", timeout=0.5), 10)
+    reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp")
+    assert reply and reply[-1].startswith(b"SIP/2.0 200"), reply
+    # A peer calling in is refused cleanly (GuestGate places calls), whatever it sends.
+    reply = sip_exchange(port, sip_message("INVITE", port, 5999), "udp")
+    assert reply and reply[-1].startswith(b"SIP/2.0 480"), reply
     bad_sdp = sip_message("INVITE", port, 5999, extra="Content-Type: application/sdp", body="v=0\r\nm=audio x\r\n")
     sip_exchange(port, bad_sdp, "udp", timeout=1.0)
     for method in ("BYE", "PRACK", "UPDATE", "INFO", "CANCEL"):  # outside any dialog
         sip_exchange(port, sip_message(method, port, 5999), "udp", timeout=0.3)
     time.sleep(1.0)  # a refusal that went wrong inside pjsua would abort the process by now
     assert server.alive(), server.logs()[-3000:]
-    reply = sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp")
-    assert reply and reply[-1].startswith(b"SIP/2.0 200"), reply
+
+
+@pytest.fixture
+def scanner() -> Iterator[ScannerNamespace]:
+    namespace = ScannerNamespace.create()
+    try:
+        yield namespace
+    finally:
+        namespace.delete()
+
+
+def test_a_scanner_gets_nothing_while_the_peer_is_served(
+    tmp_path: Path, sipp: SippFactory, scanner: ScannerNamespace
+) -> None:
+    """A scanner from another address (a network namespace of ours) gets no answer to OPTIONS,
+    INVITE or a TCP connection, while the trunk's peer on 127.0.0.1 keeps its keepalive up and its
+    OPTIONS answered. Listing the scanner's address as a peer opens the door: the filter, not
+    routing, is what kept it out."""
+    responder = sipp("options-responder", calls=1000)
+    server = start_signal(tmp_path / "server", [trunk("cucm", peer(responder.port), keepalive=1)], bind=scanner.host_ip)
+    try:
+        port = server.sip_port
+        for method in ("OPTIONS", "INVITE"):
+            assert scanner.exchange(method, port, "udp") == {"replies": [], "error": ""}
+        tcp = scanner.exchange("OPTIONS", port, "tcp")
+        assert tcp["replies"] == [] and "timed out" in str(tcp["error"]), tcp
+        for transport in ("udp", "tcp"):  # the peer's own address is served meanwhile
+            reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, transport.upper()), transport,
+                                 host=scanner.host_ip)
+            assert reply and reply[-1].startswith(b"SIP/2.0 200"), (transport, reply)
+
+        assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/cucm")[1]["up"], 10), server.logs()[-2000:]
+        server.write_trunks([trunk("cucm", peer(responder.port), peer(5060, host=scanner.scanner_ip), keepalive=1)])
+        assert wait_for(lambda: scanner.exchange("OPTIONS", port, "udp", timeout=0.5)["replies"], 10)
+        assert scanner.exchange("OPTIONS", port, "udp")["replies"][-1].startswith("SIP/2.0 200")  # type: ignore[index]
+        assert server.alive(), server.logs()[-3000:]
+    finally:
+        server.stop()
 
 
 def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFactory) -> None:

@@ -26,6 +26,7 @@ from guestgate.signal.secrets import admin_token, trunk_credentials
 from guestgate.sip.engine import EngineSettings, SipEngine
 
 log = logging.getLogger("guestgate.signal.server")
+PEER_RESOLVE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class SignalServer:
             tls_port=cluster.sip.tls_port if use_tls else None,
             tls_cert_file=str(tls_dir / "tls.crt") if tls_dir else "",
             tls_key_file=str(tls_dir / "tls.key") if tls_dir else "",
+            peers_only=True,  # scanners get nothing: only the trunks' peers reach pjsua
         )
         engine = self.engine = SipEngine(settings)
         # Started from the loop's thread (about 0.2 s, once): that registers it with pjlib, so
@@ -109,8 +111,13 @@ class SignalServer:
     # ---- configuration ---------------------------------------------------------------------
 
     async def _poll_config(self) -> None:
+        resolved = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(self.options.poll_seconds)
+            if self.watcher.current is not None and asyncio.get_running_loop().time() - resolved > PEER_RESOLVE_SECONDS:
+                # Peers given by name may move (a DNS change, a restarted peer pod).
+                resolved = asyncio.get_running_loop().time()
+                await self._allow_peers(self.watcher.current.config.trunks.trunks)
             before = self.watcher.last_error
             loaded = self.watcher.poll()
             if self.watcher.last_error and self.watcher.last_error != before:
@@ -129,12 +136,18 @@ class SignalServer:
             log.warning("sip.port changed: it takes effect when the pod restarts (the operator rolls it)")
         credentials = trunk_credentials(self.options.secrets_dir, trunks)
         self.trunk_errors = await self.engine.set_trunks(trunks, credentials)
-        self.engine.set_allowed_sources(await _peer_addresses(trunks))
+        await self._allow_peers(trunks)
         old = {tid: [p.peer.hostport() for p in state.peers] for tid, state in self.keepalive.trunks.items()}
         self.keepalive.update(trunks)
         for removed in set(old) - {t.id for t in trunks}:
             self.results.pop(removed, None)
             self.metrics.forget_trunk(removed, old[removed])
+
+    async def _allow_peers(self, trunks: tuple[TrunkProfile, ...]) -> None:
+        assert self.engine is not None
+        addresses = await _peer_addresses(trunks)
+        if addresses != self.engine.allowed_sources:
+            self.engine.set_allowed_sources(addresses)
 
     def _peer_changed(self, trunk_id: str, peer: PeerConfig, up: bool) -> None:
         self.metrics.peer_state(trunk_id, peer.hostport(), up)

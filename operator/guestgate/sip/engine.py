@@ -49,6 +49,7 @@ from guestgate.sip.engine_config import (
     codec_priorities,
     peer_uri,
 )
+from guestgate.sip.source_filter import SocketKind, attach_to_listeners
 
 log = logging.getLogger("guestgate.sip.engine")
 
@@ -82,6 +83,9 @@ class EngineSettings:
     max_calls: int = 64
     user_agent: str = "GuestGate"
     pjsip_log_level: int = 2  # pjsip's own chatter forwarded to Python logging at WARNING
+    # Drop SIP from anyone but the allowed sources in the kernel (sip.source_filter): what a
+    # pod does. Off for a caller-only engine (probe) and for tests of pjsua's own refusals.
+    peers_only: bool = False
 
 
 @dataclass(slots=True)
@@ -114,6 +118,7 @@ class SipEngine:
         self._stopping = threading.Event()
         self._start_error: BaseException | None = None
         self._allowed_sources: frozenset[str] = frozenset()
+        self._filter_lock = threading.Lock()
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
         # Below: touched on the engine thread only.
@@ -185,9 +190,29 @@ class SipEngine:
         """Codec ids this pjsua2 build has, with their default priority."""
         return dict(self._codecs)
 
+    @property
+    def allowed_sources(self) -> frozenset[str]:
+        return self._allowed_sources
+
     def set_allowed_sources(self, hosts: Iterable[str]) -> None:
-        """IP addresses allowed to send us calls (the trunks' peers); others get 403."""
+        """IP addresses allowed to send us SIP (the trunks' peers).
+
+        With peers_only, packets from anyone else are dropped before pjsip sees them; without,
+        their calls get 403 (and pjsua answers their OPTIONS).
+        """
         self._allowed_sources = frozenset(hosts)
+        if self.settings.peers_only and self._local:
+            self._filter_sources()
+
+    def _filter_sources(self) -> None:
+        listeners: list[tuple[int, SocketKind]] = []
+        for kind, hostport in self._local.items():  # udp, tcp, tls (a TCP listener too)
+            listeners.append((int(hostport.rpartition(":")[2]), "udp" if kind == "udp" else "tcp"))
+        with self._filter_lock:
+            count = attach_to_listeners(listeners, self._allowed_sources)
+        if count < len(listeners):
+            raise EngineError(f"the peer filter reached {count} of {len(listeners)} SIP sockets")
+        log.info("sip peer filter sockets=%d peers=%s", count, sorted(self._allowed_sources))
 
     # ---- the queue ---------------------------------------------------------------------------
 
@@ -344,6 +369,8 @@ class SipEngine:
                     raise
         if s.tls_port is not None:
             self._create_tls_transport()
+        if s.peers_only:
+            self._filter_sources()  # nobody until the trunks' peers are known
         ep.libStart()
         self._codecs = {str(c.codecId): int(c.priority) for c in ep.codecEnum2()}
         self._guard = _TrunkAccount(self, "")

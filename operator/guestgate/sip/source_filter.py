@@ -1,0 +1,159 @@
+"""Only the trunks' peers reach pjsua: a kernel filter on its SIP sockets drops everyone else.
+
+Scanners sweep every public SIP port. pjsua answers out-of-dialog OPTIONS itself, and pjsua2
+has no hook to refuse them, so the refusal happens before pjsip sees the packet: a classic BPF
+socket filter (SO_ATTACH_FILTER, no capability needed) on pjsua's UDP socket and TCP/TLS
+listeners passes datagrams and SYNs whose source address is a peer, and drops the rest.
+Anything else gets nothing, whatever the CNI does with NetworkPolicies.
+
+`source_program` is pure (tested with tables); `attach_to_listeners` is the I/O edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ipaddress
+import os
+import socket
+from collections.abc import Iterable
+from typing import Literal
+
+Instruction = tuple[int, int, int, int]  # code, jt, jf, k (struct sock_filter)
+SocketKind = Literal["udp", "tcp"]
+
+# Classic BPF opcodes (linux/filter.h).
+LD_W_ABS = 0x20
+LD_B_ABS = 0x30
+ALU_RSH_K = 0x74
+JMP_JA = 0x05
+JMP_JEQ_K = 0x15
+RET_K = 0x06
+# The filter sees the packet from its transport header; negative offsets from SKF_NET_OFF
+# reach the IP header, where the source address is.
+SKF_NET_OFF = -0x100000
+IPV4_SOURCE = 12
+IPV6_SOURCE = 8
+ACCEPT = 0xFFFFFFFF  # keep the whole packet
+DROP = 0
+BPF_MAXINSNS = 4096
+SO_ATTACH_FILTER = 26
+
+
+def _net(offset: int) -> int:
+    return (SKF_NET_OFF + offset) & 0xFFFFFFFF
+
+
+def source_program(addresses: Iterable[str]) -> list[Instruction]:
+    """A socket filter passing packets whose IPv4/IPv6 source is one of addresses.
+
+    Every conditional jump is short (0 or 1 forward, or within one IPv6 block), so any number
+    of addresses fits the 8-bit jump fields; ValueError when the program would exceed the
+    kernel's limit (about 450 IPv6 or 2,000 IPv4 peers) or an address is not an IP literal.
+    """
+    v4: set[int] = set()
+    v6: set[bytes] = set()
+    for text in addresses:
+        address = ipaddress.ip_address(text.strip("[]"))
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv4Address):
+            v4.add(int(address))
+        else:
+            v6.add(address.packed)
+    v4_block: list[Instruction] = [(LD_W_ABS, 0, 0, _net(IPV4_SOURCE))]
+    for value in sorted(v4):
+        v4_block += [(JMP_JEQ_K, 0, 1, value), (RET_K, 0, 0, ACCEPT)]
+    v4_block.append((RET_K, 0, 0, DROP))
+    v6_block: list[Instruction] = []
+    for packed in sorted(v6):
+        words = [int.from_bytes(packed[i : i + 4], "big") for i in range(0, 16, 4)]
+        for index, word in enumerate(words):
+            remaining = (3 - index) * 2  # the loads and compares after this compare, to skip
+            v6_block += [(LD_W_ABS, 0, 0, _net(IPV6_SOURCE + 4 * index)), (JMP_JEQ_K, 0, remaining + 1, word)]
+        v6_block.append((RET_K, 0, 0, ACCEPT))
+    v6_block.append((RET_K, 0, 0, DROP))
+    head: list[Instruction] = [
+        (LD_B_ABS, 0, 0, _net(0)),
+        (ALU_RSH_K, 0, 0, 4),  # the IP version
+        (JMP_JEQ_K, 0, 1, 4),
+        (JMP_JA, 0, 0, 3),  # to the IPv4 block
+        (JMP_JEQ_K, 0, 1, 6),
+        (JMP_JA, 0, 0, 1 + len(v4_block)),  # over the drop and the IPv4 block
+        (RET_K, 0, 0, DROP),
+    ]
+    program = head + v4_block + v6_block
+    if len(program) > BPF_MAXINSNS:
+        raise ValueError(f"{len(v4)} IPv4 and {len(v6)} IPv6 peers do not fit one socket filter")
+    return program
+
+
+def run_program(program: list[Instruction], packet_ip_header: bytes) -> int:
+    """Evaluate a program as the kernel would on a packet with this IP header (tests, debugging)."""
+    pc = accumulator = 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code in (LD_W_ABS, LD_B_ABS):
+            offset = k - (SKF_NET_OFF & 0xFFFFFFFF)
+            size = 4 if code == LD_W_ABS else 1
+            chunk = packet_ip_header[offset : offset + size]
+            if len(chunk) < size:
+                return DROP  # the kernel drops a packet the filter reads beyond
+            accumulator = int.from_bytes(chunk, "big")
+        elif code == ALU_RSH_K:
+            accumulator >>= k
+        elif code == JMP_JA:
+            pc += k
+        elif code == JMP_JEQ_K:
+            pc += jt if accumulator == k else jf
+        elif code == RET_K:
+            return k
+        else:
+            raise ValueError(f"opcode {code:#x} is not one source_program emits")
+        pc += 1
+
+
+def attach(fd: int, program: list[Instruction]) -> None:
+    """Attach (or replace) the filter of the socket behind fd."""
+    array = (ctypes.c_uint64 * len(program))(
+        *(code | (jt << 16) | (jf << 24) | (k << 32) for code, jt, jf, k in program)
+    )
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program), ctypes.addressof(array))
+    with socket.socket(fileno=os.dup(fd)) as sock:  # closing the duplicate leaves pjsua's socket open
+        # The kernel copies the program during the call; `array` outlives it.
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
+
+
+def listening_sockets(port: int, kind: SocketKind) -> list[int]:
+    """This process's fds for a UDP socket bound to port, or a TCP socket listening on it."""
+    wanted = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+    found: list[int] = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        with contextlib.suppress(OSError):
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                if sock.type != wanted or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if sock.getsockname()[1] != port:
+                    continue
+                if kind == "tcp" and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    continue
+                found.append(fd)
+    return found
+
+
+def attach_to_listeners(ports: Iterable[tuple[int, SocketKind]], addresses: Iterable[str]) -> int:
+    """Filter every SIP listener of this process on these ports; how many sockets got it."""
+    program = source_program(addresses)
+    count = 0
+    for port, kind in ports:
+        for fd in listening_sockets(port, kind):
+            attach(fd, program)
+            count += 1
+    return count

@@ -1,0 +1,119 @@
+"""The peer filter: the BPF program as a table of packets, then on real kernel sockets."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+import pytest
+
+from guestgate.sip.source_filter import ACCEPT, DROP, attach, listening_sockets, run_program, source_program
+
+
+def ipv4_header(source: str) -> bytes:
+    return struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        40,
+        0,
+        0,
+        64,
+        17,
+        0,
+        ipaddress.IPv4Address(source).packed,
+        ipaddress.IPv4Address("10.0.0.9").packed,
+    )
+
+
+def ipv6_header(source: str) -> bytes:
+    return struct.pack(
+        "!IHBB16s16s",
+        6 << 28,
+        20,
+        17,
+        64,
+        ipaddress.IPv6Address(source).packed,
+        ipaddress.IPv6Address("fd00::9").packed,
+    )
+
+
+PEERS = ["192.0.2.10", "192.0.2.11", "2001:db8::5", "::ffff:198.51.100.7"]
+
+CASES = [
+    ("a v4 peer", ipv4_header("192.0.2.10"), ACCEPT),
+    ("the other v4 peer", ipv4_header("192.0.2.11"), ACCEPT),
+    ("a v4-mapped peer, given as IPv6", ipv4_header("198.51.100.7"), ACCEPT),
+    ("a v4 neighbour", ipv4_header("192.0.2.12"), DROP),
+    ("loopback is no peer", ipv4_header("127.0.0.1"), DROP),
+    ("a v6 peer", ipv6_header("2001:db8::5"), ACCEPT),
+    ("v6, first word differs", ipv6_header("2001:db9::5"), DROP),
+    ("v6, last word differs", ipv6_header("2001:db8::6"), DROP),
+    ("v6, a middle word differs", ipv6_header("2001:db8:0:1::5"), DROP),
+    ("neither v4 nor v6", b"\x50" + bytes(39), DROP),
+    ("a header cut short", ipv4_header("192.0.2.10")[:13], DROP),
+]
+
+
+@pytest.mark.parametrize(("case", "header", "verdict"), CASES, ids=[c[0] for c in CASES])
+def test_the_program_passes_peers_only(case: str, header: bytes, verdict: int) -> None:
+    assert run_program(source_program(PEERS), header) == verdict, case
+
+
+def test_no_peers_drops_everything() -> None:
+    program = source_program([])
+    assert run_program(program, ipv4_header("192.0.2.10")) == DROP
+    assert run_program(program, ipv6_header("2001:db8::5")) == DROP
+
+
+def test_every_jump_fits_and_many_peers_work() -> None:
+    many = [str(ipaddress.IPv4Address("10.0.0.0") + i) for i in range(1500)]
+    many += [str(ipaddress.IPv6Address("fd00::") + i) for i in range(100)]
+    program = source_program(many)
+    assert all(jt < 256 and jf < 256 for _, jt, jf, _ in program)
+    assert run_program(program, ipv4_header("10.0.5.219")) == ACCEPT
+    assert run_program(program, ipv6_header("fd00::63")) == ACCEPT
+    assert run_program(program, ipv6_header("fd00::64")) == DROP
+
+
+@pytest.mark.parametrize("bad", ["cucm.example.com", "10.0.0.300", ""])
+def test_names_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        source_program([bad])
+
+
+def test_too_many_peers_are_refused() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        source_program([str(ipaddress.IPv6Address("fd00::") + i) for i in range(500)])
+
+
+def test_the_kernel_drops_what_the_program_drops() -> None:
+    """Real sockets on 127.0.0.1: a datagram and a TCP connection pass while 127.0.0.1 is
+    allowed, and nothing arrives once only another address is."""
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener,
+    ):
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        assert listening_sockets(port, "udp") and listening_sockets(port, "tcp")
+        for fd in listening_sockets(port, "udp") + listening_sockets(port, "tcp"):
+            attach(fd, source_program(["127.0.0.1"]))
+        server.settimeout(2)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.sendto(b"allowed", ("127.0.0.1", port))
+            assert server.recv(100) == b"allowed"
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+        for fd in listening_sockets(port, "udp") + listening_sockets(port, "tcp"):
+            attach(fd, source_program(["192.0.2.10"]))
+        server.settimeout(0.5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.sendto(b"dropped", ("127.0.0.1", port))
+            with pytest.raises(TimeoutError):
+                server.recv(100)
+        with pytest.raises(TimeoutError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -39,10 +39,13 @@ def detect_format(data: bytes) -> str:
     return "ios" if looks_like_ios(data.decode("utf-8", errors="replace")) else "sip"
 
 
+_PRINTABLE = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
+
+
 def _decode_text(data: bytes, label: str) -> str:
     sample = data[:65536]
     # Text traces never hold NUL bytes, and are mostly printable: anything else is binary.
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) or b >= 128 for b in sample)
+    printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # in C: a byte loop in Python cost ms
     if b"\x00" in sample or (sample and printable / len(sample) < 0.9):
         raise InputError(f"{label}: this is binary data, not a SIP trace or a pcap/pcapng capture")
     return data.decode("utf-8", errors="replace")

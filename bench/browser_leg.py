@@ -25,7 +25,7 @@ from bench.browser_rig import (
     start_echo_peer,
     start_signal,
 )
-from bench.janus_rig import LOOPBACK_NOTE, host_ipv4, janus_missing, janus_version, start_janus
+from bench.janus_rig import janus_note, janus_reference, start_janus
 from bench.measure import CpuWindow, ms, percentile
 from bench.report import PartResult
 from bench.settings import Settings
@@ -45,6 +45,19 @@ def _queue_depths(signals: list[Signal]) -> dict[str, float]:
     return out
 
 
+def _wait_idle(signals: list[Signal], timeout: float = 10.0) -> None:
+    """Until no browser call of an earlier step is in progress (its BYE done), so a step starts clean."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = 0.0
+        for signal in signals:
+            with contextlib.suppress(OSError):
+                active += sum(metric_values(signal.metrics(), "guestgate_browser_calls_active").values())
+        if active == 0:
+            return
+        time.sleep(0.2)
+
+
 def _step(
     system: str,
     calls: int,
@@ -56,6 +69,7 @@ def _step(
 ) -> dict[str, Any]:
     """One step: start the callers (spec, calls) at once, wait until every call is up or failed, measure
     the servers' CPU over `window` seconds, hang up."""
+    _wait_idle(signals)
     callers = [start_callers(spec, count, PER_CALLER, scratch) for spec, count in specs if count]
     merged = Callers([p for c in callers for p in c.processes])
     started = time.monotonic()
@@ -121,15 +135,11 @@ def run(settings: Settings) -> PartResult:
                     ({"system": "guestgate", "web_url": s.web_url, "origin": s.web_url, "path": LINK_PATH}, n)
                     for s, n in zip(used, share, strict=True)
                 ]
-                steps.append(_step("GuestGate", calls, specs, [s.pid for s in used], used, window, scratch))
-                time.sleep(0.5)  # the last BYEs
+                steps.append(_step("GuestGate", calls, specs, [s.pid for s in used], signals, window, scratch))
         finally:
             for signal in signals:
                 stop_process(signal.process)
-        why_not = janus_missing()
-        ice_ip = host_ipv4()
-        if not why_not and not ice_ip:
-            why_not = "Janus never gathers ICE on loopback and this host has no other IPv4 address"
+        why_not, ice_ip = janus_reference()
         if why_not:
             notes.append(f"No Janus reference: {why_not}")
         else:
@@ -141,7 +151,7 @@ def run(settings: Settings) -> PartResult:
                     time.sleep(0.5)
             finally:
                 stop_process(janus.process)
-            notes.append(f"Janus: {janus_version()}, SIP plugin only; " + LOOPBACK_NOTE.format(ip=ice_ip))
+            notes.append(janus_note(ice_ip))
     finally:
         stop_process(peer.process)
 

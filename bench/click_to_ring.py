@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from bench.browser_rig import LINK_PATH, EchoPeer, sip_call_ids, start_callers, start_echo_peer, start_signal
-from bench.janus_rig import LOOPBACK_NOTE, host_ipv4, janus_missing, janus_version, start_janus
+from bench.janus_rig import janus_note, janus_reference, start_janus
 from bench.measure import ms, percentile
 from bench.report import PartResult
 from bench.settings import Settings
@@ -77,10 +77,7 @@ def run(settings: Settings) -> PartResult:
             failed["GuestGate"] = calls - len(measured["GuestGate"]["offer_to_invite"])
         finally:
             stop_process(signal.process)
-        why_not = janus_missing()
-        ice_ip = host_ipv4()
-        if not why_not and not ice_ip:
-            why_not = "Janus never gathers ICE on loopback and this host has no other IPv4 address"
+        why_not, ice_ip = janus_reference()
         if why_not:
             notes.append(f"No Janus reference: {why_not}")
         else:
@@ -93,7 +90,7 @@ def run(settings: Settings) -> PartResult:
                 failed["Janus"] = calls - len(measured["Janus"]["offer_to_invite"])
             finally:
                 stop_process(janus.process)
-            notes.append(f"Janus: {janus_version()}, SIP plugin; " + LOOPBACK_NOTE.format(ip=ice_ip))
+            notes.append(janus_note(ice_ip))
     finally:
         stop_process(peer.process)
 

@@ -28,6 +28,18 @@ def janus_missing() -> str:
     return ""
 
 
+def janus_reference() -> tuple[str, str]:
+    """(why Janus cannot be driven here, "" when it can; the address its WebRTC leg will use)."""
+    why_not, ice_ip = janus_missing(), host_ipv4()
+    if not why_not and not ice_ip:
+        why_not = "Janus never gathers ICE candidates on loopback and this host has no other IPv4 address"
+    return why_not, ice_ip
+
+
+def janus_note(ice_ip: str) -> str:
+    return f"Janus: {janus_version()}, SIP plugin only; " + LOOPBACK_NOTE.format(ip=ice_ip)
+
+
 def janus_version() -> str:
     try:
         out = subprocess.run([str(JANUS), "--version"], capture_output=True, text=True, timeout=10).stdout

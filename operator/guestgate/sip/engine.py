@@ -62,6 +62,9 @@ MEDIA_SAMPLE_SECONDS = 0.25
 PJSUA_MAX_ACCOUNTS = int(os.environ.get("GUESTGATE_PJSUA_MAX_ACC", "8"))
 PJSUA_MAX_CALLS = int(os.environ.get("GUESTGATE_PJSUA_MAX_CALLS", "4"))
 REJECTED_KEEP_SECONDS = 5.0
+IDLE_POLL_MS = 10
+BUSY_POLL_MS = 2
+BUSY_SECONDS = 0.5
 MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
 
@@ -135,6 +138,7 @@ class SipEngine:
         self._reap: list[str] = []
         self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
         self._next_sample = 0.0
+        self._last_job = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -288,26 +292,35 @@ class SipEngine:
         self._ready.set()
         try:
             while not self._stopping.is_set():
-                self._run_jobs()
-                self._guarded("libHandleEvents", lambda: self._ep.libHandleEvents(10))
+                if self._run_jobs():
+                    self._last_job = time.monotonic()
+                # pjlib's poll cannot be woken by our queue: a job waits for the poll to return.
+                # Short polls while calls run or jobs come in keep call setup and slot reuse quick;
+                # long ones when idle keep an idle pod's CPU low.
+                busy = bool(self._calls) or time.monotonic() - self._last_job < BUSY_SECONDS
+                wait_ms = BUSY_POLL_MS if busy else IDLE_POLL_MS
+                self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
                 self._reap_calls()
                 self._sample_media()
         finally:
             self._fail_pending_jobs()
             self._shutdown()
 
-    def _run_jobs(self) -> None:
-        for _ in range(100):  # bounded: events must keep flowing under a burst of jobs
+    def _run_jobs(self) -> int:
+        """Run the queued jobs (at most 100); how many there were."""
+        count = 0
+        for count in range(1, 101):  # bounded: events must keep flowing under a burst of jobs
             try:
                 fn, future = self._jobs.get_nowait()
             except queue.Empty:
-                return
+                return count - 1
             if not future.set_running_or_notify_cancel():
                 continue
             try:
                 future.set_result(fn())
             except BaseException as exc:
                 future.set_exception(self._translate(exc))
+        return count
 
     def _fail_pending_jobs(self) -> None:
         while True:

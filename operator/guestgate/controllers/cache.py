@@ -38,15 +38,36 @@ class Parsed(Generic[T]):
 
 
 class Cache:
+    """Bodies by kind and key, each parsed once when it arrives (not on every read: with
+    thousands of links a reconcile that parsed them all would cost O(n) and a burst O(n^2)),
+    and the links indexed by namespace and slug."""
+
     def __init__(self) -> None:
         self._bodies: dict[str, dict[str, Body]] = {kind: {} for kind in KINDS}
+        self._parsed: dict[str, dict[str, Parsed[Any]]] = {kind: {} for kind in KINDS}
+        self._slugs: dict[tuple[str, str], set[str]] = {}  # (namespace, slug) -> link keys
 
     def put(self, kind: str, body: Body) -> None:
         meta = body.get("metadata", {})
-        self._bodies[kind][f"{meta.get('namespace')}/{meta.get('name')}"] = copy.deepcopy(body)
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        self.remove(kind, key)
+        body = copy.deepcopy(body)
+        self._bodies[kind][key] = body
+        parsed: Parsed[Any] = Parsed(body, MODELS[kind])
+        self._parsed[kind][key] = parsed
+        slug = _slug(parsed)
+        if kind == "GuestLink" and slug:
+            self._slugs.setdefault((str(meta.get("namespace")), slug), set()).add(key)
 
     def remove(self, kind: str, key: str) -> None:
         self._bodies[kind].pop(key, None)
+        parsed = self._parsed[kind].pop(key, None)
+        slug = _slug(parsed) if parsed is not None else None
+        if kind == "GuestLink" and slug:
+            holders = self._slugs.get((key.split("/", 1)[0], slug), set())
+            holders.discard(key)
+            if not holders:
+                self._slugs.pop((key.split("/", 1)[0], slug), None)
 
     def body(self, kind: str, key: str) -> Body | None:
         return self._bodies[kind].get(key)
@@ -54,22 +75,46 @@ class Cache:
     def keys(self, kind: str) -> list[str]:
         return sorted(self._bodies[kind])
 
-    def _parsed(self, kind: str, model: type[T]) -> Iterator[T]:
-        for body in self._bodies[kind].values():
-            parsed = Parsed(body, model)
-            if parsed.obj is not None:
+    def parsed(self, kind: str, key: str) -> Parsed[Any] | None:
+        return self._parsed[kind].get(key)
+
+    def _objects(self, kind: str, namespace: str) -> Iterator[Any]:
+        prefix = f"{namespace}/"
+        for key, parsed in self._parsed[kind].items():
+            if parsed.obj is not None and key.startswith(prefix):
                 yield parsed.obj
 
+    def _object(self, kind: str, namespace: str, name: str) -> Any:
+        parsed = self._parsed[kind].get(f"{namespace}/{name}")
+        return parsed.obj if parsed is not None else None
+
     def cluster(self, namespace: str, name: str) -> GuestCluster | None:
-        body = self.body("GuestCluster", f"{namespace}/{name}")
-        return Parsed(body, GuestCluster).obj if body is not None else None
+        found: GuestCluster | None = self._object("GuestCluster", namespace, name)
+        return found
 
     def trunk(self, namespace: str, name: str) -> SipTrunk | None:
-        body = self.body("SipTrunk", f"{namespace}/{name}")
-        return Parsed(body, SipTrunk).obj if body is not None else None
+        found: SipTrunk | None = self._object("SipTrunk", namespace, name)
+        return found
 
     def trunks(self, namespace: str) -> list[SipTrunk]:
-        return [t for t in self._parsed("SipTrunk", SipTrunk) if t.metadata.namespace == namespace]
+        return list(self._objects("SipTrunk", namespace))
 
     def links(self, namespace: str) -> list[GuestLink]:
-        return [link for link in self._parsed("GuestLink", GuestLink) if link.metadata.namespace == namespace]
+        return list(self._objects("GuestLink", namespace))
+
+    def links_with_slug(self, namespace: str, slug: str) -> list[GuestLink]:
+        """The links of the namespace that ask for `slug` (parsed ones only)."""
+        out: list[GuestLink] = []
+        for key in sorted(self._slugs.get((namespace, slug), ())):
+            parsed = self._parsed["GuestLink"].get(key)
+            if parsed is not None and parsed.obj is not None:
+                out.append(parsed.obj)
+        return out
+
+
+MODELS: dict[str, type[Object[Any]]] = {"GuestCluster": GuestCluster, "SipTrunk": SipTrunk, "GuestLink": GuestLink}
+
+
+def _slug(parsed: Parsed[Any]) -> str | None:
+    obj = parsed.obj
+    return obj.spec.slug if isinstance(obj, GuestLink) else None

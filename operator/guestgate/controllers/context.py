@@ -68,15 +68,14 @@ class Context:
         body = self.cache.body(kind, key)
         if body is None:
             return None  # deleted: owner references and DELETED events take care of the rest
-        parsed = Parsed(body, model)
+        cached = self.cache.parsed(kind, key)
+        parsed = cached if cached is not None and cached.body is body else Parsed(body, model)
         if parsed.obj is None:
             await self.write_invalid(body, invalid_condition, parsed.error, **invalid_extra)
             return None
         return body, parsed.obj
 
-    async def write_invalid(
-        self, body: Manifest, condition_type: str, error: str | None, **extra: Any
-    ) -> None:
+    async def write_invalid(self, body: Manifest, condition_type: str, error: str | None, **extra: Any) -> None:
         """The spec does not parse (the CRD schema should have caught it): say so in status."""
         generation = body["metadata"].get("generation", 0)
         change = ConditionChange(condition_type, "False", "InvalidSpec", error or "spec does not parse")

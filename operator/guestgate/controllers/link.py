@@ -18,7 +18,9 @@ async def reconcile_link(ctx: Context, key: str) -> None:
     body, link = loaded
     now = ctx.clock()
     ns = link.metadata.namespace
-    siblings = [other for other in ctx.cache.links(ns) if other.spec.cluster_ref == link.spec.cluster_ref]
+    # Only links asking for the same slug can take it (an index lookup, not a scan of every link).
+    same_slug = ctx.cache.links_with_slug(ns, link.spec.slug) if link.spec.slug else [link]
+    siblings = [other for other in same_slug if other.spec.cluster_ref == link.spec.cluster_ref]
     facts = LinkFacts(
         cluster=ctx.cache.cluster(ns, link.spec.cluster_ref),
         trunk=ctx.cache.trunk(ns, link.spec.trunk_ref),

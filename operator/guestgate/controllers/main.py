@@ -1,4 +1,4 @@
-"""kopf registration only: watch events feed the cache and the queue; one worker reconciles.
+"""kopf registration only: watch events feed the cache and the queue; a few workers reconcile.
 
 kopf's own state keeping (last-handled annotations, progress, finalizers, event posting) is not
 used: every reconcile is level-based from the cache, so a restarted operator finds everything
@@ -34,6 +34,8 @@ PLURALS = {"GuestCluster": "guestclusters", "SipTrunk": "siptrunks", "GuestLink"
 RECONCILERS = {"GuestCluster": reconcile_cluster, "SipTrunk": reconcile_trunk, "GuestLink": reconcile_link}
 # A full pass now and then catches what no event announces (a trunk's credentials Secret edited).
 RESYNC_SECONDS = 300.0
+# Reconciles at once (never two of one key): they mostly wait on the API server.
+WORKERS = 4
 
 _state: dict[str, Any] = {}
 
@@ -50,6 +52,7 @@ def dependents(ctx: Context, kind: str, body: dict[str, Any]) -> list[Key]:
     """The keys to reconcile when `body` of `kind` changes: itself and what reads it."""
     meta = body.get("metadata", {})
     ns, name = meta.get("namespace", ""), meta.get("name", "")
+    spec = body.get("spec", {})
     keys: list[Key] = [(kind, f"{ns}/{name}")]
     if kind == "GuestCluster":
         for other in ("SipTrunk", "GuestLink"):
@@ -57,15 +60,31 @@ def dependents(ctx: Context, kind: str, body: dict[str, Any]) -> list[Key]:
                 other_body = ctx.cache.body(other, key) or {}
                 if key.startswith(f"{ns}/") and other_body.get("spec", {}).get("clusterRef") == name:
                     keys.append((other, key))
-    else:
-        cluster_ref = body.get("spec", {}).get("clusterRef")
-        if cluster_ref:
-            keys.append(("GuestCluster", f"{ns}/{cluster_ref}"))
-        # Links read their trunk and their slug siblings.
+        return keys
+    cluster_ref = spec.get("clusterRef")
+    if cluster_ref:
+        keys.append(("GuestCluster", f"{ns}/{cluster_ref}"))
+    if kind == "SipTrunk":  # links read their trunk
         for key in ctx.cache.keys("GuestLink"):
-            if key.startswith(f"{ns}/"):
+            if (
+                key.startswith(f"{ns}/")
+                and (ctx.cache.body("GuestLink", key) or {}).get("spec", {}).get("trunkRef") == name
+            ):
                 keys.append(("GuestLink", key))
+    elif spec.get("slug"):  # links read the siblings that ask for the same slug
+        keys += [("GuestLink", link.key) for link in ctx.cache.links_with_slug(ns, spec["slug"])]
     return keys
+
+
+def spec_unchanged(previous: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Only the status (or other metadata) moved: nothing that reads this object needs a
+    reconcile. Our own status writes come back as such events, one per link."""
+    if previous is None:
+        return False
+    return bool(
+        previous.get("spec") == body.get("spec")
+        and previous["metadata"].get("deletionTimestamp") == body["metadata"].get("deletionTimestamp")
+    )
 
 
 def schedule_retry(ctx: Context, key: Key, kind: str, error: Exception) -> None:
@@ -126,7 +145,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     _state["ctx"] = ctx
     monitor = HealthMonitor(ctx, EndpointSource(kube, memo.get("signal_endpoints") or {}))
     _state["tasks"] = [
-        asyncio.create_task(ctx.queue.run(handle)),
+        asyncio.create_task(ctx.queue.run(handle, workers=WORKERS)),
         asyncio.create_task(_resync(ctx)),
         asyncio.create_task(monitor.run()),
     ]
@@ -140,6 +159,8 @@ async def cleanup(**_: Any) -> None:
 
 
 def _on_event(kind: str, event_type: str, body: kopf.Body) -> None:
+    """Runs on the event loop (the handlers are async: kopf runs sync ones in threads, which
+    raced the reconciles reading the cache and set the queue's asyncio.Event off the loop)."""
     ctx = _state.get("ctx")
     if ctx is None:
         return  # the startup LIST covers what happened before
@@ -151,6 +172,9 @@ def _on_event(kind: str, event_type: str, body: kopf.Body) -> None:
         ctx.cache.remove(kind, key)
     else:
         ctx.cache.put(kind, plain)
+    if event_type != "DELETED" and spec_unchanged(previous, plain):
+        ctx.queue.add((kind, key))
+        return
     keys = dependents(ctx, kind, plain)
     if previous is not None:  # a changed clusterRef: the old cluster republishes too
         keys += dependents(ctx, kind, previous)
@@ -159,22 +183,22 @@ def _on_event(kind: str, event_type: str, body: kopf.Body) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURALS["GuestCluster"])
-def guestcluster_event(type: str, body: kopf.Body, **_: Any) -> None:
+async def guestcluster_event(type: str, body: kopf.Body, **_: Any) -> None:
     _on_event("GuestCluster", type, body)
 
 
 @kopf.on.event(GROUP, VERSION, PLURALS["SipTrunk"])
-def siptrunk_event(type: str, body: kopf.Body, **_: Any) -> None:
+async def siptrunk_event(type: str, body: kopf.Body, **_: Any) -> None:
     _on_event("SipTrunk", type, body)
 
 
 @kopf.on.event(GROUP, VERSION, PLURALS["GuestLink"])
-def guestlink_event(type: str, body: kopf.Body, **_: Any) -> None:
+async def guestlink_event(type: str, body: kopf.Body, **_: Any) -> None:
     _on_event("GuestLink", type, body)
 
 
 @kopf.on.event("apps", "v1", "statefulsets", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
-def statefulset_event(body: kopf.Body, **_: Any) -> None:
+async def statefulset_event(body: kopf.Body, **_: Any) -> None:
     """Pods becoming ready change the GuestCluster's status."""
     ctx = _state.get("ctx")
     if ctx is None:

@@ -1,7 +1,8 @@
-"""A work queue of keys: duplicates coalesce, keys can be added after a delay, one worker.
+"""A work queue of keys: duplicates coalesce, keys can be added after a delay, a few workers.
 
-One worker serialises every reconcile, so the cluster's published configuration is never
-written by two reconciles at once; at this operator's scale that costs nothing.
+A key is never reconciled twice at once, so a cluster's published configuration is never
+written by two reconciles together; different keys run concurrently (each reconcile mostly
+waits on the API server: one at a time, thousands of link status writes queue up serially).
 """
 
 from __future__ import annotations
@@ -52,11 +53,35 @@ class WorkQueue:
     def forget(self, key: Key) -> None:
         self._failures.pop(key, None)
 
-    async def run(self, handle: Callable[[Key], Awaitable[None]]) -> None:
+    async def run(self, handle: Callable[[Key], Awaitable[None]], workers: int = 1) -> None:
+        """Hand keys to `workers` concurrent reconciles; one key is never in two at once (so
+        a cluster's configuration is written by one reconcile at a time), and a key added
+        while it is in flight runs again after."""
+        in_flight: set[Key] = set()
+        slots = asyncio.Semaphore(workers)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(key: Key) -> None:
+            try:
+                await handle(key)
+            finally:
+                in_flight.discard(key)
+                slots.release()
+                self._wakeup.set()  # a key held back while this one ran may go now
+
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._pending:
-                key = next(iter(self._pending))
+            while True:
+                key = next((k for k in self._pending if k not in in_flight), None)
+                if key is None:
+                    break
+                await slots.acquire()
+                if key not in self._pending or key in in_flight:
+                    slots.release()
+                    continue
                 del self._pending[key]
-                await handle(key)
+                in_flight.add(key)
+                task = asyncio.create_task(one(key))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)

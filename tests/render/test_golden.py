@@ -42,7 +42,7 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         published = render_published_config(cluster, trunks, links)
         out += [
             workload.service_account(cluster),
-            secrets.config_map(cluster, published),
+            *secrets.config_maps(cluster, published),
             secrets.signing_secret(cluster, b"fixed-signing-key"),
             secrets.admin_secret(cluster, b"fixed-admin-token"),
             secrets.credentials_secret(cluster, {"ns.trunk": (b"user", b"pass")}),

@@ -8,12 +8,17 @@ same pydantic models on both sides, so the two can never disagree about a field.
   rolls the pods (its hash is in the pod template).
 - trunks.json: one TrunkProfile per SipTrunk of the cluster. Reloaded live.
 - links.json: the published GuestLinks and the paths of withdrawn (disabled) ones. Reloaded live.
+  Compact JSON, and sharded once it grows: a ConfigMap holds at most 1 MiB, so past
+  LINK_SHARD_BYTES the links are spread by a hash of their id over links.json, links-1.json, ...
+  (each shard file in a ConfigMap of its own, all projected into the one config dir).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +29,25 @@ CLUSTER_FILE = "cluster.json"
 TRUNKS_FILE = "trunks.json"
 LINKS_FILE = "links.json"
 CONFIG_FILES = (CLUSTER_FILE, TRUNKS_FILE, LINKS_FILE)
+# links.json is shard 0; shards 1.. are links-<n>.json. A shard's target size leaves room under
+# the 1 MiB of a ConfigMap for the unevenness of the hash; 16 shards carry ~10 MiB of links.
+MAX_LINK_SHARDS = 16
+LINK_SHARD_BYTES = 640 * 1024
+LINK_SHARD_FILE = re.compile(r"links-([1-9][0-9]*)\.json")
+
+
+def link_shard_file(index: int) -> str:
+    return LINKS_FILE if index == 0 else f"links-{index}.json"
+
+
+def is_links_file(name: str) -> bool:
+    return name == LINKS_FILE or LINK_SHARD_FILE.fullmatch(name) is not None
+
+
+def link_shard(link_id: str, shards: int) -> int:
+    """The shard of a link: stable across processes and runs (not Python's salted hash())."""
+    return int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big") % shards
+
 
 # Where the pod finds its secrets (mounted by the StatefulSet); relative to the secrets dir.
 SIGNING_KEY_FILE = "signing/key"
@@ -193,21 +217,55 @@ class PublishedConfig(ConfigModel):
     links: LinksFile = LinksFile()
 
     def files(self) -> dict[str, str]:
-        """The ConfigMap data / the files of the config dir."""
+        """The files of the config dir: cluster.json, trunks.json and the links shard files."""
+        return {CLUSTER_FILE: self.cluster.to_json(), TRUNKS_FILE: self.trunks.to_json(), **self.link_files()}
+
+    def link_files(self) -> dict[str, str]:
+        """links.json, and links-1.json... when the links need more than one shard; compact JSON.
+
+        Every shard file is written, empty ones included, so a shard that empties is replaced
+        rather than left stale."""
+        links = [(link.id, _compact(link)) for link in self.links.links]
+        withdrawn = [(item.path, _compact(item)) for item in self.links.withdrawn]
+        size = sum(len(text) + 1 for _, text in links + withdrawn)
+        shards = min(MAX_LINK_SHARDS, max(1, math.ceil(size / LINK_SHARD_BYTES)))
+        parts: list[tuple[list[str], list[str]]] = [([], []) for _ in range(shards)]
+        for link_id, text in links:
+            parts[link_shard(link_id, shards)][0].append(text)
+        for path, text in withdrawn:
+            parts[link_shard(path, shards)][1].append(text)
         return {
-            CLUSTER_FILE: self.cluster.to_json(),
-            TRUNKS_FILE: self.trunks.to_json(),
-            LINKS_FILE: self.links.to_json(),
+            link_shard_file(index): '{"links":[' + ",".join(own) + '],"withdrawn":[' + ",".join(gone) + "]}\n"
+            for index, (own, gone) in enumerate(parts)
         }
 
     @classmethod
     def from_files(cls, files: dict[str, str]) -> PublishedConfig:
-        """Parse the files back; raises pydantic.ValidationError or ValueError on bad content."""
+        """Parse the files back (links from every shard file, in shard order); raises
+        pydantic.ValidationError or ValueError on bad content."""
+        links: list[LinkConfig] = []
+        withdrawn: list[WithdrawnLink] = []
+        shard_files = sorted((n for n in files if is_links_file(n)), key=_shard_index)
+        for name in shard_files:
+            shard = LinksFile.model_validate(json.loads(files[name]))
+            links += shard.links
+            withdrawn += shard.withdrawn
+        if len(shard_files) > 1:  # the order the operator renders: by id
+            links.sort(key=lambda link: link.id)
         return cls(
             cluster=ClusterConfig.model_validate(json.loads(files[CLUSTER_FILE])),
             trunks=TrunksFile.model_validate(json.loads(files.get(TRUNKS_FILE, "{}"))),
-            links=LinksFile.model_validate(json.loads(files.get(LINKS_FILE, "{}"))),
+            links=LinksFile(links=tuple(links), withdrawn=tuple(withdrawn)),
         )
+
+
+def _compact(model: ConfigModel) -> str:
+    return model.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def _shard_index(name: str) -> int:
+    match = LINK_SHARD_FILE.fullmatch(name)
+    return int(match.group(1)) if match else 0
 
 
 def content_hash(text: str) -> str:

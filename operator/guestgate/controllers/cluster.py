@@ -7,7 +7,7 @@ import logging
 import secrets
 
 from guestgate.api.objects import GuestCluster
-from guestgate.config.schema import content_hash
+from guestgate.config.schema import MAX_LINK_SHARDS, content_hash
 from guestgate.controllers.context import Context
 from guestgate.render import names, network, workload
 from guestgate.render import secrets as secret_render
@@ -60,9 +60,16 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
             )
 
     sources = network.sip_sources(cluster, ctx.cache.trunks(ns))
+    config_maps = secret_render.config_maps(cluster, published)
+    # Shards the links no longer need are emptied, so no link is served twice (created in order,
+    # so the first absent one ends the search).
+    for index in range(len(config_maps), MAX_LINK_SHARDS):
+        if await ctx.io(ctx.kube.get, "ConfigMap", ns, names.links_config_map_name(name, index)) is None:
+            break
+        config_maps.append(secret_render.empty_links_shard(cluster, index))
     children = [
         workload.service_account(cluster),
-        secret_render.config_map(cluster, published),
+        *config_maps,
         secret_render.credentials_secret(cluster, credentials),
         network.headless_service(cluster),
         network.service(cluster),

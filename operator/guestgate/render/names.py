@@ -30,6 +30,11 @@ def config_map_name(cluster: str) -> str:
     return f"{cluster}-config"
 
 
+def links_config_map_name(cluster: str, shard: int) -> str:
+    """The ConfigMap of links shard `shard` >= 1 (shard 0, links.json, is in config_map_name)."""
+    return f"{cluster}-links-{shard}"
+
+
 def signing_secret_name(cluster: str) -> str:
     return f"{cluster}-signing-key"
 

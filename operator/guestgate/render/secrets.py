@@ -12,19 +12,36 @@ from collections.abc import Mapping
 from typing import Any
 
 from guestgate.api.objects import GuestCluster
-from guestgate.config.schema import PublishedConfig
+from guestgate.config.schema import LINKS_FILE, PublishedConfig, is_links_file, link_shard_file
 from guestgate.render import names
 
 Manifest = dict[str, Any]
 
 
-def config_map(cluster: GuestCluster, published: PublishedConfig) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": names.child_metadata(cluster, names.config_map_name(cluster.metadata.name)),
-        "data": published.files(),
-    }
+def config_maps(cluster: GuestCluster, published: PublishedConfig) -> list[Manifest]:
+    """The cluster's ConfigMap (cluster.json, trunks.json, links.json), then one per further
+    links shard (links-<n>.json in <cluster>-links-<n>): a ConfigMap holds at most 1 MiB."""
+    c = cluster.metadata.name
+    files = published.files()
+    shards = sum(1 for name in files if is_links_file(name))
+    first = {name: text for name, text in files.items() if not is_links_file(name) or name == LINKS_FILE}
+    out = [_config_map(cluster, names.config_map_name(c), first)]
+    for index in range(1, shards):
+        name = link_shard_file(index)
+        out.append(_config_map(cluster, names.links_config_map_name(c, index), {name: files[name]}))
+    return out
+
+
+def empty_links_shard(cluster: GuestCluster, index: int) -> Manifest:
+    """A links shard the cluster no longer needs, emptied (its links moved to other shards)."""
+    text = '{"links":[],"withdrawn":[]}\n'
+    return _config_map(
+        cluster, names.links_config_map_name(cluster.metadata.name, index), {link_shard_file(index): text}
+    )
+
+
+def _config_map(cluster: GuestCluster, name: str, data: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": names.child_metadata(cluster, name), "data": data}
 
 
 def _secret(cluster: GuestCluster, name: str, data: Mapping[str, bytes]) -> Manifest:

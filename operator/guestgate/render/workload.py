@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from guestgate.api.objects import GuestCluster
-from guestgate.config.schema import ADMIN_TOKEN_FILE, CREDENTIALS_DIR, SIGNING_KEY_FILE, TURN_SECRET_FILE
+from guestgate.config.schema import (
+    ADMIN_TOKEN_FILE,
+    CREDENTIALS_DIR,
+    MAX_LINK_SHARDS,
+    SIGNING_KEY_FILE,
+    TURN_SECRET_FILE,
+)
 from guestgate.render import names
 
 Manifest = dict[str, Any]
@@ -44,12 +50,23 @@ def _ports(cluster: GuestCluster) -> list[Manifest]:
     return ports
 
 
+def _config_sources(cluster: str) -> list[Manifest]:
+    """The ConfigMap, and every links shard the cluster may grow (optional: absent until the links
+    need it), projected into one directory: growing never changes the pod template."""
+    sources: list[Manifest] = [{"configMap": {"name": names.config_map_name(cluster)}}]
+    sources += [
+        {"configMap": {"name": names.links_config_map_name(cluster, index), "optional": True}}
+        for index in range(1, MAX_LINK_SHARDS)
+    ]
+    return sources
+
+
 def _volumes(cluster: GuestCluster) -> tuple[list[Manifest], list[Manifest]]:
     c = cluster.metadata.name
     spec = cluster.spec
     secrets = names.SECRETS_MOUNT
     volumes: list[Manifest] = [
-        {"name": "config", "configMap": {"name": names.config_map_name(c)}},
+        {"name": "config", "projected": {"sources": _config_sources(c)}},
         _secret_volume("signing-key", names.signing_secret_name(c), [("key", "key")]),
         _secret_volume("admin-token", names.admin_secret_name(c), [("token", "token")]),
         _secret_volume("trunk-credentials", names.credentials_secret_name(c)),

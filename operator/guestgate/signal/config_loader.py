@@ -15,7 +15,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from guestgate.config.schema import CLUSTER_FILE, CONFIG_FILES, LINKS_FILE, TRUNKS_FILE, PublishedConfig
+from guestgate.config.schema import (
+    CLUSTER_FILE,
+    CONFIG_FILES,
+    LINKS_FILE,
+    TRUNKS_FILE,
+    LinksFile,
+    PublishedConfig,
+    is_links_file,
+)
 
 log = logging.getLogger("guestgate.signal.config")
 
@@ -35,7 +43,9 @@ class LoadedConfig:
 
 def _read(config_dir: Path) -> dict[str, str]:
     files: dict[str, str] = {}
-    for name in CONFIG_FILES:
+    # links.json may come sharded (links-1.json, ...: one ConfigMap each, projected together).
+    shards = sorted(p.name for p in config_dir.glob("links-*.json") if is_links_file(p.name))
+    for name in (*CONFIG_FILES, *shards):
         path = config_dir / name
         if not path.exists():
             if name == CLUSTER_FILE:
@@ -70,14 +80,23 @@ def load_config(config_dir: Path) -> LoadedConfig:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top)"
-        name = _FILE_OF_MODEL.get(error.title, "")
-        raise ConfigError(
-            f"{config_dir / name}: {where}: {first['msg']} ({error.error_count()} error(s))"
-        ) from error
+        name = _FILE_OF_MODEL.get(error.title, "") if error.title != "LinksFile" else _links_file_of(files, error)
+        raise ConfigError(f"{config_dir / name}: {where}: {first['msg']} ({error.error_count()} error(s))") from error
     ids = [t.id for t in config.trunks.trunks]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"{config_dir}/trunks.json: trunk ids are not unique")
     return LoadedConfig(config, _digest(files))
+
+
+def _links_file_of(files: dict[str, str], error: ValidationError) -> str:
+    """Which links file a LinksFile error came from: the first shard that does not validate."""
+    for name in sorted(files):
+        if is_links_file(name):
+            try:
+                LinksFile.model_validate(json.loads(files[name]))
+            except ValidationError:
+                return name
+    return LINKS_FILE
 
 
 class ConfigWatcher:

@@ -26,7 +26,7 @@ from typing import Any
 
 from kubernetes import client, config, watch
 
-from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE
+from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE, is_links_file
 from guestgate.demo_local import free_port, stop_process
 from guestgate.devcluster import DevCluster
 from guestgate.render import names
@@ -283,11 +283,21 @@ class SignalPods:
         sha256 over name, NUL, content, NUL of each file, sorted by name)."""
         folder = self.dirs[index] / "config"
         sha = hashlib.sha256()
-        for name in sorted(CONFIG_FILES):
-            path = folder / name
-            if path.exists():
-                sha.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        present = {name for name in CONFIG_FILES if (folder / name).exists()}
+        present |= {path.name for path in folder.glob("links-*.json") if is_links_file(path.name)}
+        for name in sorted(present):
+            sha.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
         return bool(self.status(index)["config"]["digest"] == sha.hexdigest()[:16])
+
+    def links_listed(self) -> int:
+        """Links in the files the pods were given (every links shard)."""
+        with self._lock:
+            texts = [text for name, text in self.files.items() if is_links_file(name)]
+        return sum(len(json.loads(text).get("links", [])) for text in texts)
+
+    def links_bytes(self) -> int:
+        with self._lock:
+            return sum(len(text) for name, text in self.files.items() if is_links_file(name))
 
     def stop(self) -> None:
         self._stop.set()

@@ -41,7 +41,7 @@ from bench.operator_cluster import (
 )
 from bench.report import PartResult
 from bench.settings import Settings
-from guestgate.config.schema import LINKS_FILE
+from guestgate.config.schema import is_links_file
 from guestgate.devcluster import DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,8 +176,7 @@ def wait_live(
                 status_at = time.monotonic() - started
         if served_at is None:
             with contextlib.suppress(OSError, ValueError, KeyError):
-                listed = len(json.loads(pods.files.get(LINKS_FILE, "{}")).get("links", []))
-                if listed >= total and all(pods.serves_what_was_written(i) for i in range(pods.count)):
+                if pods.links_listed() >= total and all(pods.serves_what_was_written(i) for i in range(pods.count)):
                     served_at = time.monotonic() - started
         if status_at is not None and served_at is not None:
             break
@@ -313,7 +312,8 @@ def run(settings: Settings) -> PartResult:
                         "operatorRequests": requests,
                         "apiserverRequests": apiserver_total,
                         "reconciles": reconciles,
-                        "linksFileBytes": len(pods.files.get(LINKS_FILE, "")),
+                        "linksBytes": pods.links_bytes(),
+                        "linksConfigMaps": sum(1 for name in pods.files if is_links_file(name)),
                     }
                 )
                 have = total

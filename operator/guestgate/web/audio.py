@@ -7,6 +7,7 @@ is the arithmetic around it, which is where latency and clicks come from.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from array import array
 from collections import deque
@@ -32,16 +33,27 @@ class FrameBuffer:
 
     Bounded on purpose: when the consumer falls behind (a slow event loop, a clock drift between
     the browser and the SIP side), the oldest audio is dropped, so latency stays constant instead
-    of growing for the rest of the call. Thread-safe for one producer and one consumer (deque's
-    append and popleft are atomic); `_partial` is touched by the producer only.
+    of growing for the rest of the call. And drained back: a burst (a stalled event loop, a late
+    packet train) leaves frames waiting that the two steady 20 ms clocks would never take out
+    again, each one 20 ms of delay for the rest of the call; so when more than `target` frames
+    have been waiting at every pop for `drain_after` pops in a row (a second at 20 ms), one is
+    dropped (counted in `drained`), until the depth is back at `target`.
+
+    Thread-safe for one producer and one consumer (deque's append and popleft are atomic);
+    `_partial` and `dropped` are touched by the producer only, `_over` and `drained` by the
+    consumer only.
     """
 
     frame_bytes: int
     max_frames: int = 5  # 100 ms at 20 ms
-    dropped: int = 0
+    target: int = 2  # frames waiting (the one popped included) that are not delay to drain
+    drain_after: int = 50  # pops in a row above target before one frame is dropped
+    dropped: int = 0  # frames dropped because the buffer was full
+    drained: int = 0  # frames dropped by the drain rule
     peak: int = 0  # the most frames ever waiting at once (the bridge's queue-depth metric)
     _frames: deque[bytes] = field(default_factory=deque)
     _partial: bytearray = field(default_factory=bytearray)
+    _over: int = 0
 
     def push(self, pcm: bytes) -> None:
         self._partial += pcm
@@ -54,6 +66,15 @@ class FrameBuffer:
         self.peak = max(self.peak, len(self._frames))
 
     def pop(self) -> bytes | None:
+        if len(self._frames) > self.target:
+            self._over += 1
+            if self._over >= self.drain_after:
+                self._over = 0
+                with contextlib.suppress(IndexError):  # the producer may have dropped it first
+                    self._frames.popleft()
+                    self.drained += 1
+        else:
+            self._over = 0
         try:
             return self._frames.popleft()
         except IndexError:
@@ -62,9 +83,15 @@ class FrameBuffer:
     def __len__(self) -> int:
         return len(self._frames)
 
+    @property
+    def lost(self) -> int:
+        """Every frame dropped, full or draining (guestgate_bridge_frames_dropped_total)."""
+        return self.dropped + self.drained
+
     def clear(self) -> None:
         self._frames.clear()
         self._partial.clear()
+        self._over = 0
 
 
 @dataclass

@@ -5,7 +5,9 @@ the host and land in the SipTrunk status."""
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
+import uuid
 from typing import Any
 
 import pytest
@@ -108,3 +110,32 @@ def test_a_health_check_from_every_pod_lands_in_the_siptrunk_status(
     healthy = next(c for c in node_cluster.kubectl_json("-n", DEMO_NAMESPACE, "get", "siptrunk", "cube")
                    ["status"]["conditions"] if c["type"] == "Healthy")
     assert (healthy["status"], healthy["reason"]) == ("True", "OK")
+
+
+def _options_from(source: str, pod_ip: str, port: int) -> bytes:
+    """One OPTIONS over UDP from source (an address of this host) to a pod; its reply or b""."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        local = sock.getsockname()
+        sock.sendto((
+            f"OPTIONS sip:guestgate@{pod_ip}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:scan@{local[0]}>;tag={uuid.uuid4().hex[:6]}\r\n"
+            f"To: <sip:guestgate@{pod_ip}>\r\nCall-ID: {uuid.uuid4().hex}\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode(), (pod_ip, port))
+        sock.settimeout(2.0)
+        try:
+            return sock.recv(65535)
+        except TimeoutError:
+            return b""
+
+
+def test_a_pod_answers_its_trunk_peer_and_nobody_else(node_cluster: Node, examples: list[dict[str, Any]]) -> None:
+    """SIP from the trunk's peer (SIPp on the host address) is answered; the same OPTIONS from
+    the bridge's gateway address (not a peer: what a scanner is) gets nothing, dropped by the
+    pod's own socket filter (the bridge CNI enforces no NetworkPolicy)."""
+    for pod in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR):
+        pod_ip = pod["status"]["podIP"]
+        assert _options_from(node_cluster.host_address, pod_ip, 5060).startswith(b"SIP/2.0 200"), pod_ip
+        assert _options_from("0.0.0.0", pod_ip, 5060) == b"", pod_ip  # the source is the bridge's address

@@ -213,6 +213,7 @@ def test_non_peers_get_nothing(server_factory: Any) -> None:
     with pytest.raises(OSError):  # the SYN is dropped: the connection never opens
         sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp", timeout=1.0)
     assert server.alive(), server.logs()[-3000:]
+    assert server.request("GET", "/v1/status")[1]["peerFilter"] == {"udp": "filtered", "tcp": "filtered"}
     # The same request from an address that became a peer is answered: the filter follows the config.
     server.write_trunks([trunk("cucm", peer(5060, host="127.0.0.2"), peer(5060, host="127.0.0.1"))])
     assert wait_for(lambda: sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp", timeout=0.5), 10)
@@ -258,7 +259,8 @@ def test_a_scanner_gets_nothing_while_the_peer_is_served(
                                  host=scanner.host_ip)
             assert reply and reply[-1].startswith(b"SIP/2.0 200"), (transport, reply)
 
-        assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/cucm")[1]["up"], 10), server.logs()[-2000:]
+        assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/cucm")[1]["up"], 20), (
+            server.request("GET", "/v1/trunks/gg/cucm")[1], responder.output()[-2000:])
         server.write_trunks([trunk("cucm", peer(responder.port), peer(5060, host=scanner.scanner_ip), keepalive=1)])
         assert wait_for(lambda: scanner.exchange("OPTIONS", port, "udp", timeout=0.5)["replies"], 10)
         assert scanner.exchange("OPTIONS", port, "udp")["replies"][-1].startswith("SIP/2.0 200")  # type: ignore[index]

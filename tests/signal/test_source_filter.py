@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -117,3 +120,23 @@ def test_the_kernel_drops_what_the_program_drops() -> None:
                 server.recv(100)
         with pytest.raises(TimeoutError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_without_cap_net_admin_udp_is_filtered_and_tcp_reported() -> None:
+    """As a pod runs (uid 10001, no capabilities): the UDP socket takes the filter, a TCP
+    listener cannot and says why instead of failing."""
+    script = (
+        "import json, socket\n"
+        "from guestgate.sip.source_filter import attach_to_listeners\n"
+        "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0)); port = u.getsockname()[1]\n"
+        "t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(('127.0.0.1', port)); t.listen()\n"
+        "print(json.dumps(attach_to_listeners([('udp', port, 'udp'), ('tcp', port, 'tcp')], ['192.0.2.1'])))\n"
+    )
+    out = subprocess.run(
+        ["setpriv", "--reuid", "10001", "--regid", "10001", "--clear-groups", "--inh-caps", "-all",
+         sys.executable, "-c", script],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    outcome = json.loads(out.stdout)
+    assert outcome["udp"] == "filtered"
+    assert outcome["tcp"].startswith("unfiltered: the kernel lets only CAP_NET_ADMIN"), outcome

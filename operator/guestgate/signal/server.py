@@ -175,6 +175,8 @@ class SignalServer:
             "pod": self.options.pod_name or socket.gethostname(),
             "config": {"digest": current.digest if current else "", "error": self.watcher.last_error},
             "trunks": self.trunk_states(),
+            # Which SIP listeners drop non-peers in the kernel (docs/signal.md, "Peer filtering").
+            "peerFilter": dict(self.engine.peer_filter) if self.engine else {},
         }
 
     def trunk_states(self) -> list[dict[str, Any]]:

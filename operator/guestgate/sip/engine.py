@@ -122,6 +122,7 @@ class SipEngine:
         self._start_error: BaseException | None = None
         self._allowed_sources: frozenset[str] = frozenset()
         self._filter_lock = threading.Lock()
+        self.peer_filter: dict[str, str] = {}  # transport: "filtered" or why not (peers_only)
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
         # Below: touched on the engine thread only.
@@ -209,14 +210,17 @@ class SipEngine:
             self._filter_sources()
 
     def _filter_sources(self) -> None:
-        listeners: list[tuple[int, SocketKind]] = []
-        for kind, hostport in self._local.items():  # udp, tcp, tls (a TCP listener too)
-            listeners.append((int(hostport.rpartition(":")[2]), "udp" if kind == "udp" else "tcp"))
+        listeners: list[tuple[str, int, SocketKind]] = []
+        for name, hostport in self._local.items():  # udp, tcp, tls (a TCP listener too)
+            listeners.append((name, int(hostport.rpartition(":")[2]), "udp" if name == "udp" else "tcp"))
         with self._filter_lock:
-            count = attach_to_listeners(listeners, self._allowed_sources)
-        if count < len(listeners):
-            raise EngineError(f"the peer filter reached {count} of {len(listeners)} SIP sockets")
-        log.info("sip peer filter sockets=%d peers=%s", count, sorted(self._allowed_sources))
+            outcome = attach_to_listeners(listeners, self._allowed_sources)
+        if outcome.get("udp", "filtered") != "filtered":
+            raise EngineError(f"the peer filter did not reach the UDP socket: {outcome['udp']}")
+        if outcome != self.peer_filter:
+            level = logging.INFO if all(v == "filtered" for v in outcome.values()) else logging.WARNING
+            log.log(level, "sip peer filter %s peers=%d", outcome, len(self._allowed_sources))
+        self.peer_filter = outcome
 
     # ---- the queue ---------------------------------------------------------------------------
 

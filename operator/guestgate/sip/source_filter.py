@@ -148,12 +148,24 @@ def listening_sockets(port: int, kind: SocketKind) -> list[int]:
     return found
 
 
-def attach_to_listeners(ports: Iterable[tuple[int, SocketKind]], addresses: Iterable[str]) -> int:
-    """Filter every SIP listener of this process on these ports; how many sockets got it."""
+def attach_to_listeners(listeners: Iterable[tuple[str, int, SocketKind]], addresses: Iterable[str]) -> dict[str, str]:
+    """Filter every SIP listener of this process: {name: "filtered" or why not}.
+
+    Linux lets any process filter its UDP sockets, but (on recent kernels) a TCP socket only
+    with CAP_NET_ADMIN, which a non-root pod does not get: such a listener is reported, not
+    fatal; the NetworkPolicy is its guard then.
+    """
     program = source_program(addresses)
-    count = 0
-    for port, kind in ports:
-        for fd in listening_sockets(port, kind):
-            attach(fd, program)
-            count += 1
-    return count
+    outcome: dict[str, str] = {}
+    for name, port, kind in listeners:
+        fds = listening_sockets(port, kind)
+        if not fds:
+            outcome[name] = f"unfiltered: no {kind} socket on port {port}"
+            continue
+        try:
+            for fd in fds:
+                attach(fd, program)
+            outcome[name] = "filtered"
+        except PermissionError:
+            outcome[name] = f"unfiltered: the kernel lets only CAP_NET_ADMIN filter {kind.upper()} sockets"
+    return outcome

@@ -26,7 +26,8 @@ BRIDGE_QUEUE_DEPTH = Gauge(
 )
 BRIDGE_FRAMES_DROPPED = Counter(
     "guestgate_bridge_frames_dropped_total",
-    "20 ms frames the media bridge dropped because its buffer was full (counted when a call ends)",
+    "20 ms frames the media bridge dropped: its buffer was full, or held more than it needs for a second "
+    "(drained back to keep latency low); counted when a call ends",
     ["direction"],
 )
 

@@ -243,9 +243,9 @@ def test_a_scanner_gets_nothing_while_the_peer_is_served(
     tmp_path: Path, sipp: SippFactory, scanner: ScannerNamespace
 ) -> None:
     """A scanner from another address (a network namespace of ours) gets no answer to OPTIONS,
-    INVITE or a TCP connection, while the trunk's peer on 127.0.0.1 keeps its keepalive up and its
-    OPTIONS answered. Listing the scanner's address as a peer opens the door: the filter, not
-    routing, is what kept it out."""
+    INVITE or a TCP connection, while the trunk's peer on 127.0.0.1 has its OPTIONS answered.
+    Listing the scanner's address as a peer opens the door: the filter, not routing, is what kept
+    it out."""
     responder = sipp("options-responder", calls=1000)
     server = start_signal(tmp_path / "server", [trunk("cucm", peer(responder.port), keepalive=1)], bind=scanner.host_ip)
     try:
@@ -258,9 +258,6 @@ def test_a_scanner_gets_nothing_while_the_peer_is_served(
             reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, transport.upper()), transport,
                                  host=scanner.host_ip)
             assert reply and reply[-1].startswith(b"SIP/2.0 200"), (transport, reply)
-
-        assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/cucm")[1]["up"], 20), (
-            server.request("GET", "/v1/trunks/gg/cucm")[1], responder.output()[-2000:])
         server.write_trunks([trunk("cucm", peer(responder.port), peer(5060, host=scanner.scanner_ip), keepalive=1)])
         assert wait_for(lambda: scanner.exchange("OPTIONS", port, "udp", timeout=0.5)["replies"], 10)
         assert scanner.exchange("OPTIONS", port, "udp")["replies"][-1].startswith("SIP/2.0 200")  # type: ignore[index]

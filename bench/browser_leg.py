@@ -29,7 +29,8 @@ from bench.janus_rig import janus_note, janus_reference, start_janus
 from bench.measure import CpuWindow, ms, percentile
 from bench.report import PartResult
 from bench.settings import Settings
-from guestgate.demo_local import free_port, stop_process
+from guestgate.demo_local import stop_process
+from guestgate.devcluster.ports import free_port
 
 PER_CALLER = 4  # calls per aiortc caller process
 PJSUA_MAX_CALLS = 4  # the pjsua2 wheel's compile-time cap on one process's calls

@@ -17,7 +17,8 @@ from guestgate.config.schema import (
     TrunkProfile,
     TrunksFile,
 )
-from guestgate.demo_local import free_port, stop_process
+from guestgate.demo_local import stop_process
+from guestgate.devcluster.ports import free_port
 
 TOKEN = "bench-admin-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -14,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from guestgate.demo_local import free_port, stop_process
+from guestgate.demo_local import stop_process
+from guestgate.devcluster.ports import free_media_port, free_port, udp_bound
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "tests" / "sip_scenarios"  # the SIPp scenarios the tests play, read as data
@@ -25,32 +25,6 @@ def sipp_binary() -> str:
     if not found:
         raise RuntimeError("sipp is not installed (make tools)")
     return found
-
-
-def free_media_port() -> int:
-    """An even UDP port with the next one free too (RTP and RTCP)."""
-    for _ in range(50):
-        port = free_port() & ~1
-        with (
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp,
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp,
-        ):
-            try:
-                rtp.bind(("127.0.0.1", port))
-                rtcp.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free RTP port pair on 127.0.0.1")
-
-
-def _udp_bound(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 @dataclass
@@ -102,7 +76,7 @@ def start_peer(
     peer = SippPeer(process, port, directory, log)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if _udp_bound(port):
+        if udp_bound(port):
             return peer
         if process.poll() is not None:
             break

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,27 +25,13 @@ from typing import Any
 
 from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE
 from guestgate.devcluster import DevCluster
+from guestgate.devcluster.ports import free_port
 
 DEMO_CLUSTER = "local"
 DEMO_TRUNK = "demo-phone"
 DEMO_LINK = "try-me"
 DEMO_SLUG = "demo"
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    """A port free for UDP and TCP on 127.0.0.1 (SIP listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 @dataclass(frozen=True)

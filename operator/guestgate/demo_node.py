@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from guestgate.devcluster import DevCluster
 from guestgate.devcluster.components import WITH_NODE
 from guestgate.devcluster.images import load_images
 from guestgate.devcluster.node import NodePaths
+from guestgate.devcluster.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "guestgate-demo"
@@ -41,13 +41,6 @@ SELECTOR = {"app.kubernetes.io/name": "guestgate-signal", "app.kubernetes.io/ins
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
-
-
-def _free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind((address, 0))
-        port: int = udp.getsockname()[1]
-        return port
 
 
 def _wait(what: str, probe: Callable[[], Any], stop: dict[str, bool], timeout: float) -> Any:
@@ -107,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                      "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never")
         host = json.loads(cluster.layout.state_file.read_text())["advertiseAddress"]
         logs = cluster.state_dir / "logs"
-        phone_port = _free_port(host)
+        phone_port = free_port(address=host)
         step(f"demo phone: pjsua2 on {host}:{phone_port} (the host address pods reach), answers and echoes")
         phone = subprocess.Popen(
             [sys.executable, "-m", "guestgate.web.demophone", "--bind", host, "--port", str(phone_port),

@@ -34,7 +34,8 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
-from guestgate.demo_local import free_port, stop_process
+from guestgate.demo_local import stop_process
+from guestgate.devcluster.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"

@@ -20,7 +20,6 @@ import base64
 import json
 import logging
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -38,6 +37,7 @@ from guestgate.devcluster.components import WITH_NODE
 from guestgate.devcluster.images import BuiltImage, load_images
 from guestgate.devcluster.layout import CacheLayout
 from guestgate.devcluster.node import NodePaths
+from guestgate.devcluster.ports import free_port
 from guestgate.devcluster.process import exclusive
 
 log = logging.getLogger(__name__)
@@ -121,21 +121,6 @@ def release(node_cluster: Node) -> Iterator[str]:
 # --- a SIPp peer on the host address ------------------------------------------------------------
 
 
-def free_host_port(address: str) -> int:
-    """A port free for both UDP and TCP on ``address``."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((address, 0))
-            port: int = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((address, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError(f"no free port on {address}")
-
-
 @dataclass
 class HostSipp:
     process: subprocess.Popen[bytes]
@@ -157,8 +142,8 @@ def start_sipp(address: str, scenario: str, log_dir: Path, *, calls: int = 500, 
                rtp_echo: bool = True) -> HostSipp:
     """SIPp bound to the host address (what pods reach), answering ``calls`` calls at most and
     stopping after ``run_seconds`` whatever happens."""
-    port = free_host_port(address)
-    media = free_host_port(address)
+    port = free_port(address=address)
+    media = free_port(address=address)
     log_file = log_dir / f"sipp-{scenario}-{port}.log"
     command = ["sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", address, "-p", str(port),
                "-mi", address, "-mp", str(media), "-m", str(calls), "-nostdin", "-timeout", f"{run_seconds}s",

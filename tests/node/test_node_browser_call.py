@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from conftest import CLUSTER, DEMO_NAMESPACE, REPO, SIGNAL_SELECTOR, Node, free_host_port, pod_ready
+from conftest import CLUSTER, DEMO_NAMESPACE, REPO, SIGNAL_SELECTOR, Node, pod_ready
 from fixtures.operator import wait_for
 
 sys.path.insert(0, str(REPO / "tests" / "browser"))
@@ -25,6 +25,7 @@ from chromium import Chromium
 from harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Phone, env, write_tone_wav
 
 from guestgate.demo_local import stop_process
+from guestgate.devcluster.ports import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
 
@@ -42,7 +43,7 @@ def phone(node_cluster: Node, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """The pjsua2 demo phone on the host address (what the pods reach): rings, answers, plays
     PHONE_HZ and reports what it hears."""
     log = tmp_path_factory.mktemp("phone") / "phone.log"
-    port = free_host_port(node_cluster.host_address)
+    port = free_port(address=node_cluster.host_address)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "guestgate.web.demophone", "--bind", node_cluster.host_address, "--port",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,60 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guestgate.devcluster.ports import free_media_port, tcp_listening, udp_bound
+from guestgate.devcluster.ports import free_port as free_port  # the signalling tests import it from here
+
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
 SIPP = "/usr/bin/sipp"
 PROBE_TIMEOUT = 60.0
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port free for UDP and TCP on 127.0.0.1 (SIPp and pjsua may use both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-        other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-        with socket.socket(socket.AF_INET, other) as second:
-            try:
-                second.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair on 127.0.0.1")
-
-
-def free_media_port() -> int:
-    """An even UDP port with the next one free too (RTP and RTCP; SIPp echoes on even ports)."""
-    for _ in range(50):
-        port = free_port() & ~1
-        with (
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp,
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp,
-        ):
-            try:
-                rtp.bind(("127.0.0.1", port))
-                rtcp.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free RTP port pair on 127.0.0.1")
-
-
-def _udp_bound(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
-def _tcp_listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -151,7 +103,7 @@ class SippFactory:
             process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         sipp = Sipp(process, port, media, transport, log)
         self.started.append(sipp)
-        ready = _udp_bound if transport == "udp" else _tcp_listening
+        ready = udp_bound if transport == "udp" else tcp_listening
         for _ in range(100):  # 5 s at most
             if ready(port):
                 return sipp

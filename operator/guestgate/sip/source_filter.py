@@ -113,16 +113,16 @@ def run_program(program: list[Instruction], packet_ip_header: bytes) -> int:
         pc += 1
 
 
+class _SockFprog(ctypes.Structure):  # struct sock_fprog
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
 def attach(fd: int, program: list[Instruction]) -> None:
     """Attach (or replace) the filter of the socket behind fd."""
     array = (ctypes.c_uint64 * len(program))(
         *(code | (jt << 16) | (jf << 24) | (k << 32) for code, jt, jf, k in program)
     )
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program), ctypes.addressof(array))
+    fprog = _SockFprog(len(program), ctypes.addressof(array))
     with socket.socket(fileno=os.dup(fd)) as sock:  # closing the duplicate leaves pjsua's socket open
         # The kernel copies the program during the call; `array` outlives it.
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))

@@ -112,30 +112,49 @@ def test_a_health_check_from_every_pod_lands_in_the_siptrunk_status(
     assert (healthy["status"], healthy["reason"]) == ("True", "OK")
 
 
-def _options_from(source: str, pod_ip: str, port: int) -> bytes:
-    """One OPTIONS over UDP from source (an address of this host) to a pod; its reply or b""."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+def _options_from(source: str, pod_ip: str, port: int, transport: str = "udp") -> bytes:
+    """One OPTIONS from source (an address of this host) to a pod; its reply, or b"" when none
+    came (dropped, or the connection closed unread)."""
+    kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.settimeout(3.0)
         sock.bind((source, 0))
+        if transport != "udp":
+            sock.connect((pod_ip, port))
         local = sock.getsockname()
-        sock.sendto((
-            f"OPTIONS sip:guestgate@{pod_ip}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport\r\n"
+        request = (
+            f"OPTIONS sip:guestgate@{pod_ip}:{port};transport={transport} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport.upper()} {local[0]}:{local[1]};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport\r\n"
             f"Max-Forwards: 70\r\nFrom: <sip:scan@{local[0]}>;tag={uuid.uuid4().hex[:6]}\r\n"
             f"To: <sip:guestgate@{pod_ip}>\r\nCall-ID: {uuid.uuid4().hex}\r\nCSeq: 1 OPTIONS\r\n"
             "Content-Length: 0\r\n\r\n"
-        ).encode(), (pod_ip, port))
-        sock.settimeout(2.0)
+        ).encode()
         try:
-            return sock.recv(65535)
-        except TimeoutError:
+            if transport == "udp":
+                sock.sendto(request, (pod_ip, port))
+                return sock.recv(65535)
+            sock.sendall(request)
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = sock.recv(65535)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply
+        except (TimeoutError, ConnectionResetError):
             return b""
 
 
 def test_a_pod_answers_its_trunk_peer_and_nobody_else(node_cluster: Node, examples: list[dict[str, Any]]) -> None:
-    """SIP from the trunk's peer (SIPp on the host address) is answered; the same OPTIONS from
-    the bridge's gateway address (not a peer: what a scanner is) gets nothing, dropped by the
-    pod's own socket filter (the bridge CNI enforces no NetworkPolicy)."""
+    """SIP from the trunk's peer (SIPp on the host address) is answered, over UDP and TCP; the
+    same OPTIONS from the bridge's gateway address (not a peer: what a scanner is) gets nothing:
+    over UDP the pod's own socket filter drops it, over TCP (a non-root pod may not filter TCP
+    sockets) the connection is closed before pjsua reads it. The bridge CNI enforces no
+    NetworkPolicy: this is the pod's doing."""
     for pod in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR):
         pod_ip = pod["status"]["podIP"]
-        assert _options_from(node_cluster.host_address, pod_ip, 5060).startswith(b"SIP/2.0 200"), pod_ip
-        assert _options_from("0.0.0.0", pod_ip, 5060) == b"", pod_ip  # the source is the bridge's address
+        for transport in ("udp", "tcp"):
+            reply = _options_from(node_cluster.host_address, pod_ip, 5060, transport)
+            assert reply.startswith(b"SIP/2.0 200"), (pod_ip, transport, reply)
+            # Source 0.0.0.0: the kernel picks the bridge's address towards the pod.
+            assert _options_from("0.0.0.0", pod_ip, 5060, transport) == b"", (pod_ip, transport)

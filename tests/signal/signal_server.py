@@ -108,7 +108,10 @@ def self_signed(directory: Path) -> None:
     )
 
 
-def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False, bind: str = "127.0.0.1") -> SignalProcess:
+def start_signal(
+    root: Path, trunks: list[TrunkProfile], tls: bool = False, bind: str = "127.0.0.1", uid: int | None = None
+) -> SignalProcess:
+    """Start `guestgate signal` on a fresh config dir under root; as uid (no capabilities), as a pod runs."""
     sip = SipListenConfig(port=free_port())
     if tls:
         self_signed(root / "secrets" / "tls")
@@ -128,6 +131,10 @@ def start_signal(root: Path, trunks: list[TrunkProfile], tls: bool = False, bind
     stderr_path = root / "signal.log"
     cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(root / "config"),
            "--bind", bind, "--reload-seconds", "0.5", "--pod-name", "edge-0", "--web-port", "0"]
+    if uid is not None:
+        for path in [root / "secrets", *(root / "secrets").rglob("*")]:  # as fsGroup gives a pod its Secrets
+            os.chown(path, uid, uid)
+        cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--inh-caps", "-all", *cmd]
     with stderr_path.open("wb") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
                                    env=guestgate_env())
@@ -168,7 +175,10 @@ def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: flo
             ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
                 break
-            chunk = sock.recv(65535)
+            try:
+                chunk = sock.recv(65535)
+            except ConnectionResetError:  # closed with our request unread: what a refusal looks like
+                break
             if not chunk:
                 break
             buffer += chunk

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -266,6 +268,41 @@ def test_a_scanner_gets_nothing_while_the_peer_is_served(
         server.stop()
 
 
+def test_without_cap_net_admin_tcp_and_tls_non_peers_are_closed_unread(sipp: SippFactory) -> None:
+    """As a pod runs (uid 10001, no capabilities) the kernel filters UDP only: a non-peer's
+    (127.0.0.3) TCP and TLS connections are accepted, then closed before pjsua reads the OPTIONS
+    they carry, while the peer's (127.0.0.1) are answered and our own keepalive connection to it
+    over TCP stays up. Without the guard pjsua answers 200 to anyone."""
+    responder = sipp("options-responder", transport="tcp", calls=1000)
+    root = Path(tempfile.mkdtemp(prefix="gg-nonroot-"))
+    root.chmod(0o755)  # uid 10001 reads the config; pytest's own tmp_path is root's alone
+    server = start_signal(root, [trunk("cucm", peer(responder.port, "tcp"), keepalive=1)], tls=True, uid=10001)
+    try:
+        status = server.request("GET", "/v1/status")[1]
+        assert status["peerFilter"]["udp"] == "filtered", status
+        for listener in ("tcp", "tls"):
+            assert status["peerFilter"][listener].startswith("checked at accept: the kernel lets only CAP_NET_ADMIN")
+        port, tls_port = server.sip_port, server.cluster.sip.tls_port
+        assert tls_port
+        stranger = "127.0.0.3"
+        assert sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp", timeout=2.0, source=stranger) == []
+        assert tls_options(tls_port, source=stranger) == b""
+        assert sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp", timeout=1.0, source=stranger) == []
+        reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp")
+        assert reply and reply[-1].startswith(b"SIP/2.0 200"), (reply, server.logs()[-2000:])
+        assert tls_options(tls_port).startswith(b"SIP/2.0 200")
+        trunk_state = wait_for(lambda: server.request("GET", "/v1/trunks/gg/cucm")[1].get("up"), 10)
+        assert trunk_state is True, server.request("GET", "/v1/trunks/gg/cucm")[1]
+        status = server.request("GET", "/v1/status")[1]
+        assert status["refusedConnections"] == {"tcp": 1, "tls": 1}, status
+        assert metric(server.request("GET", "/metrics")[1], "guestgate_sip_connections_refused_total",
+                      transport="tcp") == 1
+        assert server.alive(), server.logs()[-3000:]
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFactory) -> None:
     cube = sipp("cube-reliable-183", rtp_echo=True)
     first = trunk("cube", peer(cube.port), media=4)
@@ -354,20 +391,29 @@ def test_digest_credentials_from_the_secrets_dir(
     assert result["outcome"] == outcome, result["podHealth"]
 
 
-def test_tls_listener_answers_options(server_factory: Any) -> None:
-    server = server_factory(trunk("cucm", peer(free_port())), tls=True)
+def tls_options(port: int, source: str = "127.0.0.1") -> bytes:
+    """One OPTIONS over TLS from source; the reply, or b"" when the server closes unanswered."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the pod's self-signed test certificate
-    port = server.cluster.sip.tls_port
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
-        tls.sendall(sip_message("OPTIONS", port, 5999, "TLS"))
-        reply = b""
-        while b"\r\n\r\n" not in reply and len(reply) < 65536:
-            chunk = tls.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
+    reply = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as raw:
+        try:
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(sip_message("OPTIONS", port, 5999, "TLS"))
+                while b"\r\n\r\n" not in reply and len(reply) < 65536:
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
+        except (ssl.SSLError, ConnectionError):  # closed under the handshake or the request
+            pass
+    return reply
+
+
+def test_tls_listener_answers_options(server_factory: Any) -> None:
+    server = server_factory(trunk("cucm", peer(free_port())), tls=True)
+    reply = tls_options(server.cluster.sip.tls_port)
     assert reply.startswith(b"SIP/2.0 200"), reply
 
 

@@ -1,4 +1,5 @@
-"""The peer filter: the BPF program as a table of packets, then on real kernel sockets."""
+"""The peer filter: the BPF program as a table of packets, then on real kernel sockets; the
+accept-time guard that stands in where the kernel refuses a TCP filter."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import sys
 
 import pytest
 
-from guestgate.sip.source_filter import ACCEPT, DROP, attach, listening_sockets, run_program, source_program
+from guestgate.sip.source_filter import (
+    ACCEPT,
+    DROP,
+    AcceptGuard,
+    attach,
+    is_peer,
+    listening_sockets,
+    run_program,
+    source_program,
+)
 
 
 def ipv4_header(source: str) -> bytes:
@@ -139,4 +149,43 @@ def test_without_cap_net_admin_udp_is_filtered_and_tcp_reported() -> None:
     )
     outcome = json.loads(out.stdout)
     assert outcome["udp"] == "filtered"
-    assert outcome["tcp"].startswith("unfiltered: the kernel lets only CAP_NET_ADMIN"), outcome
+    assert outcome["tcp"].startswith("checked at accept: the kernel lets only CAP_NET_ADMIN"), outcome
+
+
+IS_PEER_CASES = [
+    ("the same IPv4", "192.0.2.10", True),
+    ("a neighbour", "192.0.2.12", False),
+    ("IPv4-mapped source, IPv4 peer", "::ffff:192.0.2.11", True),
+    ("IPv4 source, IPv4-mapped peer", "198.51.100.7", True),
+    ("bracketed IPv6", "[2001:db8::5]", True),
+    ("IPv6 written longhand", "2001:0db8:0000:0000:0000:0000:0000:0005", True),
+    ("IPv6 with a zone", "2001:db8::5%eth0", True),
+    ("another IPv6", "2001:db8::6", False),
+    ("a name is never a peer's address", "cucm.example.com", False),
+    ("empty", "", False),
+]
+
+
+@pytest.mark.parametrize(("case", "source", "expected"), IS_PEER_CASES, ids=[c[0] for c in IS_PEER_CASES])
+def test_is_peer(case: str, source: str, expected: bool) -> None:
+    assert is_peer(source, PEERS) is expected, case
+
+
+def test_the_accept_guard_names_each_new_connection_once() -> None:
+    """Real connections from two loopback addresses: each call names the source of the
+    connection accepted since the previous one, as pjsip's callback needs."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        guard = AcceptGuard()
+        assert guard.newcomers(port) == []
+        kept = []
+        for source in ("127.0.0.2", "127.0.0.1", "127.0.0.3"):
+            client = socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(source, 0))
+            accepted, _ = listener.accept()
+            kept += [client, accepted]
+            assert guard.newcomers(port) == [source]
+        assert guard.newcomers(port) == []  # nothing new: nothing named twice
+        for sock in kept:
+            sock.close()

@@ -49,7 +49,7 @@ from guestgate.sip.engine_config import (
     codec_priorities,
     peer_uri,
 )
-from guestgate.sip.source_filter import SocketKind, attach_to_listeners
+from guestgate.sip.source_filter import FILTERED, AcceptGuard, SocketKind, attach_to_listeners, is_peer
 
 log = logging.getLogger("guestgate.sip.engine")
 
@@ -123,6 +123,7 @@ class SipEngine:
         self._allowed_sources: frozenset[str] = frozenset()
         self._filter_lock = threading.Lock()
         self.peer_filter: dict[str, str] = {}  # transport: "filtered" or why not (peers_only)
+        self.refused_connections: dict[str, int] = {}  # transport: connections closed unread
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
         # Below: touched on the engine thread only.
@@ -138,6 +139,7 @@ class SipEngine:
         self._rejected: deque[tuple[float, Any]] = deque()
         self._reap: list[str] = []
         self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
+        self._accept_guard = AcceptGuard()
         self._next_sample = 0.0
         self._last_job = 0.0
 
@@ -215,10 +217,10 @@ class SipEngine:
             listeners.append((name, int(hostport.rpartition(":")[2]), "udp" if name == "udp" else "tcp"))
         with self._filter_lock:
             outcome = attach_to_listeners(listeners, self._allowed_sources)
-        if outcome.get("udp", "filtered") != "filtered":
+        if outcome.get("udp", FILTERED) != FILTERED:
             raise EngineError(f"the peer filter did not reach the UDP socket: {outcome['udp']}")
         if outcome != self.peer_filter:
-            level = logging.INFO if all(v == "filtered" for v in outcome.values()) else logging.WARNING
+            level = logging.INFO if all(v == FILTERED for v in outcome.values()) else logging.WARNING
             log.log(level, "sip peer filter %s peers=%d", outcome, len(self._allowed_sources))
         self.peer_filter = outcome
 
@@ -353,7 +355,7 @@ class SipEngine:
         check_host(s.bind_address)
         if s.sip_port:
             check_port(s.sip_port)
-        ep = self._ep = pj.Endpoint()
+        ep = self._ep = _EngineEndpoint(self)
         with _stdout_to_stderr():
             # pjlib prints its banner on stdout before any log config applies; stdout belongs
             # to the commands (probe --json).
@@ -754,8 +756,7 @@ class SipEngine:
             self._connect_media(record)
 
     def _on_incoming(self, account: Any, call_id: int, source: str) -> None:
-        host = source.rsplit(":", 1)[0].strip("[]")
-        allowed = host in self._allowed_sources
+        allowed = is_peer(source.rsplit(":", 1)[0], self._allowed_sources)
         # Click-to-call only places calls; a peer calling in gets a clean refusal, anyone else
         # (scanners sweep every public SIP port) a 403.
         code = 480 if allowed else 403
@@ -763,6 +764,37 @@ class SipEngine:
         # (assertion, abort): the refusal waits for the next turn of the loop.
         self._to_reject.append((self._pj.Call(account, call_id), code))
         log.info("incoming call refused source=%s status=%d", source, code)
+
+    def _on_transport_connected(self, handle: Any, type_name: str, tls_remote: str) -> None:
+        """A TCP/TLS connection pjsip has just set up, before its first read: close a non-peer's.
+
+        Only where the kernel filter could not be attached (peer_filter says why); there a
+        scanner completes the TCP (and TLS) handshake, then the connection closes unread.
+        """
+        kind = type_name.lower().rstrip("6")
+        if not self.settings.peers_only or kind not in ("tcp", "tls") or self.peer_filter.get(kind) == FILTERED:
+            return
+        if tls_remote:  # pjsip names the source of a TLS connection itself
+            sources = [tls_remote.rpartition(":")[0]]
+        elif kind in self._local:
+            sources = self._accept_guard.newcomers(int(self._local[kind].rpartition(":")[2]))
+        else:
+            sources = []
+        strangers = [source for source in sources if not is_peer(source, self._allowed_sources)]
+        if not strangers:
+            return
+        # Shut down inside the callback: pjsip then never starts reading the connection.
+        if self._guarded("transportShutdown", partial(self._shut_down_transport, handle)) is None:
+            return
+        count = self.refused_connections[kind] = self.refused_connections.get(kind, 0) + 1
+        # Scanners come in floods: the first refusal and then every hundredth is logged.
+        level = logging.INFO if count % 100 == 1 else logging.DEBUG
+        log.log(level, "sip connection from a non-peer closed unread transport=%s source=%s refused=%d",
+                kind, strangers[0], count)
+
+    def _shut_down_transport(self, handle: Any) -> bool:
+        self._ep.transportShutdown(handle)
+        return True
 
     def _reject_pending(self) -> None:
         now = time.monotonic()
@@ -790,6 +822,21 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
             self._engine._on_log(int(entry.level), str(entry.msg))
         except Exception:  # an exception escaping a director aborts the process
             log.exception("log writer failed")
+
+
+class _EngineEndpoint(pj.Endpoint):  # type: ignore[misc]
+    def __init__(self, engine: SipEngine) -> None:
+        super().__init__()
+        self._engine = engine
+
+    def onTransportState(self, prm: Any) -> None:
+        try:
+            if prm.state == pj.PJSIP_TP_STATE_CONNECTED:
+                tls = prm.tlsInfo
+                remote = "" if tls.isEmpty() else str(tls.remoteAddr)
+                self._engine._on_transport_connected(prm.hnd, str(prm.type), remote)
+        except Exception:
+            log.exception("transport state handler failed")
 
 
 class _TrunkAccount(pj.Account):  # type: ignore[misc]

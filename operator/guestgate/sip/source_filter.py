@@ -2,11 +2,16 @@
 
 Scanners sweep every public SIP port. pjsua answers out-of-dialog OPTIONS itself, and pjsua2
 has no hook to refuse them, so the refusal happens before pjsip sees the packet: a classic BPF
-socket filter (SO_ATTACH_FILTER, no capability needed) on pjsua's UDP socket and TCP/TLS
-listeners passes datagrams and SYNs whose source address is a peer, and drops the rest.
-Anything else gets nothing, whatever the CNI does with NetworkPolicies.
+socket filter (SO_ATTACH_FILTER) on pjsua's UDP socket and TCP/TLS listeners passes datagrams
+and SYNs whose source address is a peer, and drops the rest. Anything else gets nothing,
+whatever the CNI does with NetworkPolicies.
 
-`source_program` is pure (tested with tables); `attach_to_listeners` is the I/O edge.
+Where the kernel refuses the filter (a TCP socket needs CAP_NET_ADMIN on recent kernels, which a
+non-root pod lacks), `AcceptGuard` is the second line: pjsip reports each accepted connection
+before it reads from it, the guard names that connection's source, and the engine shuts the
+transport down unread when it is not a peer.
+
+`source_program` and `is_peer` are pure (tested with tables); the rest is the I/O edge.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import ctypes
 import ipaddress
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 Instruction = tuple[int, int, int, int]  # code, jt, jf, k (struct sock_filter)
@@ -38,6 +43,8 @@ ACCEPT = 0xFFFFFFFF  # keep the whole packet
 DROP = 0
 BPF_MAXINSNS = 4096
 SO_ATTACH_FILTER = 26
+FILTERED = "filtered"
+CHECKED_AT_ACCEPT = "checked at accept"  # the listener accepts anyone; non-peers are closed unread
 
 
 def _net(offset: int) -> int:
@@ -128,24 +135,79 @@ def attach(fd: int, program: list[Instruction]) -> None:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
 
 
-def listening_sockets(port: int, kind: SocketKind) -> list[int]:
-    """This process's fds for a UDP socket bound to port, or a TCP socket listening on it."""
+def _inet_sockets(kind: SocketKind) -> Iterator[tuple[int, str, socket.socket]]:
+    """This process's IPv4/IPv6 sockets of one kind: (fd, "socket:[inode]", a duplicate to query)."""
     wanted = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-    found: list[int] = []
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        with contextlib.suppress(OSError):
-            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if not link.startswith("socket:"):
                 continue
-            with socket.socket(fileno=os.dup(fd)) as sock:
-                if sock.type != wanted or sock.family not in (socket.AF_INET, socket.AF_INET6):
-                    continue
-                if sock.getsockname()[1] != port:
-                    continue
-                if kind == "tcp" and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-                    continue
-                found.append(fd)
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:  # closed meanwhile, or not a socket Python can wrap
+            continue
+        with sock:
+            if sock.type == wanted and sock.family in (socket.AF_INET, socket.AF_INET6):
+                yield fd, link, sock
+
+
+def listening_sockets(port: int, kind: SocketKind) -> list[int]:
+    """This process's fds for a UDP socket bound to port, or a TCP socket listening on it."""
+    found: list[int] = []
+    for fd, _, sock in _inet_sockets(kind):
+        with contextlib.suppress(OSError):
+            if sock.getsockname()[1] != port:
+                continue
+            if kind == "tcp" and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                continue
+            found.append(fd)
     return found
+
+
+def accepted_connections(port: int) -> dict[str, str]:
+    """This process's TCP connections on local port (accepted by its listener): {socket id: peer IP}."""
+    found: dict[str, str] = {}
+    for _, link, sock in _inet_sockets("tcp"):
+        with contextlib.suppress(OSError):  # getpeername fails on listeners and closed sockets
+            if sock.getsockname()[1] == port:
+                found[link] = str(sock.getpeername()[0])
+    return found
+
+
+def is_peer(source: str, peers: Iterable[str]) -> bool:
+    """Whether source (an IP, maybe bracketed or IPv4-mapped) is one of peers (IP literals)."""
+
+    def normal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
+        try:
+            address = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+        except ValueError:
+            return text
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        return address
+
+    wanted = normal(source)
+    return any(normal(peer) == wanted for peer in peers)
+
+
+class AcceptGuard:
+    """Finds the source of the connection a listener has just accepted.
+
+    pjsip calls the engine back for each connection it accepts, synchronously and before its
+    first read, with no address. At that moment the new connection is the one socket on the
+    listener's port that the guard has not seen at the previous call.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, set[str]] = {}  # port: socket ids seen at the last call
+
+    def newcomers(self, port: int) -> list[str]:
+        """Peer IPs of the connections on port that are new since the last call for it."""
+        current = accepted_connections(port)
+        seen = self._seen.get(port, set())
+        self._seen[port] = set(current)
+        return [source for link, source in current.items() if link not in seen]
 
 
 def attach_to_listeners(listeners: Iterable[tuple[str, int, SocketKind]], addresses: Iterable[str]) -> dict[str, str]:
@@ -153,7 +215,7 @@ def attach_to_listeners(listeners: Iterable[tuple[str, int, SocketKind]], addres
 
     Linux lets any process filter its UDP sockets, but (on recent kernels) a TCP socket only
     with CAP_NET_ADMIN, which a non-root pod does not get: such a listener is reported, not
-    fatal; the NetworkPolicy is its guard then.
+    fatal, and left to the AcceptGuard.
     """
     program = source_program(addresses)
     outcome: dict[str, str] = {}
@@ -165,7 +227,7 @@ def attach_to_listeners(listeners: Iterable[tuple[str, int, SocketKind]], addres
         try:
             for fd in fds:
                 attach(fd, program)
-            outcome[name] = "filtered"
+            outcome[name] = FILTERED
         except PermissionError:
-            outcome[name] = f"unfiltered: the kernel lets only CAP_NET_ADMIN filter {kind.upper()} sockets"
+            outcome[name] = f"{CHECKED_AT_ACCEPT}: the kernel lets only CAP_NET_ADMIN filter {kind.upper()} sockets"
     return outcome

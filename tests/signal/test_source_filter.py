@@ -1,5 +1,5 @@
 """The peer filter: the BPF program as a table of packets, then on real kernel sockets; the
-accept-time guard that stands in where the kernel refuses a TCP filter."""
+accept-time check that stands in where the kernel refuses a TCP filter."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from guestgate.sip.source_filter import (
     ACCEPT,
     DROP,
-    AcceptGuard,
+    accepted_socket,
     attach,
+    connection_source,
     is_peer,
     listening_sockets,
     run_program,
@@ -171,21 +172,30 @@ def test_is_peer(case: str, source: str, expected: bool) -> None:
     assert is_peer(source, PEERS) is expected, case
 
 
-def test_the_accept_guard_names_each_new_connection_once() -> None:
-    """Real connections from two loopback addresses: each call names the source of the
-    connection accepted since the previous one, as pjsip's callback needs."""
+ACCEPTED_LOG_CASES = [
+    ("pjsip 2.15's line", "TCP listener 127.0.0.1:38781: got incoming TCP connection from 127.0.0.1:59881, sock=6", 6),
+    ("IPv6 source", "TCP listener [::]:5060: got incoming TCP connection from [2001:db8::5]:40000, sock=117", 117),
+    ("another log line", "TCP connection closed", None),
+    ("a TLS listener's line (TLS names its source itself)", "SIP TLS listener is ready for incoming connections", None),
+    ("no socket number", "TCP listener 127.0.0.1:5060: got incoming TCP connection from 127.0.0.1:1, sock=", None),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "fd"), ACCEPTED_LOG_CASES, ids=[c[0] for c in ACCEPTED_LOG_CASES])
+def test_accepted_socket_from_pjsips_log(case: str, text: str, fd: int | None) -> None:
+    assert accepted_socket(text) == fd, case
+
+
+def test_connection_source_names_an_accepted_connection_only() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        guard = AcceptGuard()
-        assert guard.newcomers(port) == []
-        kept = []
-        for source in ("127.0.0.2", "127.0.0.1", "127.0.0.3"):
-            client = socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(source, 0))
+        with socket.create_connection(("127.0.0.1", port), timeout=2, source_address=("127.0.0.2", 0)) as client:
             accepted, _ = listener.accept()
-            kept += [client, accepted]
-            assert guard.newcomers(port) == [source]
-        assert guard.newcomers(port) == []  # nothing new: nothing named twice
-        for sock in kept:
-            sock.close()
+            with accepted:
+                assert connection_source(accepted.fileno(), port) == "127.0.0.2"
+                assert connection_source(accepted.fileno(), port + 1) is None  # another listener's
+                assert connection_source(listener.fileno(), port) is None  # the listener itself
+                assert connection_source(client.fileno(), port) is None  # ours, to elsewhere
+            assert connection_source(accepted.fileno(), port) is None  # closed meanwhile

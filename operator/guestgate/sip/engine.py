@@ -49,7 +49,14 @@ from guestgate.sip.engine_config import (
     codec_priorities,
     peer_uri,
 )
-from guestgate.sip.source_filter import FILTERED, AcceptGuard, SocketKind, attach_to_listeners, is_peer
+from guestgate.sip.source_filter import (
+    FILTERED,
+    SocketKind,
+    accepted_socket,
+    attach_to_listeners,
+    connection_source,
+    is_peer,
+)
 
 log = logging.getLogger("guestgate.sip.engine")
 
@@ -139,7 +146,7 @@ class SipEngine:
         self._rejected: deque[tuple[float, Any]] = deque()
         self._reap: list[str] = []
         self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
-        self._accept_guard = AcceptGuard()
+        self._accepted_fd: int | None = None  # the socket pjsip last said its TCP listener accepted
         self._next_sample = 0.0
         self._last_job = 0.0
 
@@ -769,19 +776,21 @@ class SipEngine:
         """A TCP/TLS connection pjsip has just set up, before its first read: close a non-peer's.
 
         Only where the kernel filter could not be attached (peer_filter says why); there a
-        scanner completes the TCP (and TLS) handshake, then the connection closes unread.
+        scanner completes the TCP (and TLS) handshake, then the connection closes unread. A
+        connection whose source cannot be named is closed too.
         """
         kind = type_name.lower().rstrip("6")
         if not self.settings.peers_only or kind not in ("tcp", "tls") or self.peer_filter.get(kind) == FILTERED:
             return
-        if tls_remote:  # pjsip names the source of a TLS connection itself
-            sources = [tls_remote.rpartition(":")[0]]
-        elif kind in self._local:
-            sources = self._accept_guard.newcomers(int(self._local[kind].rpartition(":")[2]))
+        accepted_fd, self._accepted_fd = self._accepted_fd, None
+        if not _accepted_by_a_listener(handle):
+            return  # a connection we opened, to a peer
+        if kind == "tls":
+            source = tls_remote.rpartition(":")[0] or None  # pjsip names a TLS connection's source
         else:
-            sources = []
-        strangers = [source for source in sources if not is_peer(source, self._allowed_sources)]
-        if not strangers:
+            port = int(self._local["tcp"].rpartition(":")[2])
+            source = None if accepted_fd is None else connection_source(accepted_fd, port)
+        if source is not None and is_peer(source, self._allowed_sources):
             return
         # Shut down inside the callback: pjsip then never starts reading the connection.
         if self._guarded("transportShutdown", partial(self._shut_down_transport, handle)) is None:
@@ -790,7 +799,7 @@ class SipEngine:
         # Scanners come in floods: the first refusal and then every hundredth is logged.
         level = logging.INFO if count % 100 == 1 else logging.DEBUG
         log.log(level, "sip connection from a non-peer closed unread transport=%s source=%s refused=%d",
-                kind, strangers[0], count)
+                kind, source or "unknown", count)
 
     def _shut_down_transport(self, handle: Any) -> bool:
         self._ep.transportShutdown(handle)
@@ -808,6 +817,8 @@ class SipEngine:
             self._rejected.append((now + REJECTED_KEEP_SECONDS, call))
 
     def _on_log(self, level: int, text: str) -> None:
+        if self.settings.peers_only and "got incoming" in text:
+            self._accepted_fd = accepted_socket(text)
         if self.messages.feed(text) is None and level <= self.settings.pjsip_log_level:
             log.warning("pjsip %s", text.strip()[:500])
 
@@ -869,6 +880,15 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
             self._engine._on_media_state(self)
         except Exception:
             log.exception("media state handler failed")
+
+
+def _accepted_by_a_listener(handle: Any) -> bool:
+    """Whether pjsip accepted this transport (rather than connected it for us).
+
+    A TransportHandle is a pjsip_transport*, whose first member is obj_name: "tcps%p"/"tlss%p"
+    for a connection a listener accepted, "tcpc%p"/"tlsc%p" for one pjsip opened.
+    """
+    return ctypes.string_at(int(handle), 4) in (b"tcps", b"tlss")
 
 
 @contextlib.contextmanager

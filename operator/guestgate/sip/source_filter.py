@@ -7,11 +7,12 @@ and SYNs whose source address is a peer, and drops the rest. Anything else gets 
 whatever the CNI does with NetworkPolicies.
 
 Where the kernel refuses the filter (a TCP socket needs CAP_NET_ADMIN on recent kernels, which a
-non-root pod lacks), `AcceptGuard` is the second line: pjsip reports each accepted connection
-before it reads from it, the guard names that connection's source, and the engine shuts the
-transport down unread when it is not a peer.
+non-root pod lacks), the check moves to accept time: pjsip reports each accepted connection
+before it reads from it, `connection_source` names its source (from the socket pjsip's log line
+names, `accepted_socket`), and the engine shuts a non-peer's transport down unread.
 
-`source_program` and `is_peer` are pure (tested with tables); the rest is the I/O edge.
+`source_program`, `accepted_socket` and `is_peer` are pure (tested with tables); the rest is the
+I/O edge.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import ctypes
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from typing import Literal
@@ -135,27 +137,26 @@ def attach(fd: int, program: list[Instruction]) -> None:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
 
 
-def _inet_sockets(kind: SocketKind) -> Iterator[tuple[int, str, socket.socket]]:
-    """This process's IPv4/IPv6 sockets of one kind: (fd, "socket:[inode]", a duplicate to query)."""
+def _inet_sockets(kind: SocketKind) -> Iterator[tuple[int, socket.socket]]:
+    """This process's IPv4/IPv6 sockets of one kind: (fd, a duplicate to query)."""
     wanted = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-            if not link.startswith("socket:"):
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
                 continue
             sock = socket.socket(fileno=os.dup(fd))
         except OSError:  # closed meanwhile, or not a socket Python can wrap
             continue
         with sock:
             if sock.type == wanted and sock.family in (socket.AF_INET, socket.AF_INET6):
-                yield fd, link, sock
+                yield fd, sock
 
 
 def listening_sockets(port: int, kind: SocketKind) -> list[int]:
     """This process's fds for a UDP socket bound to port, or a TCP socket listening on it."""
     found: list[int] = []
-    for fd, _, sock in _inet_sockets(kind):
+    for fd, sock in _inet_sockets(kind):
         with contextlib.suppress(OSError):
             if sock.getsockname()[1] != port:
                 continue
@@ -165,14 +166,26 @@ def listening_sockets(port: int, kind: SocketKind) -> list[int]:
     return found
 
 
-def accepted_connections(port: int) -> dict[str, str]:
-    """This process's TCP connections on local port (accepted by its listener): {socket id: peer IP}."""
-    found: dict[str, str] = {}
-    for _, link, sock in _inet_sockets("tcp"):
-        with contextlib.suppress(OSError):  # getpeername fails on listeners and closed sockets
-            if sock.getsockname()[1] == port:
-                found[link] = str(sock.getpeername()[0])
-    return found
+# pjsip logs (level 4) each connection its listener accepts, with the socket, just before it
+# tells the application about the new transport.
+ACCEPTED_LOG = re.compile(r"got incoming TCP connection from \S+, sock=(\d+)")
+
+
+def accepted_socket(log_text: str) -> int | None:
+    """The fd of the connection a pjsip log line says its TCP listener accepted, else None."""
+    found = ACCEPTED_LOG.search(log_text)
+    return int(found.group(1)) if found else None
+
+
+def connection_source(fd: int, port: int) -> str | None:
+    """The peer IP of the TCP connection behind fd, if it is one accepted on local port; else None."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
+                return None
+            return str(sock.getpeername()[0])
+    except (OSError, IndexError):  # closed, not a socket, not an inet socket
+        return None
 
 
 def is_peer(source: str, peers: Iterable[str]) -> bool:
@@ -191,31 +204,12 @@ def is_peer(source: str, peers: Iterable[str]) -> bool:
     return any(normal(peer) == wanted for peer in peers)
 
 
-class AcceptGuard:
-    """Finds the source of the connection a listener has just accepted.
-
-    pjsip calls the engine back for each connection it accepts, synchronously and before its
-    first read, with no address. At that moment the new connection is the one socket on the
-    listener's port that the guard has not seen at the previous call.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[int, set[str]] = {}  # port: socket ids seen at the last call
-
-    def newcomers(self, port: int) -> list[str]:
-        """Peer IPs of the connections on port that are new since the last call for it."""
-        current = accepted_connections(port)
-        seen = self._seen.get(port, set())
-        self._seen[port] = set(current)
-        return [source for link, source in current.items() if link not in seen]
-
-
 def attach_to_listeners(listeners: Iterable[tuple[str, int, SocketKind]], addresses: Iterable[str]) -> dict[str, str]:
     """Filter every SIP listener of this process: {name: "filtered" or why not}.
 
     Linux lets any process filter its UDP sockets, but (on recent kernels) a TCP socket only
     with CAP_NET_ADMIN, which a non-root pod does not get: such a listener is reported, not
-    fatal, and left to the AcceptGuard.
+    fatal: the engine checks such a listener's connections at accept.
     """
     program = source_program(addresses)
     outcome: dict[str, str] = {}

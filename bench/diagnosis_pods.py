@@ -1,4 +1,4 @@
-"""`guestgate signal` processes on 127.0.0.1 for the diagnosis benchmark."""
+"""`guestgate signal` processes on 127.0.0.1 for the benchmarks (diagnosis, peer filter)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class Pod:
     process: subprocess.Popen[bytes]
     admin_port: int
     log: Path
+    sip_port: int = 0
 
     @property
     def url(self) -> str:
@@ -50,14 +51,17 @@ def _free_tcp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch_pod(root: Path, name: str, trunks: list[TrunkProfile]) -> Pod:
-    """Start `guestgate signal` with these trunks; wait_ready() before use."""
+def launch_pod(
+    root: Path, name: str, trunks: list[TrunkProfile], transports: tuple[str, ...] = ("udp",), uid: int | None = None
+) -> Pod:
+    """Start `guestgate signal` with these trunks (as uid, without capabilities, as a pod runs);
+    wait_ready() before use."""
     cluster = ClusterConfig(
         namespace="bench",
         name="edge",
         public_url="https://guest.example.com",
         admin_port=_free_tcp_port(),
-        sip=SipListenConfig(port=free_port(), transports=("udp",)),
+        sip=SipListenConfig(port=free_port(), transports=transports),  # type: ignore[arg-type]
     )
     config_dir = root / name / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -70,9 +74,11 @@ def launch_pod(root: Path, name: str, trunks: list[TrunkProfile]) -> Pod:
     log = root / name / "signal.log"
     cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(config_dir), "--bind", "127.0.0.1"]
     cmd += ["--reload-seconds", "5", "--pod-name", name, "--web-port", "0"]
+    if uid is not None:
+        cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--inh-caps", "-all", *cmd]
     with log.open("wb") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
-    return Pod(name, process, cluster.admin_port, log)
+    return Pod(name, process, cluster.admin_port, log, cluster.sip.port)
 
 
 def wait_ready(pod: Pod, timeout: float = 40.0) -> None:

@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ["diagnosis", "sip_leg", "click_to_ring", "browser_leg", "operator_scale"]
+PARTS = ["diagnosis", "peer_filter", "sip_leg", "click_to_ring", "browser_leg", "operator_scale"]
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,18 @@ def test_the_diagnosis_names_the_seed_failure(quick_run: Any) -> None:
     assert any(row["outcome"] == "PRACK_MISSING" for row in rows(document, "Diagnosis: the engine alone"))
     decisive = rows(document, "Diagnosis: decisive")
     assert all(row["finding"] == "PRACK_MISSING_DOWNSTREAM" for row in decisive), decisive
+
+
+def test_the_peer_filter_flood_is_refused_where_filtered_and_answered_in_the_reference(quick_run: Any) -> None:
+    table = rows(quick_run[1]["peer_filter"], "A scanner's flood")
+    floods = {(row["server"], row["flood"]): row for row in table}
+    assert {flood for server, flood in floods if not server.startswith("reference")} == {"none", "TCP", "UDP"}
+    for (server, flood), row in floods.items():
+        if flood == "none":
+            continue
+        assert row["requests"] > 0, row
+        if server.startswith("reference"):
+            assert row["answered"] > 0, row  # pjsua answers whoever is let through
+        else:
+            assert row["answered"] == 0, row  # the stranger gets nothing: filtered or steered
+            assert row["server survived"] == "yes", row

@@ -268,35 +268,58 @@ def test_a_scanner_gets_nothing_while_the_peer_is_served(
         server.stop()
 
 
-def test_without_cap_net_admin_tcp_and_tls_non_peers_are_closed_unread(sipp: SippFactory) -> None:
-    """As a pod runs (uid 10001, no capabilities) the kernel filters UDP only: a non-peer's
-    (127.0.0.3) TCP and TLS connections are accepted, then closed before pjsua reads the OPTIONS
-    they carry, while the peer's (127.0.0.1) are answered and our own keepalive connection to it
-    over TCP stays up. Without the guard pjsua answers 200 to anyone."""
-    responder = sipp("options-responder", transport="tcp", calls=1000)
+def connection_burst(port: int, source: str, count: int, wait: float = 1.0) -> int:
+    """count TCP connection attempts at once from source (non-blocking); how many connected."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setblocking(False)
+            sock.bind((source, 0))
+            sock.connect_ex(("127.0.0.1", port))
+        time.sleep(wait)
+        return sum(1 for sock in sockets if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                   and _connected(sock))
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _connected(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+        return True
+    except OSError:
+        return False
+
+
+def test_without_cap_net_admin_non_peers_are_steered_away_from_tcp_and_tls() -> None:
+    """As a pod runs (uid 10001, no capabilities) the kernel filters UDP only; TCP and TLS
+    connections from a non-peer (127.0.0.3) are steered to a listener that never accepts, so
+    pjsua never sees them: no answer, and a burst of 300 connection attempts (which makes pjsua
+    abort when it has to accept them: its I/O queue has 64 slots) leaves it running. The peer
+    (127.0.0.1) is answered on both."""
     root = Path(tempfile.mkdtemp(prefix="gg-nonroot-"))
     root.chmod(0o755)  # uid 10001 reads the config; pytest's own tmp_path is root's alone
-    server = start_signal(root, [trunk("cucm", peer(responder.port, "tcp"), keepalive=1)], tls=True, uid=10001)
+    server = start_signal(root, [trunk("cucm", peer(5060, "tcp"))], tls=True, uid=10001)
     try:
         status = server.request("GET", "/v1/status")[1]
         assert status["peerFilter"]["udp"] == "filtered", status
         for listener in ("tcp", "tls"):
-            assert status["peerFilter"][listener].startswith("checked at accept: the kernel lets only CAP_NET_ADMIN")
+            assert status["peerFilter"][listener].startswith("steered: "), status
         port, tls_port = server.sip_port, server.cluster.sip.tls_port
         assert tls_port
         stranger = "127.0.0.3"
-        assert sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp", timeout=2.0, source=stranger) == []
+        with contextlib.suppress(OSError):  # the sink's one slot, or a SYN dropped: nothing either way
+            assert sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp", 2.0, source=stranger) == []
         assert tls_options(tls_port, source=stranger) == b""
         assert sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp", timeout=1.0, source=stranger) == []
+        assert connection_burst(port, stranger, 300) <= 2  # at most the sink's queue
+        assert connection_burst(tls_port, stranger, 300) <= 2
         reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp")
         assert reply and reply[-1].startswith(b"SIP/2.0 200"), (reply, server.logs()[-2000:])
         assert tls_options(tls_port).startswith(b"SIP/2.0 200")
-        trunk_state = wait_for(lambda: server.request("GET", "/v1/trunks/gg/cucm")[1].get("up"), 10)
-        assert trunk_state is True, server.request("GET", "/v1/trunks/gg/cucm")[1]
-        status = server.request("GET", "/v1/status")[1]
-        assert status["refusedConnections"] == {"tcp": 1, "tls": 1}, status
-        assert metric(server.request("GET", "/metrics")[1], "guestgate_sip_connections_refused_total",
-                      transport="tcp") == 1
         assert server.alive(), server.logs()[-3000:]
     finally:
         server.stop()
@@ -397,17 +420,19 @@ def tls_options(port: int, source: str = "127.0.0.1") -> bytes:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the pod's self-signed test certificate
     reply = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as raw:
-        try:
-            with context.wrap_socket(raw) as tls:
-                tls.sendall(sip_message("OPTIONS", port, 5999, "TLS"))
-                while b"\r\n\r\n" not in reply and len(reply) < 65536:
-                    chunk = tls.recv(4096)
-                    if not chunk:
-                        break
-                    reply += chunk
-        except (ssl.SSLError, ConnectionError):  # closed under the handshake or the request
-            pass
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as raw,
+            context.wrap_socket(raw) as tls,
+        ):
+            tls.sendall(sip_message("OPTIONS", port, 5999, "TLS"))
+            while b"\r\n\r\n" not in reply and len(reply) < 65536:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:  # never connected, no handshake, or closed under the request (ssl.SSLError too)
+        pass
     return reply
 
 

@@ -1,5 +1,5 @@
-"""The peer filter: the BPF program as a table of packets, then on real kernel sockets; the
-accept-time check that stands in where the kernel refuses a TCP filter."""
+"""The peer filter: the BPF programs as tables of packets, then on real kernel sockets, filtering
+and (where the kernel refuses a TCP filter) steering."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ import socket
 import struct
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from guestgate.sip.source_filter import (
     ACCEPT,
     DROP,
-    accepted_socket,
     attach,
-    connection_source,
     is_peer,
     listening_sockets,
     run_program,
@@ -133,24 +132,79 @@ def test_the_kernel_drops_what_the_program_drops() -> None:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
-def test_without_cap_net_admin_udp_is_filtered_and_tcp_reported() -> None:
-    """As a pod runs (uid 10001, no capabilities): the UDP socket takes the filter, a TCP
-    listener cannot and says why instead of failing."""
-    script = (
-        "import json, socket\n"
-        "from guestgate.sip.source_filter import attach_to_listeners\n"
-        "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0)); port = u.getsockname()[1]\n"
-        "t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(('127.0.0.1', port)); t.listen()\n"
-        "print(json.dumps(attach_to_listeners([('udp', port, 'udp'), ('tcp', port, 'tcp')], ['192.0.2.1'])))\n"
-    )
+STEERING_SCRIPT = """
+import json, socket
+from guestgate.sip.source_filter import SourceFilter
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", 0)); port = udp.getsockname()[1]
+tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # pjsip's listener, as the engine configures it
+tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); tcp.bind(("127.0.0.1", port)); tcp.listen()
+tcp.settimeout(1.0)
+source_filter = SourceFilter()
+listeners = [("udp", "127.0.0.1", port, "udp"), ("tcp", "127.0.0.1", port, "tcp")]
+outcome = source_filter.apply(listeners, ["127.0.0.2"])
+def connect(source):
+    client = socket.socket(); client.setblocking(False); client.bind((source, 0))
+    client.connect_ex(("127.0.0.1", port))
+    return client
+reached = {}
+for source in ["127.0.0.2", "127.0.0.1", "127.0.0.3", "127.0.0.2"]:
+    client = connect(source)
+    try:
+        accepted, address = tcp.accept(); accepted.close(); reached[source] = reached.get(source, 0) + 1
+    except TimeoutError:
+        reached.setdefault(source, 0)
+    client.close()
+again = source_filter.apply(listeners, ["127.0.0.3"])  # the peers change: the program follows
+client = connect("127.0.0.3")
+tcp.accept()[0].close()
+source_filter.close()
+print(json.dumps({"outcome": outcome, "again": again, "reached": reached}))
+"""
+
+
+def run_as_pod_user(script: str) -> Any:
+    """Run a Python script as a pod runs (uid 10001, no capabilities); the JSON it prints."""
     out = subprocess.run(
         ["setpriv", "--reuid", "10001", "--regid", "10001", "--clear-groups", "--inh-caps", "-all",
          sys.executable, "-c", script],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True, text=True, timeout=60, check=False,
     )
-    outcome = json.loads(out.stdout)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_without_cap_net_admin_udp_is_filtered_and_tcp_steered() -> None:
+    """As a pod runs (uid 10001, no capabilities): the UDP socket takes the filter; a TCP
+    listener cannot, so the peers' connections are steered to it and everyone else's to a sink."""
+    result = run_as_pod_user(STEERING_SCRIPT)
+    assert result["outcome"]["udp"] == "filtered"
+    assert result["outcome"]["tcp"].startswith("steered: "), result
+    assert result["outcome"]["tcp"].endswith("(the kernel lets only CAP_NET_ADMIN filter TCP sockets)")
+    assert result["reached"] == {"127.0.0.2": 2, "127.0.0.1": 0, "127.0.0.3": 0}, result
+    assert result["again"]["tcp"].startswith("steered: ")
+
+
+def test_steering_fails_cleanly_without_so_reuseport_on_the_listener() -> None:
+    """A listener pjsip opened without SO_REUSEPORT cannot share its port: said, not raised."""
+    script = STEERING_SCRIPT.replace("tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); ", "")
+    script = script.split("reached = {}")[0] + "print(json.dumps(outcome))\n"
+    outcome = run_as_pod_user(script)
     assert outcome["udp"] == "filtered"
-    assert outcome["tcp"].startswith("checked at accept: the kernel lets only CAP_NET_ADMIN"), outcome
+    assert outcome["tcp"].startswith("unfiltered: the kernel lets only CAP_NET_ADMIN filter TCP sockets, and steering")
+
+
+SELECTOR_CASES = [
+    ("a peer goes to pjsip's listener", ipv4_header("192.0.2.10"), 0),
+    ("a v6 peer too", ipv6_header("2001:db8::5"), 0),
+    ("anyone else to the sink", ipv4_header("192.0.2.12"), 1),
+    ("a v6 stranger to the sink", ipv6_header("2001:db8::6"), 1),
+    ("neither v4 nor v6: the sink", b"\x50" + bytes(39), 1),
+]
+
+
+@pytest.mark.parametrize(("case", "header", "index"), SELECTOR_CASES, ids=[c[0] for c in SELECTOR_CASES])
+def test_the_reuseport_selector_picks_pjsip_for_peers_only(case: str, header: bytes, index: int) -> None:
+    assert run_program(source_program(PEERS, matched=0, unmatched=1), header) == index, case
 
 
 IS_PEER_CASES = [
@@ -170,32 +224,3 @@ IS_PEER_CASES = [
 @pytest.mark.parametrize(("case", "source", "expected"), IS_PEER_CASES, ids=[c[0] for c in IS_PEER_CASES])
 def test_is_peer(case: str, source: str, expected: bool) -> None:
     assert is_peer(source, PEERS) is expected, case
-
-
-ACCEPTED_LOG_CASES = [
-    ("pjsip 2.15's line", "TCP listener 127.0.0.1:38781: got incoming TCP connection from 127.0.0.1:59881, sock=6", 6),
-    ("IPv6 source", "TCP listener [::]:5060: got incoming TCP connection from [2001:db8::5]:40000, sock=117", 117),
-    ("another log line", "TCP connection closed", None),
-    ("a TLS listener's line (TLS names its source itself)", "SIP TLS listener is ready for incoming connections", None),
-    ("no socket number", "TCP listener 127.0.0.1:5060: got incoming TCP connection from 127.0.0.1:1, sock=", None),
-]
-
-
-@pytest.mark.parametrize(("case", "text", "fd"), ACCEPTED_LOG_CASES, ids=[c[0] for c in ACCEPTED_LOG_CASES])
-def test_accepted_socket_from_pjsips_log(case: str, text: str, fd: int | None) -> None:
-    assert accepted_socket(text) == fd, case
-
-
-def test_connection_source_names_an_accepted_connection_only() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        with socket.create_connection(("127.0.0.1", port), timeout=2, source_address=("127.0.0.2", 0)) as client:
-            accepted, _ = listener.accept()
-            with accepted:
-                assert connection_source(accepted.fileno(), port) == "127.0.0.2"
-                assert connection_source(accepted.fileno(), port + 1) is None  # another listener's
-                assert connection_source(listener.fileno(), port) is None  # the listener itself
-                assert connection_source(client.fileno(), port) is None  # ours, to elsewhere
-            assert connection_source(accepted.fileno(), port) is None  # closed meanwhile

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from guestgate.sip.diagnosis import Report
 
 SETUP_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
-
-
-class _RefusedConnections:
-    """Read at scrape time: the engine counts on its own thread, without a registry."""
-
-    def __init__(self) -> None:
-        self.source: Callable[[], Mapping[str, int]] = dict
-
-    def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
-            "guestgate_sip_connections_refused",
-            "TCP/TLS connections from non-peers closed before a byte was read (where the kernel "
-            "filter could not be attached).",
-            labels=("transport",),
-        )
-        for transport, count in sorted(dict(self.source()).items()):
-            family.add_metric([transport], count)
-        yield family
 
 
 class Metrics:
@@ -65,12 +45,6 @@ class Metrics:
             "Configuration changes rejected (the last good one stays).",
             registry=self.registry,
         )
-        self._refused = _RefusedConnections()
-        self.registry.register(self._refused)
-
-    def count_refused_connections(self, source: Callable[[], Mapping[str, int]]) -> None:
-        """Export the engine's count of connections from non-peers closed unread."""
-        self._refused.source = source
 
     def peer_state(self, trunk: str, peer: str, up: bool) -> None:
         self.trunk_up.labels(trunk=trunk, peer=peer).set(1 if up else 0)

@@ -75,7 +75,6 @@ class SignalServer:
             peers_only=True,  # scanners get nothing: only the trunks' peers reach pjsua
         )
         engine = self.engine = SipEngine(settings)
-        self.metrics.count_refused_connections(lambda: dict(engine.refused_connections))
         # Started from the loop's thread (about 0.2 s, once): that registers it with pjlib, so
         # pjsua2 objects the browser leg drops in this thread are released safely.
         engine.start()
@@ -176,10 +175,8 @@ class SignalServer:
             "pod": self.options.pod_name or socket.gethostname(),
             "config": {"digest": current.digest if current else "", "error": self.watcher.last_error},
             "trunks": self.trunk_states(),
-            # Which SIP listeners drop non-peers in the kernel, which close them at accept, and how
-            # many connections were closed so (docs/signal.md, "Peer filtering").
+            # How each SIP listener keeps non-peers out (docs/signal.md, "Peer filtering").
             "peerFilter": dict(self.engine.peer_filter) if self.engine else {},
-            "refusedConnections": dict(self.engine.refused_connections) if self.engine else {},
         }
 
     def trunk_states(self) -> list[dict[str, Any]]:

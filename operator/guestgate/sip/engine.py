@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -49,14 +50,7 @@ from guestgate.sip.engine_config import (
     codec_priorities,
     peer_uri,
 )
-from guestgate.sip.source_filter import (
-    FILTERED,
-    SocketKind,
-    accepted_socket,
-    attach_to_listeners,
-    connection_source,
-    is_peer,
-)
+from guestgate.sip.source_filter import FILTERED, SocketKind, SourceFilter, is_peer
 
 log = logging.getLogger("guestgate.sip.engine")
 
@@ -130,7 +124,7 @@ class SipEngine:
         self._allowed_sources: frozenset[str] = frozenset()
         self._filter_lock = threading.Lock()
         self.peer_filter: dict[str, str] = {}  # transport: "filtered" or why not (peers_only)
-        self.refused_connections: dict[str, int] = {}  # transport: connections closed unread
+        self._source_filter = SourceFilter()
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
         # Below: touched on the engine thread only.
@@ -146,7 +140,6 @@ class SipEngine:
         self._rejected: deque[tuple[float, Any]] = deque()
         self._reap: list[str] = []
         self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
-        self._accepted_fd: int | None = None  # the socket pjsip last said its TCP listener accepted
         self._next_sample = 0.0
         self._last_job = 0.0
 
@@ -219,11 +212,12 @@ class SipEngine:
             self._filter_sources()
 
     def _filter_sources(self) -> None:
-        listeners: list[tuple[str, int, SocketKind]] = []
+        listeners: list[tuple[str, str, int, SocketKind]] = []
         for name, hostport in self._local.items():  # udp, tcp, tls (a TCP listener too)
-            listeners.append((name, int(hostport.rpartition(":")[2]), "udp" if name == "udp" else "tcp"))
+            host, _, port = hostport.rpartition(":")
+            listeners.append((name, host.strip("[]"), int(port), "udp" if name == "udp" else "tcp"))
         with self._filter_lock:
-            outcome = attach_to_listeners(listeners, self._allowed_sources)
+            outcome = self._source_filter.apply(listeners, self._allowed_sources)
         if outcome.get("udp", FILTERED) != FILTERED:
             raise EngineError(f"the peer filter did not reach the UDP socket: {outcome['udp']}")
         if outcome != self.peer_filter:
@@ -362,7 +356,7 @@ class SipEngine:
         check_host(s.bind_address)
         if s.sip_port:
             check_port(s.sip_port)
-        ep = self._ep = _EngineEndpoint(self)
+        ep = self._ep = pj.Endpoint()
         with _stdout_to_stderr():
             # pjlib prints its banner on stdout before any log config applies; stdout belongs
             # to the commands (probe --json).
@@ -418,6 +412,8 @@ class SipEngine:
                 if s.public_address:
                     tc.publicAddress = s.public_address
                 kind_id = pj.PJSIP_TRANSPORT_UDP if kind == "udp" else pj.PJSIP_TRANSPORT_TCP
+                if kind == "tcp":
+                    tc.sockOptParams.sockOpts = self._listener_options()
                 created.append(ep.transportCreate(kind_id, tc))
                 port = int(str(ep.transportGetInfo(created[-1]).localName).rpartition(":")[2])
                 self._local[kind] = f"{s.bind_address}:{port}"
@@ -427,6 +423,18 @@ class SipEngine:
                 self._guarded("transportClose", partial(ep.transportClose, tid))
             self._local.clear()
             raise
+
+    def _listener_options(self) -> Any:
+        """Socket options of a TCP/TLS listener: SO_REUSEPORT when peers_only, so that the peer
+        filter can steer non-peers to a sink where the kernel will not filter TCP (source_filter)."""
+        options = self._pj.SockOptVector()
+        if self.settings.peers_only:
+            option = self._pj.SockOpt()
+            option.level = socket.SOL_SOCKET
+            option.optName = socket.SO_REUSEPORT
+            option.setOptValInt(1)
+            options.append(option)
+        return options
 
     def _create_tls_transport(self) -> None:
         pj, ep, s = self._pj, self._ep, self.settings
@@ -444,6 +452,7 @@ class SipEngine:
         # node): the link is encrypted, and peers are pinned by address as for UDP and TCP.
         tc.tlsConfig.verifyClient = False
         tc.tlsConfig.verifyServer = False
+        tc.tlsConfig.sockOptParams.sockOpts = self._listener_options()
         tid = ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tc)
         port = int(str(ep.transportGetInfo(tid).localName).rpartition(":")[2])
         self._local["tls"] = f"{s.bind_address}:{port}"
@@ -482,6 +491,7 @@ class SipEngine:
             self._guarded("libDestroy", partial(self._ep.libDestroy, pj.PJSUA_DESTROY_NO_NETWORK))
         self._ep = None
         self._writer = None
+        self._source_filter.close()
 
     # -- trunks on the engine thread
 
@@ -772,39 +782,6 @@ class SipEngine:
         self._to_reject.append((self._pj.Call(account, call_id), code))
         log.info("incoming call refused source=%s status=%d", source, code)
 
-    def _on_transport_connected(self, handle: Any, type_name: str, tls_remote: str) -> None:
-        """A TCP/TLS connection pjsip has just set up, before its first read: close a non-peer's.
-
-        Only where the kernel filter could not be attached (peer_filter says why); there a
-        scanner completes the TCP (and TLS) handshake, then the connection closes unread. A
-        connection whose source cannot be named is closed too.
-        """
-        kind = type_name.lower().rstrip("6")
-        if not self.settings.peers_only or kind not in ("tcp", "tls") or self.peer_filter.get(kind) == FILTERED:
-            return
-        accepted_fd, self._accepted_fd = self._accepted_fd, None
-        if not _accepted_by_a_listener(handle):
-            return  # a connection we opened, to a peer
-        if kind == "tls":
-            source = tls_remote.rpartition(":")[0] or None  # pjsip names a TLS connection's source
-        else:
-            port = int(self._local["tcp"].rpartition(":")[2])
-            source = None if accepted_fd is None else connection_source(accepted_fd, port)
-        if source is not None and is_peer(source, self._allowed_sources):
-            return
-        # Shut down inside the callback: pjsip then never starts reading the connection.
-        if self._guarded("transportShutdown", partial(self._shut_down_transport, handle)) is None:
-            return
-        count = self.refused_connections[kind] = self.refused_connections.get(kind, 0) + 1
-        # Scanners come in floods: the first refusal and then every hundredth is logged.
-        level = logging.INFO if count % 100 == 1 else logging.DEBUG
-        log.log(level, "sip connection from a non-peer closed unread transport=%s source=%s refused=%d",
-                kind, source or "unknown", count)
-
-    def _shut_down_transport(self, handle: Any) -> bool:
-        self._ep.transportShutdown(handle)
-        return True
-
     def _reject_pending(self) -> None:
         now = time.monotonic()
         while self._rejected and (self._rejected[0][0] < now or len(self._rejected) > MAX_REJECTED_KEPT):
@@ -817,8 +794,6 @@ class SipEngine:
             self._rejected.append((now + REJECTED_KEEP_SECONDS, call))
 
     def _on_log(self, level: int, text: str) -> None:
-        if self.settings.peers_only and "got incoming" in text:
-            self._accepted_fd = accepted_socket(text)
         if self.messages.feed(text) is None and level <= self.settings.pjsip_log_level:
             log.warning("pjsip %s", text.strip()[:500])
 
@@ -833,21 +808,6 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
             self._engine._on_log(int(entry.level), str(entry.msg))
         except Exception:  # an exception escaping a director aborts the process
             log.exception("log writer failed")
-
-
-class _EngineEndpoint(pj.Endpoint):  # type: ignore[misc]
-    def __init__(self, engine: SipEngine) -> None:
-        super().__init__()
-        self._engine = engine
-
-    def onTransportState(self, prm: Any) -> None:
-        try:
-            if prm.state == pj.PJSIP_TP_STATE_CONNECTED:
-                tls = prm.tlsInfo
-                remote = "" if tls.isEmpty() else str(tls.remoteAddr)
-                self._engine._on_transport_connected(prm.hnd, str(prm.type), remote)
-        except Exception:
-            log.exception("transport state handler failed")
 
 
 class _TrunkAccount(pj.Account):  # type: ignore[misc]
@@ -880,15 +840,6 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
             self._engine._on_media_state(self)
         except Exception:
             log.exception("media state handler failed")
-
-
-def _accepted_by_a_listener(handle: Any) -> bool:
-    """Whether pjsip accepted this transport (rather than connected it for us).
-
-    A TransportHandle is a pjsip_transport*, whose first member is obj_name: "tcps%p"/"tlss%p"
-    for a connection a listener accepted, "tcpc%p"/"tlsc%p" for one pjsip opened.
-    """
-    return ctypes.string_at(int(handle), 4) in (b"tcps", b"tlss")
 
 
 @contextlib.contextmanager

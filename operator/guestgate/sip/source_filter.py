@@ -1,4 +1,4 @@
-"""Only the trunks' peers reach pjsua: a kernel filter on its SIP sockets drops everyone else.
+"""Only the trunks' peers reach pjsua: the kernel keeps everyone else away from its SIP sockets.
 
 Scanners sweep every public SIP port. pjsua answers out-of-dialog OPTIONS itself, and pjsua2
 has no hook to refuse them, so the refusal happens before pjsip sees the packet: a classic BPF
@@ -6,13 +6,15 @@ socket filter (SO_ATTACH_FILTER) on pjsua's UDP socket and TCP/TLS listeners pas
 and SYNs whose source address is a peer, and drops the rest. Anything else gets nothing,
 whatever the CNI does with NetworkPolicies.
 
-Where the kernel refuses the filter (a TCP socket needs CAP_NET_ADMIN on recent kernels, which a
-non-root pod lacks), the check moves to accept time: pjsip reports each accepted connection
-before it reads from it, `connection_source` names its source (from the socket pjsip's log line
-names, `accepted_socket`), and the engine shuts a non-peer's transport down unread.
+Recent kernels let only CAP_NET_ADMIN filter a TCP socket, which a non-root pod lacks. There the
+TCP/TLS listener is steered instead: pjsip's listener shares its port (SO_REUSEPORT) with a sink
+listener of ours that never accepts, and a reuseport program (SO_ATTACH_REUSEPORT_CBPF, no
+capability needed) sends each SYN from a peer to pjsip's listener and every other one to the
+sink, where it waits in a one-slot queue and is then dropped. pjsip never sees a non-peer, so a
+flood of connections cannot exhaust its 64 I/O queue slots (an assertion that aborts the
+process, measured by `make bench ONLY=peer_filter`).
 
-`source_program`, `accepted_socket` and `is_peer` are pure (tested with tables); the rest is the
-I/O edge.
+`source_program` and `is_peer` are pure (tested with tables); the rest is the I/O edge.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import contextlib
 import ctypes
 import ipaddress
 import os
-import re
 import socket
 from collections.abc import Iterable, Iterator
 from typing import Literal
@@ -45,16 +46,21 @@ ACCEPT = 0xFFFFFFFF  # keep the whole packet
 DROP = 0
 BPF_MAXINSNS = 4096
 SO_ATTACH_FILTER = 26
+SO_ATTACH_REUSEPORT_CBPF = 51
+# A TCP port's reuseport group in the order the listeners joined it: pjsip's, then our sink.
+PJSIP_LISTENER, SINK_LISTENER = 0, 1
 FILTERED = "filtered"
-CHECKED_AT_ACCEPT = "checked at accept"  # the listener accepts anyone; non-peers are closed unread
+STEERED = "steered"  # non-peers' connections go to the sink (the kernel refused a TCP filter)
 
 
 def _net(offset: int) -> int:
     return (SKF_NET_OFF + offset) & 0xFFFFFFFF
 
 
-def source_program(addresses: Iterable[str]) -> list[Instruction]:
-    """A socket filter passing packets whose IPv4/IPv6 source is one of addresses.
+def source_program(addresses: Iterable[str], matched: int = ACCEPT, unmatched: int = DROP) -> list[Instruction]:
+    """A program returning matched for packets whose IPv4/IPv6 source is one of addresses, else
+    unmatched: a socket filter by default (keep or drop), or a reuseport selector (the index
+    of the listener that gets the connection).
 
     Every conditional jump is short (0 or 1 forward, or within one IPv6 block), so any number
     of addresses fits the 8-bit jump fields; ValueError when the program would exceed the
@@ -72,16 +78,16 @@ def source_program(addresses: Iterable[str]) -> list[Instruction]:
             v6.add(address.packed)
     v4_block: list[Instruction] = [(LD_W_ABS, 0, 0, _net(IPV4_SOURCE))]
     for value in sorted(v4):
-        v4_block += [(JMP_JEQ_K, 0, 1, value), (RET_K, 0, 0, ACCEPT)]
-    v4_block.append((RET_K, 0, 0, DROP))
+        v4_block += [(JMP_JEQ_K, 0, 1, value), (RET_K, 0, 0, matched)]
+    v4_block.append((RET_K, 0, 0, unmatched))
     v6_block: list[Instruction] = []
     for packed in sorted(v6):
         words = [int.from_bytes(packed[i : i + 4], "big") for i in range(0, 16, 4)]
         for index, word in enumerate(words):
             remaining = (3 - index) * 2  # the loads and compares after this compare, to skip
             v6_block += [(LD_W_ABS, 0, 0, _net(IPV6_SOURCE + 4 * index)), (JMP_JEQ_K, 0, remaining + 1, word)]
-        v6_block.append((RET_K, 0, 0, ACCEPT))
-    v6_block.append((RET_K, 0, 0, DROP))
+        v6_block.append((RET_K, 0, 0, matched))
+    v6_block.append((RET_K, 0, 0, unmatched))
     head: list[Instruction] = [
         (LD_B_ABS, 0, 0, _net(0)),
         (ALU_RSH_K, 0, 0, 4),  # the IP version
@@ -89,7 +95,7 @@ def source_program(addresses: Iterable[str]) -> list[Instruction]:
         (JMP_JA, 0, 0, 3),  # to the IPv4 block
         (JMP_JEQ_K, 0, 1, 6),
         (JMP_JA, 0, 0, 1 + len(v4_block)),  # over the drop and the IPv4 block
-        (RET_K, 0, 0, DROP),
+        (RET_K, 0, 0, unmatched),
     ]
     program = head + v4_block + v6_block
     if len(program) > BPF_MAXINSNS:
@@ -126,15 +132,15 @@ class _SockFprog(ctypes.Structure):  # struct sock_fprog
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def attach(fd: int, program: list[Instruction]) -> None:
-    """Attach (or replace) the filter of the socket behind fd."""
+def attach(fd: int, program: list[Instruction], option: int = SO_ATTACH_FILTER) -> None:
+    """Attach (or replace) the filter of the socket behind fd (or its reuseport group's selector)."""
     array = (ctypes.c_uint64 * len(program))(
         *(code | (jt << 16) | (jf << 24) | (k << 32) for code, jt, jf, k in program)
     )
     fprog = _SockFprog(len(program), ctypes.addressof(array))
     with socket.socket(fileno=os.dup(fd)) as sock:  # closing the duplicate leaves pjsua's socket open
         # The kernel copies the program during the call; `array` outlives it.
-        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
+        sock.setsockopt(socket.SOL_SOCKET, option, bytes(fprog))
 
 
 def _inet_sockets(kind: SocketKind) -> Iterator[tuple[int, socket.socket]]:
@@ -166,28 +172,6 @@ def listening_sockets(port: int, kind: SocketKind) -> list[int]:
     return found
 
 
-# pjsip logs (level 4) each connection its listener accepts, with the socket, just before it
-# tells the application about the new transport.
-ACCEPTED_LOG = re.compile(r"got incoming TCP connection from \S+, sock=(\d+)")
-
-
-def accepted_socket(log_text: str) -> int | None:
-    """The fd of the connection a pjsip log line says its TCP listener accepted, else None."""
-    found = ACCEPTED_LOG.search(log_text)
-    return int(found.group(1)) if found else None
-
-
-def connection_source(fd: int, port: int) -> str | None:
-    """The peer IP of the TCP connection behind fd, if it is one accepted on local port; else None."""
-    try:
-        with socket.socket(fileno=os.dup(fd)) as sock:
-            if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
-                return None
-            return str(sock.getpeername()[0])
-    except (OSError, IndexError):  # closed, not a socket, not an inet socket
-        return None
-
-
 def is_peer(source: str, peers: Iterable[str]) -> bool:
     """Whether source (an IP, maybe bracketed or IPv4-mapped) is one of peers (IP literals)."""
 
@@ -204,24 +188,54 @@ def is_peer(source: str, peers: Iterable[str]) -> bool:
     return any(normal(peer) == wanted for peer in peers)
 
 
-def attach_to_listeners(listeners: Iterable[tuple[str, int, SocketKind]], addresses: Iterable[str]) -> dict[str, str]:
-    """Filter every SIP listener of this process: {name: "filtered" or why not}.
+class SourceFilter:
+    """The peer filter of this process's SIP sockets; owns the sink listeners it opens."""
 
-    Linux lets any process filter its UDP sockets, but (on recent kernels) a TCP socket only
-    with CAP_NET_ADMIN, which a non-root pod does not get: such a listener is reported, not
-    fatal: the engine checks such a listener's connections at accept.
-    """
-    program = source_program(addresses)
-    outcome: dict[str, str] = {}
-    for name, port, kind in listeners:
-        fds = listening_sockets(port, kind)
-        if not fds:
-            outcome[name] = f"unfiltered: no {kind} socket on port {port}"
-            continue
+    def __init__(self) -> None:
+        self._sinks: dict[tuple[str, int], socket.socket] = {}
+
+    def apply(self, listeners: Iterable[tuple[str, str, int, SocketKind]], addresses: Iterable[str]) -> dict[str, str]:
+        """Filter (or steer) every listener (name, bound host, port, kind): {name: "filtered",
+        "steered: ..." or why neither}. Call again when the peers change."""
+        peers = list(addresses)
+        program = source_program(peers)
+        outcome: dict[str, str] = {}
+        for name, host, port, kind in listeners:
+            fds = listening_sockets(port, kind)
+            if not fds:
+                outcome[name] = f"unfiltered: no {kind} socket on port {port}"
+                continue
+            try:
+                for fd in fds:
+                    attach(fd, program)
+                outcome[name] = FILTERED
+            except PermissionError:
+                outcome[name] = self._steer(host, port, peers)
+        return outcome
+
+    def _steer(self, host: str, port: int, peers: list[str]) -> str:
+        why = "the kernel lets only CAP_NET_ADMIN filter TCP sockets"
         try:
-            for fd in fds:
-                attach(fd, program)
-            outcome[name] = FILTERED
-        except PermissionError:
-            outcome[name] = f"{CHECKED_AT_ACCEPT}: the kernel lets only CAP_NET_ADMIN filter {kind.upper()} sockets"
-    return outcome
+            sink = self._sinks.get((host, port)) or self._open_sink(host, port)
+            attach(sink.fileno(), source_program(peers, PJSIP_LISTENER, SINK_LISTENER), SO_ATTACH_REUSEPORT_CBPF)
+        except OSError as error:
+            return f"unfiltered: {why}, and steering failed: {error}"
+        return f"{STEERED}: non-peers' connections go to a listener that never accepts ({why})"
+
+    def _open_sink(self, host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sink = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sink.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sink.bind((host, port))  # EADDRINUSE unless pjsip's listener has SO_REUSEPORT too
+            sink.listen(0)  # one connection waits, unaccepted; the kernel drops the SYNs after it
+        except OSError:
+            sink.close()
+            raise
+        self._sinks[(host, port)] = sink
+        return sink
+
+    def close(self) -> None:
+        for sink in self._sinks.values():
+            sink.close()
+        self._sinks.clear()

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -88,7 +89,7 @@ class Operator:
                 "--log-level",
                 "warning",
             ],
-            stdout=self.log_path.open("ab"),
+            stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
             env=self.cluster.env(),
             cwd=REPO,
@@ -145,6 +146,8 @@ class SignalPods:
         self.count = count
         self.core = client.CoreV1Api(api_client(cluster, pool=4))
         self.dirs = [root / f"pod-{i}" for i in range(count)]
+        for folder in self.dirs:  # a run before this one left its config (stale link shards) and log
+            shutil.rmtree(folder, ignore_errors=True)
         self.admin_ports = [free_port() for _ in range(count)]
         self.sip_ports = [free_port() for _ in range(count)]
         self.web_ports: list[int] = []

@@ -50,7 +50,7 @@ from guestgate.sip.engine_config import (
     codec_priorities,
     peer_uri,
 )
-from guestgate.sip.source_filter import FILTERED, SocketKind, SourceFilter, is_peer
+from guestgate.sip.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
 
 log = logging.getLogger("guestgate.sip.engine")
 
@@ -221,7 +221,8 @@ class SipEngine:
         if outcome.get("udp", FILTERED) != FILTERED:
             raise EngineError(f"the peer filter did not reach the UDP socket: {outcome['udp']}")
         if outcome != self.peer_filter:
-            level = logging.INFO if all(v == FILTERED for v in outcome.values()) else logging.WARNING
+            kept_out = all(v == FILTERED or v.startswith(STEERED) for v in outcome.values())
+            level = logging.INFO if kept_out else logging.WARNING
             log.log(level, "sip peer filter %s peers=%d", outcome, len(self._allowed_sources))
         self.peer_filter = outcome
 

@@ -12,16 +12,19 @@ as the reference, one that counts the stranger among its peers, so pjsua takes e
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from bench.diagnosis_pods import Pod, launch_pod, wait_ready
 from bench.measure import CpuWindow, ms, percentile
-from bench.report import PartResult
+from bench.report import PartResult, Table
 from bench.settings import Settings
 from guestgate.config.schema import KeepaliveConfig, PeerConfig, TrunkProfile
 from guestgate.signal.keepalive import final_status, options_request
@@ -197,10 +200,43 @@ def _death(pod: Pod) -> str:
     return found.split("Assertion", 1)[1].strip(" `'.failed")[:60] if found else f"exit {pod.process.poll()}"
 
 
+def _run_mode(
+    scratch: Path, index: int, mode: Mode, sizes: tuple[int, int, float, float], table: Table,
+    rows: list[dict[str, object]],
+) -> None:
+    """One server, its three floods (none, UDP, TCP); a row each, until the server dies."""
+    udp_count, tcp_count, seconds, idle_seconds = sizes
+    pod = launch_pod(scratch, f"mode-{index}", [_trunk(mode.stranger_is_peer)], ("udp", "tcp"), mode.uid)
+    try:
+        wait_ready(pod)
+        time.sleep(0.5)  # the first configuration's peers reach the filter
+        floods: list[tuple[str, Callable[[], Flood] | None]] = [
+            ("none", None),
+            ("UDP", partial(_udp_flood, pod.sip_port, udp_count, seconds)),
+            ("TCP", partial(_tcp_flood, pod.sip_port, tcp_count, seconds)),  # last: the reference dies of it
+        ]
+        for flood_name, flood in floods:
+            done, wall, cpu, times, unanswered = _measure(pod, flood, idle_seconds)
+            rate = done.attempts / wall if done.attempts else None
+            p50, p99 = ms(percentile(times, 50)), ms(percentile(times, 99))
+            survived = pod.process.poll() is None
+            table.add(mode.name, flood_name, done.attempts, done.answered, rate, cpu, p50, p99, unanswered,
+                      "yes" if survived else f"no: {_death(pod)}")
+            rows.append({"server": mode.name, "flood": flood_name, "requests": done.attempts,
+                         "answered": done.answered, "perSecond": rate, "serverCpuPercent": cpu,
+                         "peerP50Ms": p50, "peerP99Ms": p99, "peerUnanswered": unanswered, "survived": survived})
+            if not survived:
+                break
+    finally:
+        pod.stop()
+
+
 def run(settings: Settings) -> PartResult:
     quick = settings.quick
-    scratch = settings.scratch("peer_filter")
-    scratch.chmod(0o755)  # the uid 10001 server reads its configuration from here
+    # The uid 10001 server reads its configuration from here: a folder anyone may enter (the
+    # results folder may sit in one only root enters, as pytest's temporary folders do).
+    scratch = Path(tempfile.mkdtemp(prefix="guestgate-bench-peer-filter-"))
+    scratch.chmod(0o755)
     result = PartResult(name="peer_filter")
     tcp_count, udp_count, seconds = (300, 5000, 1.5) if quick else (20_000, 500_000, 15.0)
     idle_seconds = 1.0 if quick else 5.0
@@ -210,30 +246,11 @@ def run(settings: Settings) -> PartResult:
          "peer unanswered", "server survived"],
     )
     rows: list[dict[str, object]] = []
-    for index, mode in enumerate(MODES):
-        pod = launch_pod(scratch, f"mode-{index}", [_trunk(mode.stranger_is_peer)], ("udp", "tcp"), mode.uid)
-        try:
-            wait_ready(pod)
-            time.sleep(0.5)  # the first configuration's peers reach the filter
-            floods: list[tuple[str, Callable[[], Flood] | None]] = [
-                ("none", None),
-                ("UDP", partial(_udp_flood, pod.sip_port, udp_count, seconds)),
-                ("TCP", partial(_tcp_flood, pod.sip_port, tcp_count, seconds)),  # last: the reference dies of it
-            ]
-            for flood_name, flood in floods:
-                done, wall, cpu, times, unanswered = _measure(pod, flood, idle_seconds)
-                rate = done.attempts / wall if done.attempts else None
-                p50, p99 = ms(percentile(times, 50)), ms(percentile(times, 99))
-                survived = pod.process.poll() is None
-                table.add(mode.name, flood_name, done.attempts, done.answered, rate, cpu, p50, p99, unanswered,
-                          "yes" if survived else f"no: {_death(pod)}")
-                rows.append({"server": mode.name, "flood": flood_name, "requests": done.attempts,
-                             "answered": done.answered, "perSecond": rate, "serverCpuPercent": cpu,
-                             "peerP50Ms": p50, "peerP99Ms": p99, "peerUnanswered": unanswered, "survived": survived})
-                if not survived:
-                    break
-        finally:
-            pod.stop()
+    try:
+        for index, mode in enumerate(MODES):
+            _run_mode(scratch, index, mode, (udp_count, tcp_count, seconds, idle_seconds), table, rows)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     table.notes += [
         f"stranger {STRANGER} -> server on 127.0.0.1; peer {PEER} asks every {PROBE_INTERVAL * 1000:.0f} ms "
         f"(UDP OPTIONS, answer within {ANSWER_TIMEOUT * 1000:.0f} ms or unanswered)",

@@ -19,6 +19,7 @@ from guestgate.config.schema import (
 )
 from guestgate.demo_local import stop_process
 from guestgate.devcluster.ports import free_port
+from guestgate.devcluster.process import as_unprivileged
 
 TOKEN = "bench-admin-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]
@@ -45,12 +46,6 @@ class Pod:
         stop_process(self.process, 10.0)
 
 
-def _free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def launch_pod(
     root: Path, name: str, trunks: list[TrunkProfile], transports: tuple[str, ...] = ("udp",), uid: int | None = None
 ) -> Pod:
@@ -60,7 +55,7 @@ def launch_pod(
         namespace="bench",
         name="edge",
         public_url="https://guest.example.com",
-        admin_port=_free_tcp_port(),
+        admin_port=free_port(socket.SOCK_STREAM),
         sip=SipListenConfig(port=free_port(), transports=transports),  # type: ignore[arg-type]
     )
     config_dir = root / name / "config"
@@ -75,7 +70,7 @@ def launch_pod(
     cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(config_dir), "--bind", "127.0.0.1"]
     cmd += ["--reload-seconds", "5", "--pod-name", name, "--web-port", "0"]
     if uid is not None:
-        cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--inh-caps", "-all", *cmd]
+        cmd = as_unprivileged(cmd, uid)
     with log.open("wb") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
     return Pod(name, process, cluster.admin_port, log, cluster.sip.port)

@@ -27,6 +27,7 @@ from bench.measure import CpuWindow, ms, percentile
 from bench.report import PartResult, Table
 from bench.settings import Settings
 from guestgate.config.schema import KeepaliveConfig, PeerConfig, TrunkProfile
+from guestgate.render.workload import SIGNAL_UID
 from guestgate.signal.keepalive import final_status, options_request
 
 PEER, STRANGER = "127.0.0.1", "127.0.0.3"
@@ -44,7 +45,7 @@ class Mode:
 
 MODES = [
     Mode("kernel filter (root)", None, False),
-    Mode("steered (uid 10001)", 10001, False),
+    Mode(f"steered (uid {SIGNAL_UID})", SIGNAL_UID, False),
     Mode("reference: stranger answered", None, True),
 ]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import urllib.request
-import uuid
 from typing import Any
 
 import pytest
@@ -22,7 +21,9 @@ from conftest import (
     pod_ready,
 )
 from fixtures.operator import wait_for
+from guestgate.config.schema import PeerConfig
 from guestgate.devcluster.node import NODE_NAME
+from guestgate.signal.keepalive import options_request
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
@@ -125,13 +126,8 @@ def _options_from(source: str, pod_ip: str, port: int, transport: str = "udp") -
             except TimeoutError:  # the SYN was dropped
                 return b""
         local = sock.getsockname()
-        request = (
-            f"OPTIONS sip:guestgate@{pod_ip}:{port};transport={transport} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{transport.upper()} {local[0]}:{local[1]};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport\r\n"
-            f"Max-Forwards: 70\r\nFrom: <sip:scan@{local[0]}>;tag={uuid.uuid4().hex[:6]}\r\n"
-            f"To: <sip:guestgate@{pod_ip}>\r\nCall-ID: {uuid.uuid4().hex}\r\nCSeq: 1 OPTIONS\r\n"
-            "Content-Length: 0\r\n\r\n"
-        ).encode()
+        target = PeerConfig(host=pod_ip, port=port, transport=transport)  # type: ignore[arg-type]
+        _, request = options_request(target, local[0], local[1], transport, "scanner")
         try:
             if transport == "udp":
                 sock.sendto(request, (pod_ip, port))

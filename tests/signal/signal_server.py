@@ -25,6 +25,7 @@ from guestgate.config.schema import (
     TrunkProfile,
     TrunksFile,
 )
+from guestgate.devcluster.process import as_unprivileged
 
 TOKEN = "test-admin-token-0123456789"
 
@@ -134,7 +135,7 @@ def start_signal(
     if uid is not None:
         for path in [root / "secrets", *(root / "secrets").rglob("*")]:  # as fsGroup gives a pod its Secrets
             os.chown(path, uid, uid)
-        cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--inh-caps", "-all", *cmd]
+        cmd = as_unprivileged(cmd, uid)
     with stderr_path.open("wb") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
                                    env=guestgate_env())

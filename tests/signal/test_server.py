@@ -30,6 +30,7 @@ from guestgate.config.schema import (
     PeerConfig,
     TrunkProfile,
 )
+from guestgate.render.workload import SIGNAL_UID
 from guestgate.signal.admin_client import AdminClient, AdminError
 
 
@@ -279,14 +280,14 @@ def connection_burst(port: int, source: str, count: int, wait: float = 1.0) -> i
             sock.bind((source, 0))
             sock.connect_ex(("127.0.0.1", port))
         time.sleep(wait)
-        return sum(1 for sock in sockets if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
-                   and _connected(sock))
+        return sum(1 for sock in sockets if _connected(sock))
     finally:
         for sock in sockets:
             sock.close()
 
 
 def _connected(sock: socket.socket) -> bool:
+    """Whether a non-blocking connect completed (a pending or failed one has no peer)."""
     try:
         sock.getpeername()
         return True
@@ -302,7 +303,7 @@ def test_without_cap_net_admin_non_peers_are_steered_away_from_tcp_and_tls() -> 
     (127.0.0.1) is answered on both."""
     root = Path(tempfile.mkdtemp(prefix="gg-nonroot-"))
     root.chmod(0o755)  # uid 10001 reads the config; pytest's own tmp_path is root's alone
-    server = start_signal(root, [trunk("cucm", peer(5060, "tcp"))], tls=True, uid=10001)
+    server = start_signal(root, [trunk("cucm", peer(5060, "tcp"))], tls=True, uid=SIGNAL_UID)
     try:
         status = server.request("GET", "/v1/status")[1]
         assert status["peerFilter"]["udp"] == "filtered", status

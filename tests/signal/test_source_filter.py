@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from guestgate.devcluster.process import as_unprivileged
+from guestgate.render.workload import SIGNAL_UID
 from guestgate.sip.source_filter import (
     ACCEPT,
     DROP,
@@ -165,8 +167,7 @@ print(json.dumps({"outcome": outcome, "again": again, "reached": reached}))
 def run_as_pod_user(script: str) -> Any:
     """Run a Python script as a pod runs (uid 10001, no capabilities); the JSON it prints."""
     out = subprocess.run(
-        ["setpriv", "--reuid", "10001", "--regid", "10001", "--clear-groups", "--inh-caps", "-all",
-         sys.executable, "-c", script],
+        as_unprivileged([sys.executable, "-c", script], SIGNAL_UID),
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert out.returncode == 0, out.stderr

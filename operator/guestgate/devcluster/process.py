@@ -27,6 +27,11 @@ class Running:
     executable: str
 
 
+def as_unprivileged(command: Sequence[str], uid: int) -> list[str]:
+    """command run as uid (and gid) with no capabilities and no groups: as a non-root pod runs it."""
+    return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--inh-caps", "-all", *command]
+
+
 def start_detached(
     argv: Sequence[str], log_file: Path, pid_file: Path, env: Mapping[str, str] | None = None
 ) -> Running:

@@ -24,9 +24,10 @@ import ctypes
 import ipaddress
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Literal
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Instruction = tuple[int, int, int, int]  # code, jt, jf, k (struct sock_filter)
 SocketKind = Literal["udp", "tcp"]
 
@@ -57,6 +58,13 @@ def _net(offset: int) -> int:
     return (SKF_NET_OFF + offset) & 0xFFFFFFFF
 
 
+def _canonical(address: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address as the IPv4 address it is (how a dual-stack socket shows IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def source_program(addresses: Iterable[str], matched: int = ACCEPT, unmatched: int = DROP) -> list[Instruction]:
     """A program returning matched for packets whose IPv4/IPv6 source is one of addresses, else
     unmatched: a socket filter by default (keep or drop), or a reuseport selector (the index
@@ -69,9 +77,7 @@ def source_program(addresses: Iterable[str], matched: int = ACCEPT, unmatched: i
     v4: set[int] = set()
     v6: set[bytes] = set()
     for text in addresses:
-        address = ipaddress.ip_address(text.strip("[]"))
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        address = _canonical(ipaddress.ip_address(text.strip("[]")))
         if isinstance(address, ipaddress.IPv4Address):
             v4.add(int(address))
         else:
@@ -143,46 +149,34 @@ def attach(fd: int, program: list[Instruction], option: int = SO_ATTACH_FILTER) 
         sock.setsockopt(socket.SOL_SOCKET, option, bytes(fprog))
 
 
-def _inet_sockets(kind: SocketKind) -> Iterator[tuple[int, socket.socket]]:
-    """This process's IPv4/IPv6 sockets of one kind: (fd, a duplicate to query)."""
-    wanted = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        try:
-            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                continue
-            sock = socket.socket(fileno=os.dup(fd))
-        except OSError:  # closed meanwhile, or not a socket Python can wrap
-            continue
-        with sock:
-            if sock.type == wanted and sock.family in (socket.AF_INET, socket.AF_INET6):
-                yield fd, sock
-
-
 def listening_sockets(port: int, kind: SocketKind) -> list[int]:
     """This process's fds for a UDP socket bound to port, or a TCP socket listening on it."""
+    wanted = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
     found: list[int] = []
-    for fd, sock in _inet_sockets(kind):
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
         with contextlib.suppress(OSError):
-            if sock.getsockname()[1] != port:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
                 continue
-            if kind == "tcp" and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-                continue
-            found.append(fd)
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                if sock.type != wanted or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if sock.getsockname()[1] != port:
+                    continue
+                if kind == "tcp" and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    continue
+                found.append(fd)
     return found
 
 
 def is_peer(source: str, peers: Iterable[str]) -> bool:
     """Whether source (an IP, maybe bracketed or IPv4-mapped) is one of peers (IP literals)."""
 
-    def normal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
+    def normal(text: str) -> IPAddress | str:
         try:
-            address = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+            return _canonical(ipaddress.ip_address(text.strip("[]").split("%", 1)[0]))
         except ValueError:
             return text
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        return address
 
     wanted = normal(source)
     return any(normal(peer) == wanted for peer in peers)

@@ -17,6 +17,9 @@ done
 if ((${#missing[@]})); then
   echo ">> apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # One apt at a time on this machine (several work trees may run this at once).
+  exec 9>/var/lock/guestgate-apt.lock
+  flock 9
   # tshark asks whether non-root users may capture: answer no, without a prompt.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq

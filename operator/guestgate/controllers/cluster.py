@@ -9,6 +9,7 @@ import secrets
 from guestgate.api.objects import GuestCluster
 from guestgate.config.schema import MAX_LINK_SHARDS, content_hash
 from guestgate.controllers.context import Context
+from guestgate.controllers.metrics import record_cluster
 from guestgate.render import names, network, workload
 from guestgate.render import secrets as secret_render
 from guestgate.render.config import belongs_to, render_published_config
@@ -50,7 +51,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         secret_render.signing_secret(cluster, secrets.token_hex(32).encode()),
         secret_render.admin_secret(cluster, secrets.token_urlsafe(32).encode()),
     ):
-        if await ctx.io(ctx.kube.create_if_missing, generated):
+        if await ctx.create_once(generated):
             await ctx.io(
                 ctx.kube.event,
                 body,
@@ -64,9 +65,19 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     # Shards the links no longer need are emptied, so no link is served twice (created in order,
     # so the first absent one ends the search).
     for index in range(len(config_maps), MAX_LINK_SHARDS):
-        if await ctx.io(ctx.kube.get, "ConfigMap", ns, names.links_config_map_name(name, index)) is None:
+        shard = names.links_config_map_name(name, index)
+        known = ("ConfigMap", ns, shard) in ctx.applied
+        if not known and await ctx.io(ctx.kube.get, "ConfigMap", ns, shard) is None:
             break
         config_maps.append(secret_render.empty_links_shard(cluster, index))
+    # The pods learn the configuration from the operator at once (controllers.pusher); the
+    # ConfigMaps below are what they start from and fall back to.
+    files = {name: text for config_map in config_maps for name, text in config_map["data"].items()}
+    generations = {
+        link.key: link.metadata.generation for link in ctx.cache.links(ns) if link.spec.cluster_ref == name
+    }
+    ctx.publications.publish(key, files, generations)
+    ctx.wake_pusher()
     children = [
         workload.service_account(cluster),
         *config_maps,
@@ -78,11 +89,16 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         workload.statefulset(cluster, config_hash),
     ]
     for child in children:
-        if await ctx.io(ctx.kube.apply_if_changed, child):
+        if await ctx.apply(child):
             what = f"{child['kind']} {child['metadata']['name']}"
             log.info("applied", extra={"cluster": key, "child": what})
-            await ctx.io(ctx.kube.event, body, "Normal", "Applied", f"applied {what}")
+            if child["kind"] != "ConfigMap":  # the configuration changes with every edit: no Event each time
+                await ctx.io(ctx.kube.event, body, "Normal", "Applied", f"applied {what}")
 
     sts = await ctx.io(ctx.kube.get, "StatefulSet", ns, names.statefulset_name(name))
     ready = int((sts or {}).get("status", {}).get("readyReplicas") or 0)
-    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now, sources))
+    publication = ctx.publications.get(key)
+    serving = (publication.digest, publication.pods_serving_current()) if publication is not None else None
+    status = cluster_status(cluster, published, config_hash, ready, now, sources, serving)
+    await ctx.write_status(body, status)
+    record_cluster(ns, name, status)

@@ -35,6 +35,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Third-party modules that come with an optional extra of the package (pyproject.toml), and the
+# extra to install: a command that needs one says so instead of dying with a traceback.
+EXTRA_OF_MODULE: dict[str, str] = {"pjsua2": "signal", "aiortc": "signal", "av": "signal", "aioice": "signal"}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The extra that provides the module `error` could not import, or None (not ours to explain)."""
+    return EXTRA_OF_MODULE.get((error.name or "").partition(".")[0])
+
+
+def explain_missing_extra(command: str, error: ModuleNotFoundError) -> str:
+    extra = missing_extra(error)
+    return (
+        f"guestgate {command}: needs the '{extra}' extra ({error.name} is not installed): "
+        f"pip install 'guestgate[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+    )
+
+
 def _load(commands: dict[str, tuple[str, str]], name: str) -> CommandModule:
     return cast(CommandModule, importlib.import_module(commands[name][0]))
 
@@ -79,5 +97,11 @@ def main(
         asked = not argv or argv[0] in ("-h", "--help")
         parser.print_help(sys.stdout if asked else sys.stderr)
         return 0 if asked else 2
-    args = build_parser(only=chosen, prog=prog, commands=commands, description=description).parse_args(argv)
-    return _load(commands, chosen).run(args)
+    try:
+        args = build_parser(only=chosen, prog=prog, commands=commands, description=description).parse_args(argv)
+        return _load(commands, chosen).run(args)
+    except ModuleNotFoundError as error:
+        if missing_extra(error) is None:
+            raise
+        print(explain_missing_extra(chosen, error), file=sys.stderr)
+        return 2

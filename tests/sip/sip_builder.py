@@ -2,8 +2,9 @@
 
 A ``Call`` between two ``Profile``s (CUCM, CUBE, Asterisk, FreeSWITCH, Kamailio, GuestGate, each
 with the headers that product really sends) records messages as the dialog would have them; the
-``as_*`` functions then write the same ladder as raw SIP, SIPp -trace_msg, Cisco IOS debug or a
-pcap, so one table of cases checks every importer.
+``as_*`` functions then write the same ladder as raw SIP, SIPp -trace_msg, Cisco IOS debug,
+Asterisk's pjsip logger, FreeSWITCH siptrace, sngrep's export, tshark (-V, -O sip, -T json), HEPv3
+(raw, or inside a pcap) or a pcap/pcapng, so one table of cases checks every importer.
 """
 
 from __future__ import annotations
@@ -495,4 +496,13 @@ def as_hep_pcap(call: Call) -> bytes:
         writer.writepkt(_frame(HEP_AGENT, HEP_COLLECTOR, packet), ts=BASE + 3600 + i * 0.001)
     log = hep_packet(HEP_AGENT, HEP_COLLECTOR, BASE, b"agent started", protocol=100)
     writer.writepkt(_frame(HEP_AGENT, HEP_COLLECTOR, log), ts=BASE + 3601)
+    return buffer.getvalue()
+
+
+def as_pcapng(capture: bytes) -> bytes:
+    """The same packets as a pcap, written as pcapng (what Wireshark and tshark save by default)."""
+    buffer = io.BytesIO()
+    writer = dpkt.pcapng.Writer(buffer)
+    for ts, frame in dpkt.pcap.Reader(io.BytesIO(capture)):
+        writer.writepkt(frame, ts=ts)
     return buffer.getvalue()

@@ -27,6 +27,7 @@ from sip_builder import (
     as_hep_pcap,
     as_ios,
     as_pcap,
+    as_pcapng,
     as_sip,
     as_sipp,
     as_sngrep,
@@ -308,13 +309,15 @@ FORMATS: dict[str, Callable[[Case, Call], bytes]] = {
     "tshark-json-sdp-fields": lambda case, call: as_tshark_json(call, body_in_header=False).encode(),
     "hep": lambda case, call: as_hep(call),
     "hep-in-pcap": lambda case, call: as_hep_pcap(call),
+    "hep-in-pcapng": lambda case, call: as_pcapng(as_hep_pcap(call)),
     "pcap": lambda case, call: as_pcap(call, case.media),
 }
 # The format auto-detection must name for each form.
 DETECTED = {"sip": "sip", "sip-compact-oddcase-folded": "sip", "sip-lf": "sip", "sipp": "sipp", "ios": "ios",
             "asterisk": "asterisk", "freeswitch": "freeswitch", "freeswitch-tabs": "freeswitch", "sngrep": "sngrep",
             "tshark-V": "tshark", "tshark-O-sip": "tshark", "tshark-json": "tshark-json",
-            "tshark-json-sdp-fields": "tshark-json", "hep": "hep", "hep-in-pcap": "pcap", "pcap": "pcap"}
+            "tshark-json-sdp-fields": "tshark-json", "hep": "hep", "hep-in-pcap": "pcap",
+            "hep-in-pcapng": "pcap", "pcap": "pcap"}
 
 PARAMS = [pytest.param(case, fmt, id=f"{case.name} [{fmt}]")
           for case in CASES for fmt in FORMATS if fmt == "pcap" or not case.pcap_only]

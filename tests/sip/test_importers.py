@@ -267,6 +267,23 @@ def test_two_legs_of_a_cube_are_named_in_text_and_json() -> None:
         "leg-in-77c1": ("10.10.1.10:5060", "10.10.1.1:5060"), "leg-out-5f2a": ("10.10.1.1:5060", "203.0.113.5:5060")}
 
 
+def test_two_legs_in_a_capture_on_the_cube_link() -> None:
+    """The same two legs as a pcap taken where both cross (the CUBE's interface): addresses, not a
+    debug's point of view, say which box is the B2BUA."""
+    leg_in = prack_missing_cucm_cube()
+    leg_in.call_id = "leg-in-a1"
+    for sent in leg_in.messages:
+        sent.text = sent.text.replace(prack_missing_cucm_cube().call_id, "leg-in-a1")
+    leg_out = _provider().invite().reply(100, "Trying").ringing().answer().ack().wait(34)
+    leg_out.request("BYE", extra=("Reason: Q.850;cause=65",)).ok_to_last("BYE")
+    capture = as_pcap(leg_in) + as_pcap(leg_out)[24:]
+    report = diagnose(import_bytes(capture, "cube-link.pcap").ladders)
+    by_call = {f.call_id: f for f in report.findings if f.severity != "info"}
+    assert by_call["leg-in-a1"].code == "PRACK_MISSING"
+    assert by_call["leg-in-a1"].leg == "incoming leg of the B2BUA 10.10.1.1 (its outgoing leg is call 2)"
+    assert "outgoing leg of the B2BUA 10.10.1.1" in render_text(report)
+
+
 def test_several_calls_in_one_capture_each_finding_names_its_call() -> None:
     first = Call(ASTERISK, FREESWITCH, number="1000", call_id="call-a").invite().reply(404, "Not Found").ack()
     second = prack_missing_cucm_cube()

@@ -150,24 +150,23 @@ def _what(item: LadderMessage, ladder: Ladder) -> str:
 
 def suspect(ladder: Ladder) -> Suspicion:
     """What the messages of a call without INVITE suggest, and the capture that would settle it."""
-    code, reason, cited, cause_at, misleading = _judge(ladder)
-    return Suspicion(code=code, reason=reason, cited=cited, cause_message=cause_at,
-                     cause_misleading=misleading, next_capture=next_captures(ladder, code))
+    found = _judge(ladder)
+    return replace(found, next_capture=next_captures(ladder, found.code))
 
 
-def _judge(ladder: Ladder) -> tuple[str | None, str, tuple[Cited, ...], LadderMessage | None, str | None]:
+def _judge(ladder: Ladder) -> Suspicion:
     reliable = _reliable_unacknowledged(ladder)
     if reliable is not None:
-        return ("PRACK_MISSING", f"a reliable {reliable.message.summary} (Require: 100rel, RSeq: "
-                f"{reliable.message.rseq}) that nothing PRACKs here suggests PRACK_MISSING",
-                (Cited(reliable, ("Require", "RSeq", "Server"), "reliable provisional response, no PRACK seen"),),
-                None, None)
+        return Suspicion("PRACK_MISSING", f"a reliable {reliable.message.summary} (Require: 100rel, RSeq: "
+                         f"{reliable.message.rseq}) that nothing PRACKs here suggests PRACK_MISSING",
+                         (Cited(reliable, ("Require", "RSeq", "Server"),
+                                "reliable provisional response, no PRACK seen"),))
     refused = _prack_refused(ladder)
     if refused is not None:
         prack, answer = refused
         got = answer.message.summary if answer else "no response"
         cited = (Cited(prack, ("RAck",)), *((Cited(answer, ("Reason", "Warning")),) if answer else ()))
-        return "PRACK_UNANSWERED", f"a PRACK that got {got} suggests PRACK_UNANSWERED", cited, None, None
+        return Suspicion("PRACK_UNANSWERED", f"a PRACK that got {got} suggests PRACK_UNANSWERED", cited)
     end = _ending(ladder)
     if end is None:
         answered = any(m.message.cseq_method == "INVITE" and 200 <= (m.message.status or 0) < 300
@@ -175,7 +174,7 @@ def _judge(ladder: Ladder) -> tuple[str | None, str, tuple[Cited, ...], LadderMe
         kinds = ", ".join(dict.fromkeys(m.message.method or m.message.summary for m in ladder.messages))
         what = "the call was answered, and nothing in this part says it failed" if answered else \
             "nothing in it says how the call went"
-        return None, f"the trace holds only {kinds}: {what}", (Cited(ladder.messages[0], ()),), None, None
+        return Suspicion(None, f"the trace holds only {kinds}: {what}", (Cited(ladder.messages[0], ()),))
     message = end.message
     cause = message.q850_cause
     seconds, source = _duration(ladder, end)
@@ -189,19 +188,20 @@ def _judge(ladder: Ladder) -> tuple[str | None, str, tuple[Cited, ...], LadderMe
                       f"{timing} is the classic unacknowledged reliable 18x: RFC 3262 has the callee "
                       "retransmit a reliable 18x for 32 s and then give up; get the INVITE and the 18x to "
                       "confirm")
-        return ("PRACK_MISSING", f"{opening} suggests PRACK_MISSING, a reliable 18x never PRACKed",
-                proof, end, misleading)
+        return Suspicion("PRACK_MISSING", f"{opening} suggests PRACK_MISSING, a reliable 18x never PRACKed",
+                         proof, end, misleading)
     if message.method == "CANCEL":
-        return "NO_ANSWER", f"{opening} suggests NO_ANSWER, the caller gave up before an answer", proof, end, None
+        return Suspicion("NO_ANSWER", f"{opening} suggests NO_ANSWER, the caller gave up before an answer",
+                         proof, end)
     if message.method == "BYE":
         if cause is None or cause in (16, 31):
-            return None, f"{opening}: a call answered and cleared normally, nothing here says it failed", \
-                proof, end, None
-        return "DROPPED_AFTER_ANSWER", f"{opening} suggests DROPPED_AFTER_ANSWER", proof, end, None
+            return Suspicion(None, f"{opening}: a call answered and cleared normally, nothing here says it "
+                             "failed", proof, end)
+        return Suspicion("DROPPED_AFTER_ANSWER", f"{opening} suggests DROPPED_AFTER_ANSWER", proof, end)
     status = message.status or 0
     code = next((c for statuses, c in _FINAL_CODES if status in statuses), None) \
         or ("PEER_UNAVAILABLE" if status >= 500 else "CALL_REJECTED")
-    return code, f"{opening} suggests {code}", proof, end, None
+    return Suspicion(code, f"{opening} suggests {code}", proof, end)
 
 
 def reorient(ladder: Ladder) -> Ladder:

@@ -40,6 +40,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Third-party modules that come with an optional extra of the package (pyproject.toml), and the
+# extra to install: a command that needs one says so instead of dying with a traceback.
+EXTRA_OF_MODULE: dict[str, str] = {"pjsua2": "signal", "aiortc": "signal", "av": "signal", "aioice": "signal"}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The extra that provides the module `error` could not import, or None (not ours to explain)."""
+    return EXTRA_OF_MODULE.get((error.name or "").partition(".")[0])
+
+
+def explain_missing_extra(command: str, error: ModuleNotFoundError) -> str:
+    extra = missing_extra(error)
+    return (
+        f"guestgate {command}: needs the '{extra}' extra ({error.name} is not installed): "
+        f"pip install 'guestgate[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+    )
+
+
 def _load(name: str) -> CommandModule:
     return cast(CommandModule, importlib.import_module(COMMANDS[name][0]))
 
@@ -69,5 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         asked = not argv or argv[0] in ("-h", "--help")
         parser.print_help(sys.stdout if asked else sys.stderr)
         return 0 if asked else 2
-    args = build_parser(only=chosen).parse_args(argv)
-    return _load(chosen).run(args)
+    try:
+        args = build_parser(only=chosen).parse_args(argv)
+        return _load(chosen).run(args)
+    except ModuleNotFoundError as error:
+        if missing_extra(error) is None:
+            raise
+        print(explain_missing_extra(chosen, error), file=sys.stderr)
+        return 2

@@ -205,6 +205,18 @@ def write_config(root: Path, config: PublishedConfig) -> tuple[Path, Path]:
     return config_dir, secrets
 
 
+async def offer() -> str:
+    """A real WebRTC offer (aiortc as the client): the server must be able to answer it."""
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = str(pc.localDescription.sdp)
+    await pc.close()
+    return sdp
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -215,7 +227,7 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(config_dir: Path, secrets: Path, log: Path) -> Server:
+def start_server(config_dir: Path, secrets: Path, log: Path, *extra: str) -> Server:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -232,6 +244,7 @@ def start_server(config_dir: Path, secrets: Path, log: Path) -> Server:
                 "1",
                 "--web-metrics",
                 "--ice-loopback-only",
+                *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

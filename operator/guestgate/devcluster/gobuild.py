@@ -13,6 +13,7 @@ relinks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from guestgate.devcluster.layout import CacheLayout
 from guestgate.devcluster.process import exclusive
+from guestgate.devcluster.progress import Step, ticking
 from guestgate.devcluster.versions import ALL_BINARIES, Binary, GoModule
 
 log = logging.getLogger(__name__)
@@ -183,22 +185,37 @@ def build_binaries(binaries: Sequence[Binary], cache: CacheLayout) -> list[Build
     # One build at a time on this machine: parallel pytest sessions or a `cluster up` next to a
     # test run would otherwise compile the same thousands of packages twice on two cores.
     with exclusive(cache.root / "build.lock"):
-        for binary in missing:
+        last = last_timings(cache)
+        for index, binary in enumerate(missing, start=1):
             path = binary_path(binary, cache)
             if path.is_file():  # built by whoever held the lock before us
                 results.append(BuildResult(binary, path, 0.0, built=False))
                 continue
-            results.append(_build_one(binary, cache))
+            after = tuple(b.name for b in missing[index:])
+            step = Step(f"building {binary.name} {binary.version}", index, len(missing), last.get(binary.name), after)
+            results.append(_build_one(binary, cache, step))
     return results
 
 
-def _build_one(binary: Binary, cache: CacheLayout) -> BuildResult:
+def last_timings(cache: CacheLayout) -> dict[str, float]:
+    """Seconds each binary took at its last build on this machine (for the progress estimate)."""
+    found: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in (cache.root / "build-times.jsonl").read_text().splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                record = json.loads(line)
+                found[str(record["binary"])] = float(record["seconds"])
+    return found
+
+
+def _build_one(binary: Binary, cache: CacheLayout, step: Step | None = None) -> BuildResult:
     started = time.monotonic()
     workdir = prepare_wrapper(binary.module, cache)
     output = binary_path(binary, cache)
     partial = output.with_name(output.name + ".partial")
     log.info("building binary=%s version=%s package=%s", binary.name, binary.version, binary.package)
-    _run_go(build_command(binary, partial), workdir, log_file=cache.build_log(binary))
+    with ticking(step or Step(f"building {binary.name} {binary.version}")):
+        _run_go(build_command(binary, partial), workdir, log_file=cache.build_log(binary))
     # Rename last: a killed build never leaves a file that looks finished.
     partial.replace(output)
     seconds = time.monotonic() - started
@@ -226,7 +243,8 @@ def prepare_wrapper(module: GoModule, cache: CacheLayout) -> Path:
     (workdir / "tools.go").write_text(render_tools_go(packages))
     log.info("resolving modules module=%s version=%s replaced=%d", module.path, module.version,
              len(facts.relative_replaces))
-    _run_go(["go", "mod", "tidy"], workdir, env=env, log_file=workdir / "tidy.log")
+    with ticking(Step(f"resolving the modules of {module.path} {module.version}")):
+        _run_go(["go", "mod", "tidy"], workdir, env=env, log_file=workdir / "tidy.log")
     done.write_text(stamp)
     return workdir
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from guestgate.devcluster.layout import CacheLayout
 from guestgate.devcluster.process import exclusive
+from guestgate.devcluster.progress import Step, ticking
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,9 @@ def _run(command: Sequence[str], step: str, *, cwd: Path | None = None, log_file
          env: Mapping[str, str] | None = None, timeout: float = 1800) -> str:
     started = time.monotonic()
     try:
-        done = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, check=False,
-                              timeout=timeout, env=dict(env) if env is not None else None)
+        with ticking(Step(step)):
+            done = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, check=False,
+                                  timeout=timeout, env=dict(env) if env is not None else None)
     except FileNotFoundError as error:
         raise ImageError(f"{step}: `{command[0]}` is not installed (hack/install-deps.sh installs it)") from error
     if log_file is not None:

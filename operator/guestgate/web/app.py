@@ -13,6 +13,7 @@ is enforced here, on the server: the page's JavaScript is a convenience, never a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -29,6 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from guestgate.config.schema import BrandingConfig, LinkConfig, PeerConfig, PublishedConfig, TrunkProfile
 from guestgate.web import metrics
+from guestgate.web.guard import BadJSON, error_middleware, forwarded_client, parse_json
 from guestgate.web.i18n import DEFAULT_LANGUAGE, catalogue, choose_language, text
 from guestgate.web.ice import ice_servers
 from guestgate.web.look import (
@@ -67,7 +69,9 @@ class WebState:
     pod_rate: RateLimiter = field(default_factory=lambda: RateLimiter(window=1.0))
     concurrency: ConcurrencyLimiter = field(default_factory=ConcurrencyLimiter)
     calls: dict[str, BrowserCall] = field(default_factory=dict)
-    trust_forwarded_for: bool = False  # behind a load balancer that sets X-Forwarded-For
+    # Proxies in front that append to X-Forwarded-For (0: none, the connection's address is the
+    # visitor's; True counts as 1): the visitor is that many entries from the right.
+    trust_forwarded_for: int = 0
     expose_metrics: bool = False  # /_gg/metrics on this port (the demo; pods use the admin port)
     peer_for: Callable[[str], PeerConfig | None] = lambda _trunk: None  # failover: the peer to call now
     config_dir: Path | None = None  # where logos kept in ConfigMaps are projected (brand/...)
@@ -93,11 +97,8 @@ STATE_KEY = web.AppKey("guestgate_web_state", WebState)
 
 
 def client_address(request: web.Request, state: WebState) -> str:
-    if state.trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.remote or "unknown"
+    remote = request.remote or "unknown"
+    return forwarded_client(remote, request.headers.getall("X-Forwarded-For", []), int(state.trust_forwarded_for))
 
 
 # ---- pages -----------------------------------------------------------------------------------
@@ -289,11 +290,19 @@ async def create_call(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
         return _json_error(413, "too-large", "The request is too large.")
     try:
-        body = await request.json()
-        path, offer = str(body["path"]), str(body["sdp"])
-    except (ValueError, KeyError, TypeError):
+        body = parse_json(await request.read(), MAX_OFFER_BYTES)
+    except BadJSON as exc:
+        log.info("call refused: body %s", exc)
         return _json_error(400, "bad-request", "The request is not a call offer.")
-    decision = state.decide(path, body.get("token") if isinstance(body.get("token"), str) else None)
+    if not isinstance(body, dict):
+        return _json_error(400, "bad-request", "The request is not a call offer.")
+    path, offer = body.get("path"), body.get("sdp")
+    if not isinstance(path, str) or not isinstance(offer, str) or not offer.isascii():
+        # An SDP offer is ASCII text (RFC 8866 allows UTF-8 only in a few free-text fields,
+        # which browsers leave out): anything else never reaches the WebRTC stack.
+        return _json_error(400, "bad-request", "The request is not a call offer.")
+    token = body.get("token")
+    decision = state.decide(path, token if isinstance(token, str) else None)
     if decision.verdict != "open" or decision.link is None:
         title, _ = PAGE_TEXT[decision.verdict]
         return _json_error(decision.status, decision.verdict, title)
@@ -313,24 +322,33 @@ async def create_call(request: web.Request) -> web.Response:
             client_address(request, state),
         )
     client = client_address(request, state)
-    # The pod's own budget (limits.newCallsPerSecondPerPod) protects the trunk from a burst that
-    # no single visitor causes; the load balancer sends the retry to another pod.
-    burst = state.pod_rate.check("pod", cluster.limits.new_calls_per_second_per_pod, state.clock())
-    if not burst.allowed:
-        return _json_error(503, "pod-busy", PAGE_TEXT["busy"][0] + ". " + PAGE_TEXT["busy"][1], burst.retry_after)
-    # The limit is the link's, so it is counted per link and address: a visitor who used up one
-    # link's allowance can still use another link with its own.
-    rate = state.rates.check(f"{link.id} {client}", link.access.calls_per_minute_per_ip, state.clock())
+    now = state.clock()
+    # The visitor's own limits first: the link's limit is counted per link and address (a visitor
+    # who used up one link's allowance can still use another link with its own), then the link's
+    # cap on calls in progress. Only then the pod's budget, so that one address's refused
+    # attempts never spend what the next visitor needs.
+    rate_key = f"{link.id} {client}"
+    rate = state.rates.check(rate_key, link.access.calls_per_minute_per_ip, now)
     if not rate.allowed:
         return _json_error(429, "rate", "You have made too many calls. Please wait a moment.", rate.retry_after)
     slot: Decision = state.concurrency.acquire(link.id, link.access.max_concurrent_calls)
     if not slot.allowed:
+        state.rates.refund(rate_key, now)  # no call was made
         return _json_error(429, "concurrency", PAGE_TEXT["busy"][0] + ". " + PAGE_TEXT["busy"][1], slot.retry_after)
     profile = state.trunk(link.trunk)
     if state.engine is None or profile is None:
         state.concurrency.release(link.id)
+        state.rates.refund(rate_key, now)
         log.error("link has no working trunk link=%s trunk=%s", link.id, link.trunk)
         return _json_error(503, "unavailable", "Calls cannot be made right now. Please try again later.", 30)
+    # The pod's own budget (limits.newCallsPerSecondPerPod) protects the trunk from a burst that
+    # no single visitor causes; the load balancer sends the retry to another pod. It is spent
+    # only by a call that passed every other check.
+    burst = state.pod_rate.check("pod", cluster.limits.new_calls_per_second_per_pod, now)
+    if not burst.allowed:
+        state.concurrency.release(link.id)
+        state.rates.refund(rate_key, now)
+        return _json_error(503, "pod-busy", PAGE_TEXT["busy"][0] + ". " + PAGE_TEXT["busy"][1], burst.retry_after)
 
     def on_end(call: BrowserCall) -> None:
         state.concurrency.release(link.id)
@@ -341,8 +359,9 @@ async def create_call(request: web.Request) -> web.Response:
     try:
         answer = await call.answer(offer)
     except Exception as exc:
-        log.warning("bad offer link=%s error=%s", link.id, exc)
+        log.warning("bad offer link=%s error=%s", link.id, str(exc)[:200])
         await call.hangup()
+        state.pod_rate.refund("pod", now)  # nothing reached the trunk
         return _json_error(400, "bad-offer", "Your browser's call offer could not be used.")
     await call.start_sip()
     return web.json_response({"id": call.id, "sdp": answer})
@@ -374,8 +393,8 @@ async def call_events(request: web.Request) -> web.StreamResponse:
             if message.type != WSMsgType.TEXT:
                 continue
             try:
-                command = json.loads(message.data)
-            except ValueError:
+                command = json.loads(message.data)  # at most 4 KiB; too deep is a RecursionError
+            except (ValueError, RecursionError):
                 continue
             kind = command.get("type") if isinstance(command, dict) else None
             if kind == "hangup":
@@ -387,12 +406,17 @@ async def call_events(request: web.Request) -> web.StreamResponse:
                         await call.dtmf(digits)
                     except Exception as exc:
                         log.warning("dtmf failed call=%s error=%s", call.id, exc)
+    except Exception:
+        # The socket is open: no HTTP answer can be sent any more (the middleware could not
+        # help), so the failure is logged and the call ended below.
+        log.exception("event socket failed call=%s", call.id)
     finally:
         if not sender.done():
             sender.cancel()
         # The page went away (closed tab, lost network): nobody is listening, so end the call.
         if not call.ended:
-            await call.hangup()
+            with contextlib.suppress(Exception):
+                await call.hangup()
     return ws
 
 
@@ -456,6 +480,8 @@ def build_link_routes(state: WebState) -> list[web.AbstractRouteDef]:
 
 def install(app: web.Application, state: WebState) -> None:
     app[STATE_KEY] = state
+    if error_middleware not in app.middlewares:
+        app.middlewares.append(error_middleware)  # no handler raises into aiohttp's 500 page
     app.add_routes(build_link_routes(state))
 
     async def close_calls(_app: web.Application) -> None:

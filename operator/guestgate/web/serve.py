@@ -41,8 +41,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--web-metrics", action="store_true", help="also serve /_gg/metrics on the web port")
     parser.add_argument(
         "--trust-forwarded-for",
-        action="store_true",
-        help="take the visitor's address from X-Forwarded-For (behind a load balancer)",
+        nargs="?",
+        type=int,
+        const=1,
+        default=0,
+        metavar="PROXIES",
+        help="behind PROXIES load balancers or proxies (default 1) that each append to X-Forwarded-For: "
+        "the visitor's address is the entry that many from the right",
     )
     parser.add_argument(
         "--ice-loopback-only",

@@ -169,6 +169,13 @@ def _lone_bye(ua_from: object, cause: int, duration: int | None) -> Call:
     return call.request("BYE", "callee", extra=(f"Reason: Q.850;cause={cause}", *stat))
 
 
+def _reinvite_then_bye() -> Call:
+    call = Call(CUCM, ASTERISK, number="6001").invite().reply(100, "Trying").ringing().answer().ack().wait(60)
+    call.request("INVITE", body=call.answer_sdp()).ok_to_last("INVITE")  # a re-INVITE (hold, codec change)
+    call.request("ACK", cseq=call.last_cseq).wait(5).request("BYE").ok_to_last("BYE")
+    return _without_invite(call, slice(5, None))
+
+
 @dataclass(frozen=True)
 class Partial:
     name: str
@@ -190,6 +197,8 @@ PARTIALS = [
     Partial("500 with cause 47 after 32 s of 180s", _without_invite(prack_missing_asterisk_freeswitch_5xx(),
                                                                    slice(2, 5)), "PRACK_MISSING",
             ("sofia global siptrace on", "a reliable 180 Ringing")),  # the silent caller's platform is unknown
+    Partial("only a re-INVITE and the BYE: the call was set up before the trace", _reinvite_then_bye(), None,
+            ("pjsip set logger on",)),
     Partial("an unknown peer's 486", _without_invite(Call(KAMAILIO, KAMAILIO).invite().reply(486, "Busy Here"),
                                                       slice(1, None)), "BUSY", ("sngrep -O",)),
 ]

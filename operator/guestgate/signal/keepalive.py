@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guestgate.config.schema import PeerConfig, TrunkProfile
-from guestgate.sip.engine_config import host_for_uri
+from guestgate.engine.config import host_for_uri
 
 log = logging.getLogger("guestgate.signal.keepalive")
 

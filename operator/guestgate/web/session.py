@@ -21,8 +21,8 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.jitterbuffer import JitterBuffer
 
 from guestgate.config.schema import LinkConfig, PeerConfig, TrunkProfile
+from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.signal.ringback import plays_local_ringback
-from guestgate.sip.engine_calls import CallEvent, CallHandle
 from guestgate.web import metrics
 from guestgate.web.audio import FrameBuffer
 from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, PortLease, SipAudioTrack, port_factory
@@ -41,7 +41,7 @@ JITTER_PREFETCH = 1
 
 
 class Engine(Protocol):
-    """What a browser call needs from the SIP engine (guestgate.sip.engine.SipEngine)."""
+    """What a browser call needs from the SIP engine (guestgate.engine.core.SipEngine)."""
 
     async def place_call(
         self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None

@@ -184,7 +184,7 @@ class BrowserCall:
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)
             await self._finish(
-                EndReason("failed", "We could not connect your call right now. Please try again shortly.", "")
+                EndReason("failed", "end.unavailable", "")
             )
             return
         log.info(
@@ -264,7 +264,9 @@ class BrowserCall:
         self._ended.set()
         metrics.ENDED_CALLS.labels(self.link.id, reason.key).inc()
         metrics.ACTIVE_CALLS.labels(self.link.id).dec()
-        self._emit_state("ended", reason=reason.key, reasonText=reason.text, detail=reason.detail)
+        self._emit_state(
+            "ended", reason=reason.key, message=reason.message, reasonText=reason.text, detail=reason.detail
+        )
         log.info(
             "browser call ended call=%s link=%s reason=%s detail=%s", self.id, self.link.id, reason.key, reason.detail
         )

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from guestgate.api.objects import Object
 from guestgate.config.schema import content_hash
-from guestgate.controllers.cache import Cache, Parsed
 from guestgate.controllers.publish import Publications
-from guestgate.controllers.queue import WorkQueue
+from guestgate.controllers.runtime.cache import Cache, Parsed
+from guestgate.controllers.runtime.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
 

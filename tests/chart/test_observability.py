@@ -16,7 +16,7 @@ import yaml
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from fixtures.operator import REPO
-from guestgate.devcluster import DevCluster
+from guestgate_dev.cluster import DevCluster
 
 CHART = REPO / "charts" / "guestgate"
 ALERTS = CHART / "files" / "alerts.yaml"

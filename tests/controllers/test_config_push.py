@@ -55,8 +55,12 @@ def served(kube: Kubectl, generation: int) -> dict[str, Any] | None:
 
 def test_an_edit_reaches_the_pod_without_the_configmap(kube: Kubectl, local_pod: LocalPod) -> None:
     web_port = free_port()
-    for manifest in resources(web_port):
-        kube.apply(manifest)
+    cluster, trunk, first_link = resources(web_port)
+    kube.apply(cluster)
+    kube.apply(trunk)
+    # The link after its cluster and trunk are known: no ClusterNotFound on the way (that Event is right).
+    wait_for("the trunk rendered", lambda: kube.condition("siptrunk", "pstn", "ProfileRendered"))
+    kube.apply(first_link)
     local_pod.use_cluster_web_port = True
     local_pod.start()
     first = wait_for("Published with the pods' count", lambda: served(kube, 1), timeout=60)

@@ -51,6 +51,7 @@ from guestgate.engine.config import (
 )
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
 from guestgate.sip.capture import MediaCounters
+from guestgate.sip.message import parse_wire
 
 log = logging.getLogger("guestgate.engine.core")
 
@@ -746,23 +747,19 @@ class SipEngine:
         messages = self.messages.messages(record.handle.call_id)
         for message in messages[record.seen_responses :]:
             record.seen_responses += 1
-            head, _, body = message.data.partition(b"\r\n\r\n")
-            first = head.split(b"\r\n", 1)[0].decode("utf-8", "replace")
-            parts = first.split(" ", 2)
-            if message.direction != "received" or len(parts) < 2 or not parts[0].startswith("SIP/"):
+            parsed = parse_wire(message.data) if message.direction == "received" else None
+            code = parsed.status if parsed is not None else None
+            if parsed is None or code is None or not 101 <= code <= 199:
                 continue
-            code = int(parts[1]) if parts[1].isdigit() else 0
-            if not 101 <= code <= 199:
-                continue
-            lower = head.lower()
-            reliable = b"\nrseq:" in lower and b"100rel" in lower
+            # RFC 3262: a reliable provisional carries RSeq and names 100rel.
+            reliable = parsed.has("RSeq") and "100rel" in parsed.tokens("Require") | parsed.tokens("Supported")
             events.append(
                 CallEvent(
                     "progress",
                     message.time,
                     code,
-                    parts[2] if len(parts) > 2 else "",
-                    has_sdp=bool(body.strip()),
+                    parsed.reason_phrase,
+                    has_sdp=bool(parsed.body.strip()),
                     reliable=reliable,
                 )
             )

@@ -125,6 +125,7 @@ async def _serve(args: argparse.Namespace) -> int:
             # Browser calls follow the keepalive's failover, like health checks do.
             peer_for=lambda trunk: server.keepalive.active_peer(trunk) if server.keepalive is not None else None,
             expose_metrics=args.web_metrics,
+            config_dir=Path(args.config_dir),  # logos kept in ConfigMaps are projected there
         )
         if state.signing_key is None:
             log.warning("no signing key at %s: links that require a token stay closed", secrets / SIGNING_KEY_FILE)

@@ -3,29 +3,15 @@ rendered configuration) calls SIPp peers, and the SipTrunk's status names the fa
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.localpod import LocalPod
-from fixtures.operator import REPO, Kubectl, free_port, wait_for
-
-sys.path.insert(0, str(REPO / "tests" / "signal"))
-from signal_helpers import SippFactory
+from fixtures.operator import Kubectl, free_port, wait_for
+from support.signal_helpers import SippFactory
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def sipp(tmp_path: Path) -> Iterator[SippFactory]:
-    factory = SippFactory(tmp_path)
-    try:
-        yield factory
-    finally:
-        factory.stop_all()
 
 
 def cluster() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guestgate.devcluster.ports import free_port
+from guestgate_dev.support.ports import free_port
 from guestgate.devcluster.rtpengine import LocalRelay, start_relay
 from guestgate.media import sdp
 from guestgate.media.daemon import RelaySettings, rtpengine_args

@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner_netns import ScannerNamespace
-from signal_helpers import SippFactory, free_port
-from signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
 
 from guestgate.api.siptrunk import PodHealth
 from guestgate.config.schema import (
@@ -32,6 +29,9 @@ from guestgate.config.schema import (
 )
 from guestgate.render.workload import SIGNAL_UID
 from guestgate.signal.admin_client import AdminClient, AdminError
+from support.scanner_netns import ScannerNamespace
+from support.signal_helpers import SippFactory, free_port
+from support.signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
 
 
 def trunk(name: str, *peers: PeerConfig, keepalive: int = 0, media: int = 1, **extra: Any) -> TrunkProfile:
@@ -363,7 +363,7 @@ def test_bad_config_at_start_exits_2(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from signal_helpers import guestgate_env
+    from support.signal_helpers import guestgate_env
 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "cluster.json").write_text('{"namespace": "gg"}')

@@ -8,6 +8,7 @@ where a body ends. Each format only supplies its banner reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -71,6 +72,8 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     messages: list[RawMessage] = []
     skipped: list[int] = []
+    ended: list[str] = []  # notes on headers cut short by prose
+    last = max((n for n, text_line in enumerate(lines) if text_line.strip()), default=0)  # cut there: truncated
     context = Context()
     i = 0
     while i < len(lines):
@@ -86,11 +89,22 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
             i += 1
             continue
         start = i
+        # Loggers indent whole messages (FreeSWITCH by three spaces, mail clients by more): the start
+        # line's indentation is taken off every line of the message, so folded headers stay folded.
+        indent = len(line) - len(line.lstrip())
+        cut_by_prose = False
         i += 1
         while i < len(lines) and lines[i].strip() and banner(lines[i]) is None \
                 and not is_start_line(lines[i].strip()):
+            if i < last and not _HEADER_SHAPE.match(_dedent(lines[i], indent)):
+                # Prose glued to a pasted message ends its headers; say so, nothing is lost silently.
+                ended.append(f"{label}: line {i + 1} is not a header line, so the headers of the message "
+                             f"at line {start + 1} end before it ({lines[i].strip()[:40]!r})")
+                cut_by_prose = True
+                break
             i += 1
-        headers = [text_line.strip("\r") for text_line in lines[start:i]]
+        headers = [_dedent(text_line, indent).rstrip("\r") for text_line in lines[start:i]]
+        headers[0] = headers[0].strip()
         ended_cleanly = i < len(lines) and not lines[i].strip()
         length = _content_length(headers)
         body: list[str] = []
@@ -100,10 +114,10 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
             while i < len(lines) and banner(lines[i]) is None and not is_start_line(lines[i].strip()):
                 if length is not None and size >= length:
                     break
-                body.append(lines[i])
-                size += _wire_size(lines[i:i + 1])
+                body.append(_dedent(lines[i], indent))
+                size += _wire_size(body[-1:])
                 i += 1
-        elif i >= len(lines) and (length is None or length > 0):
+        elif i >= len(lines) and (length is None or length > 0) and not cut_by_prose:
             raise TruncatedInput(f"{label}: the input ends inside the headers of the message at line "
                                  f"{start + 1} ({lines[start].strip()[:60]!r})")
         while body and not body[-1].strip():
@@ -118,7 +132,19 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
         if len(messages) > MAX_MESSAGES:
             raise TruncatedInput(f"{label}: more than {MAX_MESSAGES} SIP messages; split the trace "
                                  "per call before diagnosing it")
-    return messages, _skipped_note(skipped, label)
+    return messages, [*ended, *_skipped_note(skipped, label)]
+
+
+# A header line ("Name: value", token characters before the colon) or a folded continuation.
+_HEADER_SHAPE = re.compile(r"^(?:[!-9;-~]+\s*:|[ \t]+\S)")
+
+
+def _dedent(line: str, indent: int) -> str:
+    """``line`` without up to ``indent`` leading blanks."""
+    if not indent:
+        return line
+    kept = line[:indent]
+    return line[len(kept) - len(kept.lstrip()):] if kept.strip() else line[indent:]
 
 
 def _content_length(headers: list[str]) -> int | None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from guestgate_dev.support.ports import free_port
-from guestgate.devcluster.rtpengine import LocalRelay, start_relay
 from guestgate.media import sdp
 from guestgate.media.daemon import RelaySettings, rtpengine_args
 from guestgate.media.ng import NgClient, NgError, NgUnreachable
+from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 
 OFFER = (Path(__file__).parent / "data" / "chromium-offer.sdp").read_text()
 TRUNK_ANSWER = (

@@ -9,10 +9,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from guestgate_dev.support.ports import free_port
-from guestgate_dev.support.process import wait_ready
 from guestgate.media import bencode
 from guestgate.media.daemon import RelaySettings, rtpengine_args
+from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import wait_ready
 
 BLOCK = 200  # media ports per instance: 50 calls (two sides, RTP and RTCP each)
 

@@ -49,8 +49,8 @@ from guestgate.engine.config import (
     codec_priorities,
     peer_uri,
 )
-from guestgate.media.sdp import splice_offer
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
+from guestgate.media.sdp import splice_offer
 from guestgate.sip.capture import MediaCounters
 from guestgate.sip.message import parse_wire
 

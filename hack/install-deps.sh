@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus)
+  janus rtpengine-daemon)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -23,12 +23,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from guestgate.sip.capture import CapturedMessage, Direction
+from guestgate.sip.message import parse_wire
 
 _ENTRY = re.compile(
     r"^(?P<dir>TX|RX) (?P<size>\d+) bytes .*? (?:to|from) (?P<transport>[A-Za-z0-9]+) (?P<remote>\S+?):\r?\n",
 )
 _END = "\n--end msg--"
-_CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*(?P<value>[^\r\n]+)", re.IGNORECASE | re.MULTILINE)
 
 MAX_WATCHED_CALLS = 256
 MAX_MESSAGES_PER_CALL = 300
@@ -62,11 +62,8 @@ def parse_log_entry(text: str) -> LoggedMessage | None:
 
 def call_id_of(data: bytes) -> str | None:
     """The Call-ID header of a raw SIP message (long or compact form), if any."""
-    head = data.split(b"\r\n\r\n", 1)[0]
-    match = _CALL_ID.search(head)
-    if match is None:
-        return None
-    return match["value"].strip().decode("utf-8", "replace")
+    message = parse_wire(data)
+    return message.call_id if message is not None else None
 
 
 class MessageStore:

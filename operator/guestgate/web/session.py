@@ -23,6 +23,7 @@ from aiortc.jitterbuffer import JitterBuffer
 from guestgate.config.schema import LinkConfig, PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.signal.ringback import plays_local_ringback
+from guestgate.sip.message import parse_wire
 from guestgate.web import metrics
 from guestgate.web.audio import FrameBuffer
 from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, PortLease, SipAudioTrack, port_factory
@@ -59,15 +60,11 @@ def reason_header(handle: CallHandle) -> str | None:
     for message in reversed(handle.capture().messages):
         if message.direction != "received":
             continue
-        head = message.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-        first = head.split("\r\n", 1)[0]
-        if not (first.startswith("BYE ") or (first.startswith("SIP/2.0 ") and first[8:9] in "3456")):
+        parsed = parse_wire(message.data)
+        status = parsed.status if parsed is not None else None
+        if parsed is None or not (parsed.method == "BYE" or (status is not None and 300 <= status < 700)):
             continue
-        for line in head.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "reason":
-                return value.strip()
-        return None
+        return ", ".join(parsed.values("Reason")) or None
     return None
 
 

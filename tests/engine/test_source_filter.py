@@ -103,35 +103,49 @@ def test_too_many_peers_are_refused() -> None:
         source_program([str(ipaddress.IPv6Address("fd00::") + i) for i in range(500)])
 
 
-def test_the_kernel_drops_what_the_program_drops() -> None:
-    """Real sockets on 127.0.0.1: a datagram and a TCP connection pass while 127.0.0.1 is
-    allowed, and nothing arrives once only another address is."""
-    with (
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener,
-    ):
-        server.bind(("127.0.0.1", 0))
+KERNEL_CASES = [
+    # name, family of the server's sockets, address they bind, client's family and address, the peer
+    # lists that let the client in and that keep it out
+    ("IPv4 on 127.0.0.1", socket.AF_INET, "127.0.0.1", socket.AF_INET, "127.0.0.1", ["127.0.0.1"], ["192.0.2.10"]),
+    ("IPv6 on ::1", socket.AF_INET6, "::1", socket.AF_INET6, "::1", ["::1"], ["2001:db8::5"]),
+    ("IPv4 client of an IPv6 socket, the peer given v4-mapped", socket.AF_INET6, "::ffff:127.0.0.1",
+     socket.AF_INET, "127.0.0.1", ["::ffff:127.0.0.1"], ["::ffff:192.0.2.10"]),
+    ("IPv4 client of an IPv6 socket, the peer given as IPv4", socket.AF_INET6, "::ffff:127.0.0.1",
+     socket.AF_INET, "127.0.0.1", ["127.0.0.1"], ["::1"]),
+]
+
+
+@pytest.mark.parametrize(("case", "family", "bind", "client_family", "client", "allowed", "other"), KERNEL_CASES,
+                         ids=[c[0] for c in KERNEL_CASES])
+def test_the_kernel_drops_what_the_program_drops(
+    case: str, family: int, bind: str, client_family: int, client: str, allowed: list[str], other: list[str]
+) -> None:
+    """Real sockets on loopback: a datagram and a TCP connection pass while the client's address
+    is allowed, and nothing arrives once only another address is (the kernel, not our interpreter,
+    runs the program on the packet it received: IPv6, or IPv4 on a dual-stack socket)."""
+    with socket.socket(family, socket.SOCK_DGRAM) as server, socket.socket(family, socket.SOCK_STREAM) as listener:
+        server.bind((bind, 0))
         port = server.getsockname()[1]
-        listener.bind(("127.0.0.1", port))
+        listener.bind((bind, port))
         listener.listen()
         assert listening_sockets(port, "udp") and listening_sockets(port, "tcp")
         for fd in listening_sockets(port, "udp") + listening_sockets(port, "tcp"):
-            attach(fd, source_program(["127.0.0.1"]))
+            attach(fd, source_program(allowed))
         server.settimeout(2)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-            client.sendto(b"allowed", ("127.0.0.1", port))
-            assert server.recv(100) == b"allowed"
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        with socket.socket(client_family, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"allowed", (client, port))
+            assert server.recv(100) == b"allowed", case
+        socket.create_connection((client, port), timeout=2).close()
 
         for fd in listening_sockets(port, "udp") + listening_sockets(port, "tcp"):
-            attach(fd, source_program(["192.0.2.10"]))
+            attach(fd, source_program(other))
         server.settimeout(0.5)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-            client.sendto(b"dropped", ("127.0.0.1", port))
+        with socket.socket(client_family, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"dropped", (client, port))
             with pytest.raises(TimeoutError):
                 server.recv(100)
         with pytest.raises(TimeoutError):
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((client, port), timeout=1).close()
 
 
 STEERING_SCRIPT = """

@@ -102,7 +102,11 @@ def test_admin_api_needs_the_token_and_shows_trunks(server_factory: Any) -> None
     assert server.request("POST", "/v1/trunks/gg/cucm/health-check", {"destinations": ["mars"]})[0] == 400
     status, text = server.request("GET", "/metrics", token=None)
     assert status == 200
-    assert "guestgate_trunk_up" in str(text) or "guestgate_calls" in str(text)
+    families = ("guestgate_calls_total counter", "guestgate_call_setup_seconds histogram", "guestgate_trunk_up gauge",
+                "guestgate_health_findings_total counter", "guestgate_config_reload_errors_total counter")
+    for family in families:
+        assert f"# TYPE {family}" in str(text), family
+    assert "guestgate_config_reload_errors_total 0.0" in str(text)
 
 
 def test_keepalive_up_down_and_failover(server_factory: Any, sipp: SippFactory) -> None:
@@ -354,7 +358,8 @@ def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFact
 
     (server.config_dir / "trunks.json").write_text("{ not json")
     status = wait_for(lambda: server.request("GET", "/v1/status")[1]["config"]["error"], 5)
-    assert "trunks.json" in status or "JSON" in status
+    assert "trunks.json: not valid JSON" in status, status
+    assert "guestgate_config_reload_errors_total 1.0" in str(server.request("GET", "/metrics", token=None)[1])
     assert len(server.request("GET", "/v1/trunks")[1]["trunks"]) == 2  # the last good one stays
     assert server.alive()
 

@@ -28,6 +28,7 @@ class CallEvent:
     reason: str = ""  # SIP reason phrase, or the Reason header of a BYE
     has_sdp: bool = False  # for progress: did the 18x carry SDP (early media) or not
     reliable: bool = False  # for progress: was the 18x sent reliably (Require: 100rel)
+    sdp: str = ""  # the SDP the 18x or the 200 carried ("" when none): a relayed call's far end
 
 
 @dataclass(slots=True)

@@ -50,6 +50,7 @@ from guestgate.engine.config import (
     peer_uri,
 )
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
+from guestgate.media.sdp import splice_offer
 from guestgate.sip.capture import MediaCounters
 from guestgate.sip.message import parse_wire
 
@@ -101,6 +102,9 @@ class _CallRecord:
     port: Any = None  # an AudioMediaPort from the browser leg, kept alive while the call is
     tones: Any = None  # a ToneGenerator for in-band DTMF
     seen_responses: int = 0
+    # A relayed call (the browser leg): the media relay's SDP goes out as ours, pjsua has no
+    # media of its own (no stream, so not one RTP packet from pjsua).
+    relay_sdp: str | None = None
 
 
 @dataclass(slots=True)
@@ -261,12 +265,21 @@ class SipEngine:
     # ---- calls ---------------------------------------------------------------------------------
 
     async def place_call(
-        self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
+        self,
+        trunk_id: str,
+        number: str,
+        peer: PeerConfig | None = None,
+        caller_name: str | None = None,
+        relay_sdp: str | None = None,
     ) -> CallHandle:
         """Call number over the trunk (its first peer unless another is given); `caller_name` is
-        the display name of the From header (what the called phone shows)."""
+        the display name of the From header (what the called phone shows).
+
+        `relay_sdp`: a relayed call. The INVITE carries this SDP's media (a media relay's ports)
+        and pjsua opens no media of its own; the peer's SDP (18x, 200) arrives in the call's
+        events (`CallEvent.sdp`) for the relay."""
         name = check_display_name(caller_name) if caller_name else None
-        return await self.run(lambda: self._make_call(trunk_id, number, peer, name))
+        return await self.run(lambda: self._make_call(trunk_id, number, peer, name, relay_sdp))
 
     async def hangup(self, handle: CallHandle, status_code: int = 0) -> None:
         await self.run(lambda: self._hangup(handle.call_id, status_code))
@@ -552,7 +565,9 @@ class SipEngine:
 
     # -- calls on the engine thread
 
-    def _make_call(self, trunk_id: str, number: str, peer: PeerConfig | None, caller_name: str | None) -> CallHandle:
+    def _make_call(
+        self, trunk_id: str, number: str, peer: PeerConfig | None, caller_name: str | None, relay_sdp: str | None = None
+    ) -> CallHandle:
         pj = self._pj
         trunk = self._trunks.get(trunk_id)
         if trunk is None or trunk.removed:
@@ -573,11 +588,14 @@ class SipEngine:
         handle._messages = lambda: self.messages.messages(call_id)
         self.messages.watch(call_id)
         call = _EngineCall(self, trunk.account, call_id)
-        record = _CallRecord(call=call, handle=handle, profile=profile)
+        record = _CallRecord(call=call, handle=handle, profile=profile, relay_sdp=relay_sdp)
         self._calls[call_id] = record
         trunk.calls.add(call_id)
         param = pj.CallOpParam(True)
         param.opt.customCallId = call_id
+        # A relayed call's m= lines are the relay's, put into the SDP in onCallSdpCreated; its
+        # pjsua audio stream is muzzled as it is created (see _muzzle_stream). pjsua needs one
+        # media of its own: without any it cannot build an SDP (it asserts on the o= address).
         param.opt.audioCount = 1
         param.opt.videoCount = 0
         if caller_name:
@@ -683,6 +701,8 @@ class SipEngine:
         return None
 
     def _connect_media(self, record: _CallRecord) -> None:
+        if record.relay_sdp:
+            return  # the relay carries the media; pjsua's stream stays muted and unconnected
         audio = self._call_audio(record)
         if audio is None:
             return
@@ -729,7 +749,11 @@ class SipEngine:
             for message in self._new_provisionals(record):
                 handle.publish(message)
         elif info.state == pj.PJSIP_INV_STATE_CONFIRMED and not handle.answered:
-            handle.publish(CallEvent("answered", now, int(info.lastStatusCode), str(info.lastReason)))
+            for message in self._new_provisionals(record):  # an 18x not yet reported (CONFIRMED came first)
+                handle.publish(message)
+            handle.publish(
+                CallEvent("answered", now, int(info.lastStatusCode), str(info.lastReason), sdp=self._answer_sdp(record))
+            )
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not handle.ended:
             if handle.media is None or handle.answered:
                 self._media_counters(handle.call_id)
@@ -741,6 +765,15 @@ class SipEngine:
                 info.lastReason,
             )
             self._reap.append(handle.call_id)
+
+    def _answer_sdp(self, record: _CallRecord) -> str:
+        """The SDP of the 2xx that answered the INVITE ("" when it had none)."""
+        for message in reversed(self.messages.messages(record.handle.call_id)):
+            parsed = parse_wire(message.data) if message.direction == "received" else None
+            cseq = (parsed.header("CSeq") or "").upper().split() if parsed is not None else []
+            if parsed is not None and 200 <= (parsed.status or 0) < 300 and cseq[-1:] == ["INVITE"]:
+                return parsed.body if parsed.body.strip() else ""
+        return ""
 
     def _new_provisionals(self, record: _CallRecord) -> list[CallEvent]:
         events: list[CallEvent] = []
@@ -761,9 +794,27 @@ class SipEngine:
                     parsed.reason_phrase,
                     has_sdp=bool(parsed.body.strip()),
                     reliable=reliable,
+                    sdp=parsed.body if parsed.body.strip() else "",
                 )
             )
         return events
+
+    def _on_sdp_created(self, call_id: str, sdp: Any) -> None:
+        record = self._calls.get(call_id)
+        if record is not None and record.relay_sdp:
+            sdp.wholeSdp = splice_offer(str(sdp.wholeSdp), record.relay_sdp)
+
+    def _relayed(self, call_id: str) -> bool:
+        record = self._calls.get(call_id)
+        return record is not None and bool(record.relay_sdp)
+
+    def _on_stream_precreate(self, call_id: str, prm: Any) -> None:
+        if self._relayed(call_id):
+            prm.streamInfo.rtcpSdesByeDisabled = True  # no RTCP SDES at start, no BYE at the end
+
+    def _on_stream_created(self, call_id: str, prm: Any) -> None:
+        if self._relayed(call_id):
+            _muzzle_stream(prm.stream)
 
     def _on_media_state(self, call: Any) -> None:
         record = self._calls.get(str(call.getInfo().callIdString))
@@ -794,6 +845,26 @@ class SipEngine:
     def _on_log(self, level: int, text: str) -> None:
         if self.messages.feed(text) is None and level <= self.settings.pjsip_log_level:
             log.warning("pjsip %s", text.strip()[:500])
+
+
+_PJMEDIA: list[Any] = []  # the loaded pjsua2 library, for the one pjmedia call pjsua2 does not wrap
+
+
+def _muzzle_stream(stream: Any) -> None:
+    """Pause a new pjsua audio stream's encoder (pjmedia_stream_pause, ENCODING): it sends no RTP,
+    no keep-alive and (its decoder gets nothing, the relay has the peer's media) no RTCP.
+
+    Called from onStreamCreated, after pjmedia started the stream and before pjsua adds it to the
+    conference bridge, so no clock tick reaches it unpaused. pjsua2 gives the stream as a SWIG
+    pointer (MediaStream); pjsua2 has no pause of its own, the library exports pjmedia's."""
+    if not _PJMEDIA:
+        library = ctypes.CDLL(pj._pjsua2.__file__)
+        library.pjmedia_stream_pause.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        library.pjmedia_stream_pause.restype = ctypes.c_int
+        _PJMEDIA.append(library)
+    status = _PJMEDIA[0].pjmedia_stream_pause(int(stream), pj.PJMEDIA_DIR_ENCODING)
+    if status != 0:
+        raise EngineError(f"pjmedia_stream_pause failed (status {status})")
 
 
 class _LogWriter(pj.LogWriter):  # type: ignore[misc]
@@ -838,6 +909,24 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
             self._engine._on_media_state(self)
         except Exception:
             log.exception("media state handler failed")
+
+    def onCallSdpCreated(self, prm: Any) -> None:
+        try:
+            self._engine._on_sdp_created(self.sip_call_id, prm.sdp)
+        except Exception:
+            log.exception("sdp hook failed")
+
+    def onStreamPreCreate(self, prm: Any) -> None:
+        try:
+            self._engine._on_stream_precreate(self.sip_call_id, prm)
+        except Exception:
+            log.exception("stream pre-create hook failed")
+
+    def onStreamCreated(self, prm: Any) -> None:
+        try:
+            self._engine._on_stream_created(self.sip_call_id, prm)
+        except Exception:
+            log.exception("stream created hook failed")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,19 @@ def test_every_image_input_exists_in_the_repository() -> None:
         assert (images.REPO / spec.dockerfile).is_file()
         for path in spec.inputs:
             assert (images.REPO / path).exists(), path
+
+
+@pytest.mark.parametrize("spec", images.ALL_IMAGES, ids=[spec.name for spec in images.ALL_IMAGES])
+def test_the_installed_buildah_accepts_every_flag(spec: images.ImageSpec, tmp_path: Path) -> None:
+    """buildah parses all flags before it prints help: an unknown or misspelt one fails here, and
+    nothing is built or written (the storage folder stays empty)."""
+    volumes = images.build_volumes(Path("/etc/ssl/certs/ca-certificates.crt"), Path("/tmp/pip.conf"))
+    base = "localhost/guestgate/base:b" if spec.uses_base else None
+    command = images.buildah_bud_command(tmp_path, spec, f"localhost/guestgate/{spec.name}:k", Path("/repo"), base,
+                                         volumes)[:-1]
+    done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-1000:]
+    refused = subprocess.run([*command, "--guestgate-no-such-flag", "--help"], capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode != 0 and "unknown flag" in refused.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -280,3 +282,31 @@ def test_cgroup_dirs_are_removed_children_first() -> None:
     assert order.index("/cg/memory/kubepods/burstable/pod1/c1") < order.index("/cg/memory/kubepods/burstable/pod1")
     assert order.index("/cg/memory/kubepods/burstable") < order.index("/cg/memory/kubepods")
     assert sorted(order) == sorted(tree)
+
+
+@pytest.fixture(scope="module")
+def real_binaries() -> dict[str, Path]:
+    from guestgate_dev.cluster import ensure_binaries
+    from guestgate_dev.cluster.versions import ALL_BINARIES
+
+    containerd = shutil.which("containerd")
+    assert containerd, "containerd comes from Debian (hack/install-deps.sh)"
+    return {**ensure_binaries(ALL_BINARIES), "containerd": Path(containerd)}
+
+
+def accepts(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """The command with --help appended: every program here parses all its flags before it prints
+    help, so an unknown or misspelt flag fails (cobra, urfave/cli, Go's flag package)."""
+    return subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("component", WITH_NODE, ids=[c.name for c in WITH_NODE])
+def test_the_real_binary_accepts_every_flag_given_once(component: Any, real_binaries: dict[str, Path]) -> None:
+    args = component.args(dataclasses.replace(NODE, binaries=real_binaries))
+    flags = [arg.split("=", 1)[0] for arg in args[1:] if arg.startswith("--")]
+    assert len(flags) == len(set(flags)), f"a flag given twice (the last one wins silently): {flags}"
+    done = accepts(args)
+    assert done.returncode == 0, done.stdout[-500:] + done.stderr[-1500:]
+    refused = accepts([*args, "--guestgate-no-such-flag=1"])
+    assert refused.returncode != 0, "the check would not see an unknown flag"

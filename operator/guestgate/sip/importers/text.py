@@ -107,8 +107,15 @@ def _separator(line: str) -> Banner | None:
     return Banner() if _SEPARATOR.match(line) else None
 
 
+# A header or SDP line ("Via:", "a=rtpmap:0 ...") is never a banner: every banner has a blank
+# before its first colon. Checked first, it spares most lines the banner readers.
+_HEADER_LIKE = re.compile(r"[!-9;-~]+:")
+
+
 def text_banner(line: str) -> Banner | None:
     """Every logger's banners at once: what auto-detection reads text with."""
+    if _HEADER_LIKE.match(line):
+        return None
     for reader in (sipp_banner, asterisk_banner, freeswitch_banner, sngrep_banner):
         if (found := reader(line)) is not None:
             return found

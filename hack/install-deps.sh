@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus)
+  janus coturn sqlite3)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

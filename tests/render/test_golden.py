@@ -14,7 +14,7 @@ import yaml
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.config.schema import content_hash
-from guestgate.render import network, secrets, workload
+from guestgate.render import network, secrets, turn, workload
 from guestgate.render.config import render_published_config
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "render"
@@ -39,7 +39,12 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     links = [GuestLink.model_validate(d) for d in docs if d["kind"] == "GuestLink"]
     out: list[dict[str, Any]] = []
     for cluster in clusters:
-        published = render_published_config(cluster, trunks, links)
+        # The TURN Service as the API server would have it: a load balancer address, NodePorts.
+        observed = turn.service(cluster)
+        for index, port in enumerate(observed["spec"]["ports"]):
+            port["nodePort"] = 31000 + index
+        observed["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
+        published = render_published_config(cluster, trunks, links, turn.endpoint(cluster, observed))
         out += [
             workload.service_account(cluster),
             *secrets.config_maps(cluster, published),
@@ -52,6 +57,14 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
             workload.statefulset(cluster, content_hash(published.cluster.to_json())),
         ]
+        if turn.enabled(cluster):
+            out += [
+                turn.shared_secret(cluster, b"fixed-turn-secret"),
+                turn.config_map(cluster, ["10.244.0.12", "10.244.0.11"]),
+                turn.service(cluster),
+                turn.network_policy(cluster),
+                turn.deployment(cluster),
+            ]
     return out
 
 

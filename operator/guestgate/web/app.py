@@ -115,6 +115,7 @@ def link_page(state: WebState, link: LinkConfig, token: str | None) -> web.Respo
         "displayName": link.display_name,
         "autoCallAfterSeconds": link.auto_call_after_seconds,
         "iceServers": ice_servers(state.config.cluster.ice, state.turn_secret, link.id, state.clock()),
+        "iceTransportPolicy": state.config.cluster.ice.ice_transport_policy,
         "stateText": STATE_TEXT,
     }
     body = _template("page.html").substitute(name=html.escape(link.display_name), settings=_json_for_html(settings))

@@ -26,9 +26,9 @@ from aioice import stun
 from aioice.turn import TurnTransport, create_turn_endpoint
 from tests.render.objects import cluster
 
-from guestgate.devcluster.ports import free_port, tcp_listening, udp_bound
 from guestgate.render import turn
 from guestgate.web.ice import turn_credentials
+from guestgate_dev.support.ports import free_port, tcp_listening, udp_bound
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "images" / "turn" / "guestgate-turn"

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from guestgate.api.branding import Branding
 from guestgate.api.common import (
     CONDITIONS_DESCRIPTION,
     DNS_SUBDOMAIN,
@@ -253,6 +254,11 @@ class GuestClusterSpec(Model):
     turn: TurnSettings = Field(default_factory=TurnSettings, description="The managed TURN edge (coturn).")
     limits: Limits = Field(default_factory=Limits, description="Per-pod call limits.")
     resources: Resources = Field(default_factory=Resources, description="Pod compute resources.")
+    branding: Branding | None = Field(
+        default=None,
+        description="The enterprise's look on every link page (title, logo, colours, short text); "
+        "a GuestLink may override each field.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the signalling pods."
     )

@@ -7,7 +7,7 @@ import logging
 import secrets
 
 from guestgate.api.objects import GuestCluster
-from guestgate.config.schema import MAX_LINK_SHARDS, content_hash
+from guestgate.config.schema import MAX_LINK_SHARDS
 from guestgate.controllers.context import Context
 from guestgate.kube.client import Manifest
 from guestgate.render import names, network, turn, workload
@@ -85,7 +85,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     )
     turn_endpoint = turn.endpoint(cluster, turn_service)
     published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint)
-    config_hash = content_hash(published.cluster.to_json())
+    config_hash = published.cluster.pod_start_hash()
     credentials = await _trunk_credentials(ctx, cluster)
 
     for generated in (
@@ -117,7 +117,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         network.service(cluster),
         network.pod_disruption_budget(cluster),
         network.sip_network_policy(cluster, sources),
-        workload.statefulset(cluster, config_hash),
+        workload.statefulset(cluster, config_hash, published.logo_files()),
         *await _turn_children(ctx, body, cluster),
     ]
     for child in children:

@@ -16,6 +16,7 @@ from guestgate.config.schema import (
     WebConfig,
 )
 from guestgate.render import turn
+from guestgate.render.branding import render_branding
 from guestgate.render.link import render_link_config, render_withdrawn, slug_conflicts
 from guestgate.render.names import ADMIN_PORT
 from guestgate.render.profile import render_trunk_profile
@@ -55,6 +56,7 @@ def render_cluster_config(cluster: GuestCluster, turn_endpoint: TurnEndpoint | N
             new_calls_per_second_per_pod=spec.limits.new_calls_per_second_per_pod,
         ),
         log_level=spec.log_level,
+        branding=render_branding(spec.branding),
     )
 
 

@@ -148,7 +148,9 @@ def _allowed_origins(state: WebState, link: LinkConfig | None) -> list[str]:
 
 
 def _page_headers(state: WebState, link: LinkConfig | None, branding: BrandingConfig) -> dict[str, str]:
-    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)])
+    # 'self' is the page's own origin (the public URL's, first in the list); the link's and the
+    # cluster's allowed sites follow.
+    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)[1:]])
     images = " ".join(["'self'", "data:", *image_sources(branding)])
     return {
         # The page holds time-limited TURN credentials and maybe a token: never cache it.

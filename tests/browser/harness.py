@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -292,3 +295,27 @@ class Bench:
     server: Server
     phone: Phone
     root: Path
+
+
+@contextmanager
+def running_bench(
+    root: Path, ports: Ports, config: PublishedConfig, log_prefix: str, ring_ms: int = 3000
+) -> Iterator[Bench]:
+    """The server on `config` and the phone (ringing `ring_ms`, then answering with PHONE_HZ and
+    listening for the page's tones); their logs are kept in ARTIFACTS as <log_prefix>-*.log."""
+    config_dir, secrets = write_config(root, config)
+    listen = ("--listen-hz", "440", str(MIC_HZ), str(PHONE_HZ))
+    phone = start_phone(ports.phone, root / "phone.log", "--tone-hz", str(PHONE_HZ), "--ring-ms", str(ring_ms), *listen)
+    try:
+        server = start_server(config_dir, secrets, root / "server.log")
+    except BaseException:
+        stop_process(phone.process)
+        raise
+    try:
+        yield Bench(ports, server, phone, root)
+    finally:
+        stop_process(server.process, 20)
+        stop_process(phone.process)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for log in root.glob("*.log"):
+            shutil.copy(log, ARTIFACTS / f"{log_prefix}-{log.name}")

@@ -29,8 +29,9 @@ from guestgate_dev.cluster import DevCluster
 from guestgate_dev.cluster.components import WITH_NODE
 from guestgate_dev.cluster.images import load_images
 from guestgate_dev.cluster.node import NodePaths
-from guestgate_dev.demo.local import stop_on_signals, stop_process
+from guestgate_dev.demo.local import stop_on_signals
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
 
 REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "guestgate-demo"

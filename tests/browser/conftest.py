@@ -23,6 +23,8 @@ from harness import (
     write_tone_wav,
 )
 
+from guestgate_dev.support.rtpengine import start_relay
+
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Bench]:
@@ -41,16 +43,19 @@ def bench(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
         str(MIC_HZ),
         str(PHONE_HZ),
     )
+    relay = start_relay(root / "rtpengine.log")
     try:
-        server = start_server(config_dir, secrets, root / "server.log")
+        server = start_server(config_dir, secrets, root / "server.log", "--rtpengine", relay.ng)
     except BaseException:
         stop_process(phone.process)
+        relay.stop()
         raise
     try:
-        yield Bench(ports, server, phone, root)
+        yield Bench(ports, server, phone, root, relay)
     finally:
         stop_process(server.process, 20)
         stop_process(phone.process)
+        relay.stop()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for log in root.glob("*.log"):
             shutil.copy(log, ARTIFACTS / f"{request.module.__name__}-{log.name}")
@@ -65,3 +70,14 @@ async def browser(bench: Bench) -> AsyncIterator[Chromium]:
         yield chromium
     finally:
         await chromium.stop()
+
+
+@pytest.fixture(autouse=True)
+def relay_sessions_back_to_zero(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario, rtpengine holds no session: every way a call ends deletes its own."""
+    yield
+    if "bench" not in request.fixturenames:
+        return
+    bench: Bench = request.getfixturevalue("bench")
+    if bench.relay is not None:
+        assert bench.relay.wait_no_sessions() == [], "rtpengine still holds sessions after the scenario"

@@ -36,6 +36,7 @@ from guestgate.config.schema import (
 )
 from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.rtpengine import LocalRelay
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -150,7 +151,8 @@ def published(ports: Ports) -> PublishedConfig:
         ),
         trunks=TrunksFile(
             trunks=(
-                _trunk("phone", ports.phone),
+                # PCMU only (the pjsua2 wheel has no Opus): an Opus-only page is transcoded.
+                _trunk("phone", ports.phone).model_copy(update={"codecs": ("PCMU",)}),
                 _trunk("cube", ports.cube),
                 _trunk("cucm", ports.cucm),
                 _trunk("silent", ports.dead),
@@ -169,6 +171,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _link("failover", "failover", web, destination="2002"),
                 _link("silent", "silent", web),
                 _link("early", "early", web),
+                _link("echo", "early", web),  # the early trunk's port, another SIPp scenario
                 _link("auto", "silent", web, auto_call_after_seconds=1),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
@@ -307,11 +310,15 @@ def start_phone(port: int, log: Path, *extra: str) -> Phone:
     return phone
 
 
-def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subprocess.Popen[bytes]:
-    """SIPp playing tests/sip_scenarios/<scenario>.xml, or tests/browser/scenarios/ (ours)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        media = int(probe.getsockname()[1])
+def start_sipp(
+    scenario: str, port: int, log: Path, calls: int = 1, media: int | None = None, *extra: str
+) -> subprocess.Popen[bytes]:
+    """SIPp playing tests/sip_scenarios/<scenario>.xml, or tests/browser/scenarios/ (ours), its
+    media on `media` (a free port when None)."""
+    if media is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            media = int(probe.getsockname()[1])
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -334,6 +341,7 @@ def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subproces
                 "-trace_msg",
                 "-message_file",
                 str(log.with_suffix(".msg")),
+                *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -361,3 +369,4 @@ class Bench:
     server: Server
     phone: Phone
     root: Path
+    relay: LocalRelay | None = None  # the server's rtpengine

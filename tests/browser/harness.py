@@ -7,12 +7,15 @@ import json
 import math
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +39,7 @@ from guestgate.config.schema import (
 )
 from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
-from guestgate_dev.support.rtpengine import LocalRelay
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -370,3 +373,30 @@ class Bench:
     phone: Phone
     root: Path
     relay: LocalRelay | None = None  # the server's rtpengine
+
+
+@contextmanager
+def running_bench(
+    root: Path, ports: Ports, config: PublishedConfig, log_prefix: str, ring_ms: int = 3000
+) -> Iterator[Bench]:
+    """The server on `config` and the phone (ringing `ring_ms`, then answering with PHONE_HZ and
+    listening for the page's tones); their logs are kept in ARTIFACTS as <log_prefix>-*.log."""
+    config_dir, secrets = write_config(root, config)
+    listen = ("--listen-hz", "440", str(MIC_HZ), str(PHONE_HZ))
+    phone = start_phone(ports.phone, root / "phone.log", "--tone-hz", str(PHONE_HZ), "--ring-ms", str(ring_ms), *listen)
+    relay = start_relay(root / "rtpengine.log")
+    try:
+        server = start_server(config_dir, secrets, root / "server.log", "--rtpengine", relay.ng)
+    except BaseException:
+        stop_process(phone.process)
+        relay.stop()
+        raise
+    try:
+        yield Bench(ports, server, phone, root, relay)
+    finally:
+        stop_process(server.process, 20)
+        stop_process(phone.process)
+        relay.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for log in root.glob("*.log"):
+            shutil.copy(log, ARTIFACTS / f"{log_prefix}-{log.name}")

@@ -111,7 +111,7 @@ async def test_widget_mode_is_compact_and_knows_who_may_talk_to_it(client: TestC
     assert settings["allowedOrigins"] == ["https://call.example.com", SHOP, SITE]
     assert settings["autoCallAfterSeconds"] == 5
     policy = reply.headers["Content-Security-Policy"]
-    assert f"frame-ancestors 'self' https://call.example.com {SHOP} {SITE}" in policy
+    assert policy.endswith(f"frame-ancestors 'self' {SHOP} {SITE}")
     page = await (await client.get("/call/sales")).text()
     assert 'class="page"' in page and settings_of(page)["widget"] is False
 
@@ -122,9 +122,7 @@ async def test_a_refused_widget_tells_the_host_why(client: TestClient) -> None: 
     assert reply.status == 404 and 'class="widget"' in body
     assert settings_of(body)["error"] == {"code": "unknown", "text": "This call link does not exist"}
     assert '<script src="/_gg/static/widget.js"></script>' in body
-    assert "frame-ancestors 'self' https://call.example.com https://www.example.com" in reply.headers[
-        "Content-Security-Policy"
-    ]
+    assert reply.headers["Content-Security-Policy"].endswith("frame-ancestors 'self' https://www.example.com")
 
 
 async def test_the_clusters_look_and_a_links_override(client: TestClient) -> None:  # type: ignore[type-arg]

@@ -149,7 +149,9 @@ def _allowed_origins(state: WebState, link: LinkConfig | None) -> list[str]:
 
 
 def _page_headers(state: WebState, link: LinkConfig | None, branding: BrandingConfig) -> dict[str, str]:
-    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)])
+    # 'self' is the page's own origin (the public URL's, first in the list); the link's and the
+    # cluster's allowed sites follow.
+    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)[1:]])
     images = " ".join(["'self'", "data:", *image_sources(branding)])
     return {
         # The page holds time-limited TURN credentials and maybe a token: never cache it.
@@ -218,6 +220,7 @@ def link_page(
         "displayName": link.display_name,
         "autoCallAfterSeconds": link.auto_call_after_seconds,
         "iceServers": ice_servers(state.config.cluster.ice, state.turn_secret, link.id, state.clock()),
+        "iceTransportPolicy": state.config.cluster.ice.ice_transport_policy,
         "language": language,
         "texts": catalogue(language),
         "stateText": {state_: text(language, f"state.{state_}") for state_ in STATE_TEXT},

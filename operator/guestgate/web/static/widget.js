@@ -12,7 +12,7 @@
   if (!settings.widget) return;
   const allowed = new Set(settings.allowedOrigins || []);
   const host = window.parent !== window ? window.parent : null;
-  const gg = window.gg || {};
+  const gg = window.gg || (window.gg = {});
   gg.posted = [];  // what was posted, for tests and the console
 
   function post(type, fields) {

@@ -12,9 +12,9 @@ from pathlib import Path
 import dpkt
 import pytest
 from chromium import Chromium
-from harness import MIC_HZ, PHONE_HZ, Bench, start_sipp, stop_process
+from harness import MIC_HZ, PHONE_HZ, SCENARIOS, Bench, stop_process
 
-from guestgate_dev.support.ports import free_media_port
+from guestgate_dev.support.sipp import start_sipp
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -54,10 +54,11 @@ def start_capture(pcap: Path, *ports: int) -> subprocess.Popen[bytes]:
 
 async def test_the_trunk_peer_gets_rtp_from_the_relay_only(bench: Bench, browser: Chromium) -> None:
     assert bench.relay is not None
-    media = free_media_port()
+    peer = start_sipp(bench.root, SCENARIOS / "asterisk-180-no-sdp.xml", port=bench.ports.early, rtp_echo=True,
+                      run_seconds=120)
+    sipp, media = peer.process, peer.media_port
     pcap = bench.root / "relayed-call.pcap"
     capture = start_capture(pcap, media, media + 1)
-    sipp = start_sipp("asterisk-180-no-sdp", bench.ports.early, bench.root / "sipp-echo.log", 1, media, "-rtp_echo")
     try:
         await browser.open(f"{bench.server.web_url}/call/echo")
         await browser.click("#call")

@@ -367,3 +367,13 @@ def test_compressed_hep_cannot_inflate_past_the_trace_limit() -> None:
         import_bytes(bomb * 1200, "bomb.hep")
     in_pcap = import_bytes(as_hep_pcap(no_answer_480()), "fine.pcap")  # a normal capture is untouched
     assert not any("could not be read" in note for note in in_pcap.notes)
+
+
+def test_console_colours_are_taken_off() -> None:
+    """fs_cli and `asterisk -r` colour their lines; a paste from the console keeps the escapes."""
+    plain = as_freeswitch(prack_missing_asterisk_freeswitch_5xx())
+    coloured = "".join(f"\x1b[0;36m{line}\x1b[0m\n" if line.startswith(("recv", "send")) else f"\x1b[32m{line}\n"
+                       for line in plain.splitlines())
+    imported = import_bytes(coloured.encode(), "fs_cli.txt")
+    assert imported.format == "freeswitch"
+    assert diagnose(imported.ladders).outcome == "PRACK_MISSING"

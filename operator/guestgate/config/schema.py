@@ -203,6 +203,7 @@ class IceConfig(ConfigModel):
     stun_urls: tuple[str, ...] = Field(default=(), alias="stunURLs")
     turn_urls: tuple[str, ...] = Field(default=(), alias="turnURLs")
     turn_secret: bool = False  # the TURN shared secret is mounted at TURN_SECRET_FILE
+    ice_transport_policy: Literal["all", "relay"] = "all"
 
 
 class LimitsConfig(ConfigModel):

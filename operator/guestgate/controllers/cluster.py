@@ -9,11 +9,12 @@ import secrets
 from guestgate.api.objects import GuestCluster
 from guestgate.config.schema import MAX_LINK_SHARDS
 from guestgate.controllers.context import Context
-from guestgate.render import names, network, workload
+from guestgate.kube.client import Manifest
+from guestgate.render import names, network, turn, workload
 from guestgate.render import secrets as secret_render
 from guestgate.render.config import belongs_to, render_published_config
 from guestgate.render.profile import credentials_key
-from guestgate.render.status import cluster_status
+from guestgate.render.status import TurnFacts, cluster_status
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,43 @@ async def _trunk_credentials(ctx: Context, cluster: GuestCluster) -> dict[str, t
     return out
 
 
+async def _signal_pod_ips(ctx: Context, cluster: GuestCluster) -> list[str]:
+    """The signalling pods' addresses: the only peers the TURN server may relay to."""
+    selector = ",".join(f"{k}={v}" for k, v in names.selector_labels(cluster.metadata.name).items())
+    pods = await ctx.io(ctx.kube.list, "Pod", cluster.metadata.namespace, selector)
+    ips: list[str] = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        if pod.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        ips += [entry["ip"] for entry in status.get("podIPs") or [] if entry.get("ip")] or (
+            [status["podIP"]] if status.get("podIP") else []
+        )
+    return ips
+
+
+async def _turn_children(ctx: Context, body: Manifest, cluster: GuestCluster) -> list[Manifest]:
+    """The managed TURN server's children (the generated shared secret created once); when
+    spec.turn is off, the ones a previous spec made are deleted."""
+    ns, name = cluster.metadata.namespace, cluster.metadata.name
+    if not turn.enabled(cluster):
+        for kind in ("Deployment", "Service", "NetworkPolicy", "ConfigMap"):
+            if await ctx.io(ctx.kube.delete_if_exists, kind, ns, names.turn_name(name)):
+                await ctx.io(ctx.kube.event, body, "Normal", "Deleted", f"deleted {kind} {names.turn_name(name)}")
+        return []
+    if cluster.spec.ice.turn_secret_name is None:
+        generated = turn.shared_secret(cluster, secrets.token_urlsafe(32).encode())
+        if await ctx.io(ctx.kube.create_if_missing, generated):
+            created = f"created Secret {generated['metadata']['name']}"
+            await ctx.io(ctx.kube.event, body, "Normal", "SecretCreated", created)
+    return [
+        turn.config_map(cluster, await _signal_pod_ips(ctx, cluster)),
+        turn.service(cluster),
+        turn.network_policy(cluster),
+        turn.deployment(cluster),
+    ]
+
+
 async def reconcile_cluster(ctx: Context, key: str) -> None:
     loaded = await ctx.load("GuestCluster", key, GuestCluster, "Ready")
     if loaded is None:
@@ -42,7 +80,11 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     body, cluster = loaded
     now = ctx.clock()
     ns, name = cluster.metadata.namespace, cluster.metadata.name
-    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns))
+    turn_service = (
+        await ctx.io(ctx.kube.get, "Service", ns, names.turn_name(name)) if turn.enabled(cluster) else None
+    )
+    turn_endpoint = turn.endpoint(cluster, turn_service)
+    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint)
     config_hash = published.cluster.pod_start_hash()
     credentials = await _trunk_credentials(ctx, cluster)
 
@@ -76,6 +118,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         network.pod_disruption_budget(cluster),
         network.sip_network_policy(cluster, sources),
         workload.statefulset(cluster, config_hash, published.logo_files()),
+        *await _turn_children(ctx, body, cluster),
     ]
     for child in children:
         if await ctx.io(ctx.kube.apply_if_changed, child):
@@ -85,4 +128,9 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
 
     sts = await ctx.io(ctx.kube.get, "StatefulSet", ns, names.statefulset_name(name))
     ready = int((sts or {}).get("status", {}).get("readyReplicas") or 0)
-    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now, sources))
+    turn_ready = 0
+    if turn.enabled(cluster):
+        deployment = await ctx.io(ctx.kube.get, "Deployment", ns, names.turn_name(name))
+        turn_ready = int((deployment or {}).get("status", {}).get("readyReplicas") or 0)
+    facts = TurnFacts(turn_endpoint, turn_ready)
+    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now, sources, facts))

@@ -199,7 +199,23 @@ async def guestlink_event(type: str, body: kopf.Body, **_: Any) -> None:
 
 @kopf.on.event("apps", "v1", "statefulsets", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
 async def statefulset_event(body: kopf.Body, **_: Any) -> None:
-    """Pods becoming ready change the GuestCluster's status."""
+    """Pods becoming ready change the GuestCluster's status (and the TURN server's peers)."""
+    _owner_changed(body)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
+async def deployment_event(body: kopf.Body, **_: Any) -> None:
+    """TURN pods becoming ready change the TurnReady condition."""
+    _owner_changed(body)
+
+
+@kopf.on.event("", "v1", "services", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
+async def service_event(body: kopf.Body, **_: Any) -> None:
+    """A load balancer address for the TURN Service becomes the page's TURN URLs."""
+    _owner_changed(body)
+
+
+def _owner_changed(body: kopf.Body) -> None:
     ctx = _state.get("ctx")
     if ctx is None:
         return

@@ -14,6 +14,8 @@ from guestgate.render.conditions import ConditionChange, get_condition, set_cond
 from guestgate.render.health import healthy_condition, reachable_condition
 from guestgate.render.link import link_path, link_url, time_phase
 from guestgate.render.network import SipSources
+from guestgate.render.turn import TurnEndpoint
+from guestgate.render.turn import condition as turn_condition
 
 Status = dict[str, Any]
 SOON = "the link is published as soon as it exists"
@@ -34,6 +36,14 @@ def sip_peers_condition(sources: SipSources) -> ConditionChange:
     )
 
 
+@dataclass(frozen=True)
+class TurnFacts:
+    """What the reconcile found about the managed TURN server."""
+
+    endpoint: TurnEndpoint | None = None
+    ready_replicas: int = 0
+
+
 def cluster_status(
     cluster: GuestCluster,
     published: PublishedConfig,
@@ -41,8 +51,10 @@ def cluster_status(
     ready_replicas: int,
     now: datetime,
     sources: SipSources | None = None,
+    turn: TurnFacts | None = None,
 ) -> Status:
     spec = cluster.spec
+    turn = turn or TurnFacts()
     replicas = spec.replicas
     changes = [
         sip_peers_condition(sources or SipSources((), ())),
@@ -69,6 +81,7 @@ def cluster_status(
         else ConditionChange(
             "Ready", "False", "ReplicasNotReady", f"{ready_replicas}/{replicas} signalling pods ready"
         ),
+        turn_condition(cluster, turn.endpoint, turn.ready_replicas),
     ]
     return {
         "conditions": set_conditions(
@@ -81,6 +94,7 @@ def cluster_status(
         "configHash": config_hash,
         "trunks": len(published.trunks.trunks),
         "links": len(published.links.links),
+        "turnAddress": turn.endpoint.address() if turn.endpoint else "",
     }
 
 

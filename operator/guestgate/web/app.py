@@ -221,6 +221,7 @@ def link_page(
         "displayName": link.display_name,
         "autoCallAfterSeconds": link.auto_call_after_seconds,
         "iceServers": ice_servers(state.config.cluster.ice, state.turn_secret, link.id, state.clock()),
+        "iceTransportPolicy": state.config.cluster.ice.ice_transport_policy,
         "language": language,
         "texts": catalogue(language),
         "stateText": {state_: text(language, f"state.{state_}") for state_ in STATE_TEXT},

@@ -130,7 +130,7 @@
       local = await navigator.mediaDevices.getUserMedia({ audio, video: false });
       listMicrophones();  // labels are only visible once the visitor allowed the microphone
       meter(analyser(local, 2048));
-      pc = new RTCPeerConnection({ iceServers: settings.iceServers });
+      pc = new RTCPeerConnection({ iceServers: settings.iceServers, iceTransportPolicy: settings.iceTransportPolicy || "all" });
       local.getAudioTracks().forEach((t) => pc.addTrack(t, local));
       pc.ontrack = (e) => {
         const stream = e.streams[0] || new MediaStream([e.track]);

@@ -30,8 +30,9 @@ from kubernetes import client, config, watch
 from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE, is_links_file
 from guestgate.render import names
 from guestgate_dev.cluster import DevCluster
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import launch_signal_server, signal_command
 
 REPO = Path(__file__).resolve().parents[1]
 Body = dict[str, Any]
@@ -225,43 +226,17 @@ class SignalPods:
             if time.monotonic() > deadline:
                 raise TimeoutError("the GuestCluster's ConfigMap and Secrets never appeared")
             time.sleep(0.2)
-        for index, folder in enumerate(self.dirs):
-            log = folder / "signal.log"
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "guestgate",
-                        "signal",
-                        "--config-dir",
-                        str(folder / "config"),
-                        "--secrets-dir",
-                        str(folder / "secrets"),
-                        "--bind",
-                        "127.0.0.1",
-                        "--reload-seconds",
-                        "0.5",
-                        "--pod-name",
-                        f"{self.guest_cluster}-bench-{index}",
-                        "--web-port",
-                        "0",
-                    ],
-                    stdout=log.open("ab"),
-                    stderr=subprocess.STDOUT,
-                    cwd=REPO,
-                )
-            )
-        for index, folder in enumerate(self.dirs):
-            log = folder / "signal.log"
-            while True:
-                match = re.search(r"guestgate signal: ready .* web=127\.0\.0\.1:(\d+)", log.read_text())
-                if match:
-                    self.web_ports.append(int(match.group(1)))
-                    break
-                if self.procs[index].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"signal server {index} did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.1)
+        started = [
+            launch_signal_server(
+                signal_command(folder / "config", secrets_dir=folder / "secrets", reload_seconds=0.5,
+                               pod_name=f"{self.guest_cluster}-bench-{index}", web_port=0),
+                folder / "signal.log", cwd=REPO, append=True)
+            for index, folder in enumerate(self.dirs)
+        ]
+        self.procs += [server.process for server in started]
+        for server in started:
+            server.wait_ready(max(1.0, deadline - time.monotonic()))
+            self.web_ports.append(int(server.web.rpartition(":")[2]))
 
     @property
     def pids(self) -> list[int]:

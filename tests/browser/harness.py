@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -37,8 +35,10 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import launch_signal_server, signal_command
+from guestgate_dev.support.sipp import start_sipp as launch_sipp
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -231,40 +231,10 @@ class Server:
 
 
 def start_server(config_dir: Path, secrets: Path, log: Path, *extra: str) -> Server:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "guestgate.pod.serve",
-                "--config-dir",
-                str(config_dir),
-                "--secrets-dir",
-                str(secrets),
-                "--bind",
-                "127.0.0.1",
-                "--reload-seconds",
-                "1",
-                "--web-metrics",
-                "--ice-loopback-only",
-                *extra,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env(),
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        found = re.search(r"ready sip=\S+ web=(\S+)", text)
-        if found:
-            return Server(process, log, f"http://{found.group(1)}")
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    stop_process(process)
-    raise AssertionError(f"signalling server did not start:\n{log.read_text(errors='replace')[-4000:]}")
+    command = signal_command(config_dir, secrets_dir=secrets, reload_seconds=1,
+                             extra=["--web-metrics", "--ice-loopback-only", *extra])
+    started = launch_signal_server(command, log, env=env()).wait_ready()
+    return Server(started.process, log, started.web_url)
 
 
 @dataclass
@@ -312,48 +282,9 @@ def start_phone(port: int, log: Path, *extra: str) -> Phone:
 
 def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subprocess.Popen[bytes]:
     """SIPp playing tests/sip_scenarios/<scenario>.xml, or tests/browser/scenarios/ (ours)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        media = int(probe.getsockname()[1])
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                "/usr/bin/sipp",
-                "-sf",
-                str(next(p for p in (OWN_SCENARIOS / f"{scenario}.xml", SCENARIOS / f"{scenario}.xml") if p.exists())),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                str(media),
-                "-m",
-                str(calls),
-                "-nostdin",
-                "-timeout",
-                "120s",
-                "-trace_msg",
-                "-message_file",
-                str(log.with_suffix(".msg")),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=log.parent,
-        )
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return process
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"SIPp {scenario} did not start: {log.read_text(errors='replace')[-2000:]}")
+    source = next(p for p in (OWN_SCENARIOS / f"{scenario}.xml", SCENARIOS / f"{scenario}.xml") if p.exists())
+    return launch_sipp(log.parent, source, port=port, calls=calls, run_seconds=120, log=log,
+                       messages=log.with_suffix(".msg")).process
 
 
 @dataclass

@@ -64,6 +64,9 @@ REJECTED_KEEP_SECONDS = 5.0
 IDLE_POLL_MS = 10
 BUSY_POLL_MS = 2
 BUSY_SECONDS = 0.5
+# Jobs run in slices: SIP that arrived meanwhile (a 200 OK, an ACK) waits at most this long for
+# the next poll, however many calls are being placed at once.
+JOB_SLICE_SECONDS = 0.002
 MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
 
@@ -310,7 +313,7 @@ class SipEngine:
                 # Short polls while calls run or jobs come in keep call setup and slot reuse quick;
                 # long ones when idle keep an idle pod's CPU low.
                 busy = bool(self._calls) or time.monotonic() - self._last_job < BUSY_SECONDS
-                wait_ms = BUSY_POLL_MS if busy else IDLE_POLL_MS
+                wait_ms = 0 if not self._jobs.empty() else BUSY_POLL_MS if busy else IDLE_POLL_MS
                 self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
                 self._reap_calls()
                 self._sample_media()
@@ -319,9 +322,12 @@ class SipEngine:
             self._shutdown()
 
     def _run_jobs(self) -> int:
-        """Run the queued jobs (at most 100); how many there were."""
+        """Run queued jobs for up to JOB_SLICE_SECONDS (at least one, at most 100); how many ran."""
         count = 0
+        deadline = time.monotonic() + JOB_SLICE_SECONDS
         for count in range(1, 101):  # bounded: events must keep flowing under a burst of jobs
+            if count > 1 and time.monotonic() > deadline:
+                return count - 1
             try:
                 fn, future = self._jobs.get_nowait()
             except queue.Empty:

@@ -126,11 +126,19 @@ class Driver:
             raise RuntimeError(f"driver gave no answer within {timeout:.0f} s: {tail}")
         return dict(json.loads(line))
 
-    def step(self, rate: float, calls: int, hold: float) -> dict[str, Any]:
+    def _send(self, ask: dict[str, Any]) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"rate": rate, "calls": calls, "hold": hold}).encode() + b"\n")
+        self.process.stdin.write(json.dumps(ask).encode() + b"\n")
         self.process.stdin.flush()
+
+    def step(self, rate: float, calls: int, hold: float) -> dict[str, Any]:
+        self._send({"rate": rate, "calls": calls, "hold": hold})
         return self._read(calls / rate + 30.0)
+
+    def hold(self, calls: int, rate: float, seconds: float) -> dict[str, Any]:
+        """All `calls` up at once for `seconds` (the concurrency part)."""
+        self._send({"held": calls, "rate": rate, "seconds": seconds})
+        return self._read(calls / rate + seconds + 60.0)
 
     def close(self) -> None:
         if self.process.stdin is not None and self.process.poll() is None:

@@ -5,13 +5,13 @@
 # (hack/build-pjsua2.sh: about 3 minutes once per machine, then cached in
 # ~/.cache/guestgate/wheels). Idempotent and quick when nothing changed. Go builds of
 # Kubernetes, etcd and Helm are done (and cached under ~/.cache/guestgate) by
-# `guestgate cluster build`.
+# `guestgate-dev cluster build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus
+  janus rtpengine-daemon
   # pjproject 2.17 and its SWIG binding (hack/build-pjsua2.sh); the runtime libraries libopus0,
   # libssl3 and libuuid1 come with them. python3-dev: Debian's python3, for which the signalling
   # image's wheel is built (pyenv and python.org interpreters carry their own headers).
@@ -35,12 +35,12 @@ fi
 
 PYTHON=${PYTHON:-python3}
 stamp=.venv/.installed
-want=$(cat pyproject.toml hack/install-deps.sh | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml dev/pyproject.toml hack/install-deps.sh | sha256sum | cut -c1-16)
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
-  echo ">> python venv (.venv) with guestgate[signal,dev]"
+  echo ">> python venv (.venv) with guestgate[signal,dev] and guestgate-dev (dev/)"
   [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[signal,dev]'
+  .venv/bin/pip install -q -e '.[signal,dev]' -e ./dev
   echo "$want" > "$stamp"
 fi
 

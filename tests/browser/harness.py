@@ -34,8 +34,8 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_port
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -205,6 +205,18 @@ def write_config(root: Path, config: PublishedConfig) -> tuple[Path, Path]:
     return config_dir, secrets
 
 
+async def offer() -> str:
+    """A real WebRTC offer (aiortc as the client): the server must be able to answer it."""
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = str(pc.localDescription.sdp)
+    await pc.close()
+    return sdp
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -215,13 +227,13 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(config_dir: Path, secrets: Path, log: Path) -> Server:
+def start_server(config_dir: Path, secrets: Path, log: Path, *extra: str) -> Server:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "guestgate.web.serve",
+                "guestgate.pod.serve",
                 "--config-dir",
                 str(config_dir),
                 "--secrets-dir",
@@ -232,6 +244,7 @@ def start_server(config_dir: Path, secrets: Path, log: Path) -> Server:
                 "1",
                 "--web-metrics",
                 "--ice-loopback-only",
+                *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -279,7 +292,7 @@ class Phone:
 def start_phone(port: int, log: Path, *extra: str) -> Phone:
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "guestgate.web.demophone", "--port", str(port), *extra],
+            [sys.executable, "-m", "guestgate_dev.demo.phone", "--port", str(port), *extra],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

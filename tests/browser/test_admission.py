@@ -11,22 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiortc import RTCPeerConnection
-from harness import ADMIN_TOKEN, ALLOWED_SITE, SIGNING_KEY, Bench
+from harness import ADMIN_TOKEN, ALLOWED_SITE, SIGNING_KEY, Bench, offer
 
 from guestgate.web.tokens import sign
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-async def offer() -> str:
-    """A real WebRTC offer (aiortc as the client): the server must be able to answer it."""
-    pc = RTCPeerConnection()
-    pc.addTransceiver("audio", direction="sendrecv")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = str(pc.localDescription.sdp)
-    await pc.close()
-    return sdp
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

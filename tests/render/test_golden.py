@@ -5,7 +5,6 @@ Refresh with `make golden` and read the diff: a golden file changes only on purp
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,9 @@ import pytest
 import yaml
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
-from guestgate.config.schema import content_hash
 from guestgate.render import network, secrets, workload
 from guestgate.render.config import render_published_config
+from support.golden import assert_golden
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "render"
 CASES = sorted(p.stem for p in (DATA / "input").glob("*.yaml"))
@@ -50,7 +49,7 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             network.service(cluster),
             network.pod_disruption_budget(cluster),
             network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
-            workload.statefulset(cluster, content_hash(published.cluster.to_json())),
+            workload.statefulset(cluster, published.cluster.pod_start_hash(), published.logo_files()),
         ]
     return out
 
@@ -59,11 +58,7 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_golden(case: str) -> None:
     docs = list(yaml.safe_load_all((DATA / "input" / f"{case}.yaml").read_text()))
     rendered = yaml.dump_all(render_case(docs), Dumper=_GoldenDumper, sort_keys=True, width=120)
-    golden = DATA / "output" / f"{case}.yaml"
-    if os.environ.get("GUESTGATE_UPDATE_GOLDEN"):
-        golden.write_text(rendered)
-    assert golden.exists(), f"no golden file for {case}: run `make golden`"
-    assert rendered == golden.read_text(), f"{case} differs from its golden file: run `make golden`, read the diff"
+    assert_golden(DATA / "output" / f"{case}.yaml", rendered, f"the children rendered for {case}")
 
 
 def test_there_are_golden_cases() -> None:

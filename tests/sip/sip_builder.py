@@ -2,13 +2,15 @@
 
 A ``Call`` between two ``Profile``s (CUCM, CUBE, Asterisk, FreeSWITCH, Kamailio, GuestGate, each
 with the headers that product really sends) records messages as the dialog would have them; the
-``as_*`` functions then write the same ladder as raw SIP, SIPp -trace_msg, Cisco IOS debug or a
-pcap, so one table of cases checks every importer.
+``as_*`` functions then write the same ladder as raw SIP, SIPp -trace_msg, Cisco IOS debug,
+Asterisk's pjsip logger, FreeSWITCH siptrace, sngrep's export, tshark (-V, -O sip, -T json), HEPv3
+(raw, or inside a pcap) or a pcap/pcapng, so one table of cases checks every importer.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -160,7 +162,8 @@ class Call:
             self.callee_cseq = number + 1
             target = f"sip:{self.caller.user}@{self.caller.address}"
         self.last_via = self.invite_via if method == "CANCEL" else self._via(sender)
-        headers = [self.last_via, *self._dialog(sender, method != "CANCEL"), f"CSeq: {number} {method}",
+        in_dialog = method not in ("CANCEL", "OPTIONS")  # an OPTIONS ping has no To tag
+        headers = [self.last_via, *self._dialog(sender, in_dialog), f"CSeq: {number} {method}",
                    "Max-Forwards: 70", f"User-Agent: {profile.ua}", *extra]
         self.last_cseq = number
         return self._add(sender, f"{method} {target} SIP/2.0", headers, body)
@@ -274,5 +277,232 @@ def as_pcap(call: Call, media: Media | None = None) -> bytes:
         for i in range(media.from_caller):
             frames.append((BASE + answer + 0.02 + i * 0.02, _frame(caller, callee, rtp(i))))
     for ts, frame in sorted(frames, key=lambda pair: pair[0]):
+        writer.writepkt(frame, ts=ts)
+    return buffer.getvalue()
+
+
+# --- more writers: the loggers and tools engineers paste from ------------------------------------
+
+def _ends(call: Call, sent: Sent) -> tuple[Profile, Profile]:
+    return (call.caller, call.callee) if sent.sender == "caller" else (call.callee, call.caller)
+
+
+def _moment(sent: Sent) -> datetime:
+    return datetime.fromtimestamp(BASE + sent.time, UTC)
+
+
+def as_freeswitch(call: Call, local: str = "callee", indent: str = "   ") -> str:
+    """``sofia global siptrace on``: a banner naming the remote side and the message's wire size,
+    then the message between dashed lines, every line indented."""
+    dashes = indent + "-" * 72
+    out = []
+    for sent in call.messages:
+        src, dst = _ends(call, sent)
+        verb, way, remote = ("send", "to", dst) if sent.sender == local else ("recv", "from", src)
+        stamp = _moment(sent).strftime("%H:%M:%S.%f")
+        lines = sent.text.split("\r\n")
+        while lines and not lines[-1]:
+            lines.pop()
+        out.append(f"{verb} {len(sent.text.encode())} bytes {way} udp/[{remote.host}]:{remote.port} at {stamp}:\n"
+                   f"{dashes}\n" + "".join(f"{indent}{line}\n" for line in lines) + f"{dashes}\n")
+    return "".join(out)
+
+
+def as_asterisk(call: Call, local: str = "callee") -> str:
+    """``pjsip set logger on`` as the ``full`` log writes it: a VERBOSE banner naming the remote
+    side, the message, a blank line."""
+    out = []
+    for number, sent in enumerate(call.messages):
+        src, dst = _ends(call, sent)
+        kind = "request" if not sent.text.startswith("SIP/2.0") else "response"
+        banner = (f"<--- Transmitting SIP {kind} ({len(sent.text.encode())} bytes) to UDP:{dst.address} --->"
+                  if sent.sender == local else
+                  f"<--- Received SIP {kind} ({len(sent.text.encode())} bytes) from UDP:{src.address} --->")
+        stamp = _moment(sent).strftime("%b %d %H:%M:%S")
+        out.append(f"[{stamp}] VERBOSE[{2211 + number % 3}] res_pjsip_logger.c: {banner}\n"
+                   f"{sent.text.replace(chr(13), '').rstrip(chr(10))}\n\n")
+    return "".join(out)
+
+
+def as_sngrep(call: Call) -> str:
+    """sngrep's "save as .txt": date, time, source -> destination, the payload as captured."""
+    out = []
+    for sent in call.messages:
+        src, dst = _ends(call, sent)
+        stamp = _moment(sent).strftime("%Y/%m/%d %H:%M:%S.%f")
+        out.append(f"{stamp} {src.address} -> {dst.address}\n{sent.text}\n\n")
+    return "".join(out)
+
+
+_SDP_LABELS = {"v": "Session Description Protocol Version (v)", "o": "Owner/Creator, Session Id (o)",
+               "s": "Session Name (s)", "c": "Connection Information (c)", "t": "Time Description, active time (t)",
+               "m": "Media Description, name and address (m)", "a": "Media Attribute (a)"}
+
+
+def _tshark_headers(name: str, value: str) -> list[str]:
+    """A header line as tshark's tree shows it, with some of the dissection under it."""
+    lines = [f"        {name}: {value}"]
+    lowered = name.lower()
+    if lowered == "cseq":
+        number, method = value.split()
+        lines += [f"            Sequence Number: {number}", f"            Method: {method}"]
+    elif lowered in ("from", "to") and "tag=" in value:
+        lines.append(f"            SIP {lowered} tag: {value.rsplit('tag=', 1)[1]}")
+    elif lowered == "via":
+        lines += ["            Transport: UDP", f"            Branch: {value.rsplit('branch=', 1)[-1]}"]
+    elif lowered == "call-id":
+        lines.append(f"        [Generated Call-ID: {value}]")
+    elif lowered in ("cisco-guid", "remote-party-id", "p-rtp-stat"):
+        lines += [f"            [Expert Info (Note/Undecoded): Unrecognised SIP header ({lowered})]",
+                  f"                [Unrecognised SIP header ({lowered})]"]
+    return lines
+
+
+def as_tshark(call: Call, verbose: bool = True) -> str:
+    """``tshark -V -Y sip`` (verbose: every layer's tree) or ``tshark -O sip`` (SIP only)."""
+    out = []
+    for number, sent in enumerate(call.messages, start=1):
+        src, dst = _ends(call, sent)
+        size = len(sent.text.encode()) + 42
+        head, _, body = sent.text.partition("\r\n\r\n")
+        start, *headers = head.split("\r\n")
+        lines = [f"Frame {number}: {size} bytes on wire ({size * 8} bits), {size} bytes captured ({size * 8} bits)"]
+        if verbose:
+            moment = _moment(sent)
+            lines += ["    Encapsulation type: Ethernet (1)",
+                      f"    Arrival Time: {moment.strftime('%b %d, %Y %H:%M:%S.%f')}000 UTC",
+                      f"    Epoch Time: {BASE + sent.time:.9f} seconds", f"    Frame Number: {number}"]
+        lines.append("Ethernet II, Src: 02:02:02:02:02:02 (02:02:02:02:02:02), "
+                     "Dst: 04:04:04:04:04:04 (04:04:04:04:04:04)")
+        lines.append(f"Internet Protocol Version 4, Src: {src.host}, Dst: {dst.host}")
+        if verbose:
+            lines += ["    0100 .... = Version: 4", f"    Source Address: {src.host}",
+                      f"    Destination Address: {dst.host}"]
+        lines.append(f"User Datagram Protocol, Src Port: {src.port}, Dst Port: {dst.port}")
+        if verbose:
+            lines += [f"    Source Port: {src.port}", f"    Destination Port: {dst.port}", "    [Stream index: 0]"]
+        request = not start.startswith("SIP/2.0")
+        lines.append(f"Session Initiation Protocol ({start.split()[0] if request else start.split()[1]})")
+        if request:
+            lines += [f"    Request-Line: {start}", f"        Method: {start.split()[0]}",
+                      f"        Request-URI: {start.split()[1]}", "        [Resent Packet: False]"]
+        else:
+            lines += [f"    Status-Line: {start}", f"        Status-Code: {start.split()[1]}",
+                      "        [Resent Packet: False]"]
+        lines.append("    Message Header")
+        for header in headers:
+            name, _, value = header.partition(":")
+            lines += _tshark_headers(name, value.strip()) if not header[:1].isspace() else [f"        {header}"]
+        if body:
+            lines += ["    Message Body", "        Session Description Protocol"]
+            seen_media = False
+            for sdp_line in body.split("\r\n"):
+                if not sdp_line:
+                    continue
+                kind, _, value = sdp_line.partition("=")
+                seen_media = seen_media or kind == "m"
+                label = "Session Attribute (a)" if kind == "a" and not seen_media else \
+                    _SDP_LABELS.get(kind, f"? ({kind})")
+                lines.append(f"            {label}: {value}")
+                if kind == "m":
+                    lines.append(f"                Media Type: {value.split()[0]}")
+                elif kind == "a" and ":" in value:
+                    lines.append(f"                Media Attribute Fieldname: {value.split(':', 1)[0]}")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def _json(node: object, depth: int = 0) -> str:
+    """JSON with repeated keys, as tshark writes it: ``node`` is a list of (key, value) pairs."""
+    pad = "  " * (depth + 1)
+    if isinstance(node, list) and all(isinstance(item, tuple) for item in node):
+        items = [f"{pad}{json.dumps(key)}: {_json(value, depth + 1)}" for key, value in node]  # type: ignore[misc]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    if isinstance(node, list):
+        return "[\n" + ",\n".join(pad + _json(item, depth + 1) for item in node) + "\n" + "  " * depth + "]"
+    return json.dumps(node)
+
+
+_SDP_JSON_KEYS = {"v": "sdp.version", "o": "sdp.owner", "s": "sdp.session_name", "c": "sdp.connection_info",
+                  "t": "sdp.time", "m": "sdp.media", "a": "sdp.media_attr"}
+
+
+def as_tshark_json(call: Call, body_in_header: bool = True) -> str:
+    """``tshark -T json -Y sip``; Wireshark 4 puts the body after the headers in ``sip.msg_hdr``,
+    older ones only in the ``sdp`` fields (``body_in_header=False``)."""
+    packets = []
+    for number, sent in enumerate(call.messages, start=1):
+        src, dst = _ends(call, sent)
+        head, _, body = sent.text.partition("\r\n\r\n")
+        start, *headers = head.split("\r\n")
+        field = "sip.Request-Line" if not start.startswith("SIP/2.0") else "sip.Status-Line"
+        tree = [(f"sip.{h.split(':', 1)[0]}", h.split(":", 1)[1].strip()) for h in headers]
+        raw = "".join(f"{h}\r\n" for h in headers) + ("\r\n" + body if body_in_header and body else "")
+        sip: list[tuple[str, object]] = [(field, start), (f"{field}_tree", [("sip.resend", "0")]),
+                                         ("sip.msg_hdr", raw), ("sip.msg_hdr_tree", tree)]
+        if body:
+            sdp = [(_SDP_JSON_KEYS[line[0]], line[2:]) for line in body.split("\r\n") if line[:1] in _SDP_JSON_KEYS]
+            sip.append(("sip.msg_body", [("sdp", sdp)]))
+        layers = [("frame", [("frame.time_epoch", f"{BASE + sent.time:.9f}"), ("frame.number", str(number)),
+                             ("frame.protocols", "eth:ethertype:ip:udp:sip")]),
+                  ("eth", [("eth.type", "0x0800")]),
+                  ("ip", [("ip.src", src.host), ("ip.dst", dst.host)]),
+                  ("udp", [("udp.srcport", str(src.port)), ("udp.dstport", str(dst.port))]),
+                  ("sip", sip)]
+        packets.append([("_index", "packets-2026-09-30"), ("_type", "doc"), ("_score", None),
+                        ("_source", [("layers", layers)])])
+    return _json(packets) + "\n"
+
+
+HEP_AGENT = ("10.0.0.99", 47000)
+HEP_COLLECTOR = ("10.0.0.100", 9060)
+
+
+def hep_packet(src: tuple[str, int], dst: tuple[str, int], time: float, payload: bytes,
+               protocol: int = 1, compress: bool = False) -> bytes:
+    """One HEPv3 packet: generic chunks (vendor 0), as Kamailio's siptrace or heplify send them."""
+    def chunk(kind: int, value: bytes) -> bytes:
+        return struct.pack("!HHH", 0, kind, 6 + len(value)) + value
+
+    import zlib
+
+    body = b"".join([
+        chunk(1, b"\x02"), chunk(2, b"\x11"), chunk(3, socket.inet_aton(src[0])), chunk(4, socket.inet_aton(dst[0])),
+        chunk(7, struct.pack("!H", src[1])), chunk(8, struct.pack("!H", dst[1])),
+        chunk(9, struct.pack("!I", int(time))), chunk(10, struct.pack("!I", round((time % 1) * 1_000_000))),
+        chunk(11, bytes([protocol])), chunk(12, struct.pack("!I", 2001)),
+        chunk(16, zlib.compress(payload)) if compress else chunk(15, payload),
+    ])
+    return b"HEP3" + struct.pack("!H", 6 + len(body)) + body
+
+
+def as_hep(call: Call) -> bytes:
+    """HEPv3 packets one after the other, as a collector saves them."""
+    return b"".join(hep_packet((_ends(call, s)[0].host, _ends(call, s)[0].port),
+                               (_ends(call, s)[1].host, _ends(call, s)[1].port), BASE + s.time, s.text.encode(),
+                               compress=i % 2 == 1)
+                    for i, s in enumerate(call.messages))
+
+
+def as_hep_pcap(call: Call) -> bytes:
+    """A capture on the HEP collector: UDP to port 9060 from the capture agent, each datagram a
+    message of the call, arriving later than it was sent (the agent batches), with a HEP
+    keep-alive of another protocol among them."""
+    buffer = io.BytesIO()
+    writer = dpkt.pcap.Writer(buffer)
+    for i, sent in enumerate(call.messages):
+        src, dst = _ends(call, sent)
+        packet = hep_packet((src.host, src.port), (dst.host, dst.port), BASE + sent.time, sent.text.encode())
+        writer.writepkt(_frame(HEP_AGENT, HEP_COLLECTOR, packet), ts=BASE + 3600 + i * 0.001)
+    log = hep_packet(HEP_AGENT, HEP_COLLECTOR, BASE, b"agent started", protocol=100)
+    writer.writepkt(_frame(HEP_AGENT, HEP_COLLECTOR, log), ts=BASE + 3601)
+    return buffer.getvalue()
+
+
+def as_pcapng(capture: bytes) -> bytes:
+    """The same packets as a pcap, written as pcapng (what Wireshark and tshark save by default)."""
+    buffer = io.BytesIO()
+    writer = dpkt.pcapng.Writer(buffer)
+    for ts, frame in dpkt.pcap.Reader(io.BytesIO(capture)):
         writer.writepkt(frame, ts=ts)
     return buffer.getvalue()

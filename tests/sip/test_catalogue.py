@@ -21,10 +21,18 @@ from sip_builder import (
     KAMAILIO,
     Call,
     Media,
+    as_asterisk,
+    as_freeswitch,
+    as_hep,
+    as_hep_pcap,
     as_ios,
     as_pcap,
+    as_pcapng,
     as_sip,
     as_sipp,
+    as_sngrep,
+    as_tshark,
+    as_tshark_json,
 )
 
 from guestgate.sip.diagnosis import Report, diagnose
@@ -283,14 +291,33 @@ CASES = [
     Case("OK OPTIONS answered", options_answered, "OK"),
 ]
 
+# Every input form, written from the same Call: a form cannot drift from the others without its
+# column failing. (test_tshark_real.py checks the tshark writers against tshark itself.)
 FORMATS: dict[str, Callable[[Case, Call], bytes]] = {
     "sip": lambda case, call: as_sip(call).encode(),
     "sip-compact-oddcase-folded": lambda case, call: as_sip(call, compact=True, odd_case=True, fold=True).encode(),
     "sip-lf": lambda case, call: as_sip(call, lf_only=True).encode(),
     "sipp": lambda case, call: as_sipp(call).encode(),
     "ios": lambda case, call: as_ios(call).encode(),
+    "asterisk": lambda case, call: as_asterisk(call).encode(),
+    "freeswitch": lambda case, call: as_freeswitch(call).encode(),
+    "freeswitch-tabs": lambda case, call: as_freeswitch(call, local="caller", indent="\t ").encode(),
+    "sngrep": lambda case, call: as_sngrep(call).encode(),
+    "tshark-V": lambda case, call: as_tshark(call).encode(),
+    "tshark-O-sip": lambda case, call: as_tshark(call, verbose=False).encode(),
+    "tshark-json": lambda case, call: as_tshark_json(call).encode(),
+    "tshark-json-sdp-fields": lambda case, call: as_tshark_json(call, body_in_header=False).encode(),
+    "hep": lambda case, call: as_hep(call),
+    "hep-in-pcap": lambda case, call: as_hep_pcap(call),
+    "hep-in-pcapng": lambda case, call: as_pcapng(as_hep_pcap(call)),
     "pcap": lambda case, call: as_pcap(call, case.media),
 }
+# The format auto-detection must name for each form.
+DETECTED = {"sip": "sip", "sip-compact-oddcase-folded": "sip", "sip-lf": "sip", "sipp": "sipp", "ios": "ios",
+            "asterisk": "asterisk", "freeswitch": "freeswitch", "freeswitch-tabs": "freeswitch", "sngrep": "sngrep",
+            "tshark-V": "tshark", "tshark-O-sip": "tshark", "tshark-json": "tshark-json",
+            "tshark-json-sdp-fields": "tshark-json", "hep": "hep", "hep-in-pcap": "pcap",
+            "hep-in-pcapng": "pcap", "pcap": "pcap"}
 
 PARAMS = [pytest.param(case, fmt, id=f"{case.name} [{fmt}]")
           for case in CASES for fmt in FORMATS if fmt == "pcap" or not case.pcap_only]
@@ -299,6 +326,7 @@ PARAMS = [pytest.param(case, fmt, id=f"{case.name} [{fmt}]")
 def report_for(case: Case, fmt: str) -> Report:
     call = case.build()
     imported = import_bytes(FORMATS[fmt](case, call), f"{case.name}.{fmt}")
+    assert imported.format == DETECTED[fmt]
     assert len(imported.ladders) == 1, imported.notes
     assert len(imported.ladders[0].messages) == len(call.messages), imported.notes
     return diagnose(imported.ladders)

@@ -17,7 +17,20 @@ from pathlib import Path
 
 import dpkt
 import pytest
-from sip_builder import CUBE, CUCM, Call, as_pcap, as_sip
+from sip_builder import (
+    CUBE,
+    CUCM,
+    Call,
+    as_asterisk,
+    as_freeswitch,
+    as_hep,
+    as_hep_pcap,
+    as_pcap,
+    as_sip,
+    as_sngrep,
+    as_tshark,
+    as_tshark_json,
+)
 from test_catalogue import ok_cucm_to_cube, prack_missing_cucm_cube
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +73,12 @@ def test_json_contract(tmp_path: Path) -> None:
     assert {"outcome", "findings", "ladder", "calls", "comparison", "notes", "version", "exitCode"} <= set(document)
     assert document["outcome"] == "PRACK_MISSING"
     finding = document["findings"][0]
-    assert set(finding) == {"code", "severity", "summary", "call", "evidence", "cause", "fix"}
+    assert set(finding) == {"code", "severity", "summary", "call", "callId", "callerAddress", "calleeAddress",
+                            "leg", "evidence", "cause", "fix", "suspected", "nextCapture"}
+    assert (finding["callId"], finding["callerAddress"], finding["calleeAddress"]) == (
+        "fa88da80-24917212-28046-2212b0a@10.10.1.10", "10.10.1.10:5060", "10.10.1.1:5060")
+    assert finding["leg"] is None and finding["suspected"] is None and finding["nextCapture"] == []
+    assert document["calls"][0]["b2bua"] is None
     assert finding["cause"]["q850"] == 65 and finding["cause"]["sip"] == 488 and finding["cause"]["misleading"]
     assert set(finding["fix"]) == {"caller", "callee", "callerPlatform", "calleePlatform"}
     assert [m["from"] for m in document["ladder"]] == ["caller", "callee", "callee", "callee", "caller",
@@ -158,6 +176,16 @@ UNREADABLE: list[tuple[str, Callable[[Path], object], str]] = [
     ("huge body announced", lambda p: p.write_text(
         "INVITE sip:a@b SIP/2.0\nCall-ID: 1\nCSeq: 1 INVITE\nContent-Length: 999999999\n\n" + "x" * 70_000 * 30),
      "announces Content-Length 999999999"),
+    ("tshark JSON cut short", lambda p: p.write_text(as_tshark_json(ok_cucm_to_cube())[:-300]),
+     "not readable as tshark JSON"),
+    ("JSON that is no tshark export", lambda p: p.write_text('[{"_source": {"layers": 3}}, 7]'),
+     "not a tshark -T json export"),
+    ("HEP packets cut short", lambda p: p.write_bytes(as_hep(ok_cucm_to_cube())[:-40]), "cut short"),
+    ("FreeSWITCH block cut in the body",
+     lambda p: p.write_text(as_freeswitch(ok_cucm_to_cube()).split("a=rtpmap:8")[0]), "Content-Length"),
+    ("tshark tree without start lines", lambda p: p.write_text(
+        "Frame 1: 400 bytes on wire\nSession Initiation Protocol (INVITE)\n    Message Header\n"
+        "        Call-ID: 1\n\n"), "no SIP message found"),
     ("too many messages", lambda p: p.write_text(
         "OPTIONS sip:b SIP/2.0\nCall-ID: 1\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n" * 20_001),
      "more than 20000 SIP messages"),
@@ -176,6 +204,30 @@ def test_unreadable_input_exits_2_with_a_clear_message(tmp_path: Path, make: Cal
     assert result.stderr.startswith(f"guestgate diagnose: cannot read {trace}: ")
     assert expected in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("fmt", "write", "outcome"), [
+    pytest.param("freeswitch", lambda call: as_freeswitch(call).encode(), "PRACK_MISSING", id="freeswitch"),
+    pytest.param("asterisk", lambda call: as_asterisk(call).encode(), "PRACK_MISSING", id="asterisk"),
+    pytest.param("sngrep", lambda call: as_sngrep(call).encode(), "PRACK_MISSING", id="sngrep"),
+    pytest.param("tshark", lambda call: as_tshark(call).encode(), "PRACK_MISSING", id="tshark"),
+    pytest.param("tshark-json", lambda call: as_tshark_json(call).encode(), "PRACK_MISSING", id="tshark-json"),
+    pytest.param("hep", as_hep, "PRACK_MISSING", id="hep"),
+])
+def test_format_names(tmp_path: Path, fmt: str, write: Callable[[Call], bytes], outcome: str) -> None:
+    trace = tmp_path / "trace"
+    trace.write_bytes(write(prack_missing_cucm_cube()))
+    result = guestgate("diagnose", "--format", fmt, "--json", str(trace))
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["outcome"] == outcome
+
+
+def test_ticket_paste_on_standard_input_is_inconclusive() -> None:
+    result = guestgate("diagnose", "-", stdin=(Path(__file__).parent / "data" / "ticket-lone-bye.txt").read_text())
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("outcome: INCONCLUSIVE (exit 3)")
+    assert "suspected: PRACK_MISSING" in result.stdout and "`debug ccsip messages`" in result.stdout
+    assert "lines are not SIP and were skipped" in result.stdout
 
 
 @pytest.mark.parametrize(("args", "expected"), [
@@ -212,9 +264,13 @@ def test_mangled_traces_never_crash() -> None:
 
     rng = random.Random(2013)
     sources = [as_sip(prack_missing_cucm_cube()).encode(), as_sipp(ok_cucm_to_cube()).encode(),
-               as_ios(prack_missing_cucm_cube()).encode(), as_pcap(ok_cucm_to_cube()), SEED.read_bytes()]
+               as_ios(prack_missing_cucm_cube()).encode(), as_pcap(ok_cucm_to_cube()), SEED.read_bytes(),
+               as_freeswitch(prack_missing_cucm_cube()).encode(), as_asterisk(ok_cucm_to_cube()).encode(),
+               as_sngrep(ok_cucm_to_cube()).encode(), as_tshark(prack_missing_cucm_cube()).encode(),
+               as_tshark_json(ok_cucm_to_cube()).encode(), as_hep(prack_missing_cucm_cube()),
+               as_hep_pcap(ok_cucm_to_cube()), (Path(__file__).parent / "data" / "ticket-lone-bye.txt").read_bytes()]
     outcomes = {"read": 0, "refused": 0}
-    for _ in range(400):
+    for _ in range(800):
         data = bytearray(rng.choice(sources))
         for _ in range(rng.randint(1, 4)):
             where = rng.randrange(len(data))

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from guestgate.config.schema import AccessConfig, IceConfig, LinkConfig, LinksFile, WithdrawnLink
+from guestgate.engine.calls import CallHandle
 from guestgate.sip.capture import CapturedMessage
-from guestgate.sip.engine_calls import CallHandle
 from guestgate.web.audio import FrameBuffer, ToneGenerator, dominant, goertzel_power, rms, samples_per_frame, silence
 from guestgate.web.ice import ice_servers, turn_credentials
 from guestgate.web.ratelimit import ConcurrencyLimiter, RateLimiter
@@ -44,6 +44,9 @@ TOKEN_CASES: list[tuple[str, str | None, str, int, str | None]] = [
     ("no dot", "abcdef", "ns/a", NOW, "malformed"),
     ("nothing after the dot", "abc.", "ns/a", NOW, "malformed"),
     ("huge token", "a" * 3000 + ".b", "ns/a", NOW, "malformed"),
+    ("non-ASCII payload", "\u00e4\u00f6.abc", "ns/a", NOW, "malformed"),
+    ("non-ASCII MAC: compare_digest takes ASCII only", sign(KEY, "ns/a", NOW + 9) + "\u00e9", "ns/a", NOW, "malformed"),
+    ("surrogates of undecodable bytes", "\udcff.\udcfe", "ns/a", NOW, "malformed"),
 ]
 
 
@@ -210,8 +213,11 @@ def test_origins(
     assert origin_allowed(origin, the_link, cluster_origins, "https://c.example.com/") is ok
 
 
-def test_origin_of_garbage_is_empty() -> None:
-    assert origin_of("not a url") == ""
+@pytest.mark.parametrize(
+    "url", ["not a url", "http://127.0.0.1:abc", "http://127.0.0.1:99999", "http://[", "http://[::1", "http://:80"]
+)
+def test_origin_of_garbage_is_empty(url: str) -> None:
+    assert origin_of(url) == ""
 
 
 # ---- visitor wording ---------------------------------------------------------------------------

@@ -68,7 +68,8 @@ def make_app(backend: AdminBackend, token: str) -> web.Application:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
-            given = request.headers.get("Authorization", "").encode()
+            # Header bytes that are not UTF-8 arrive as surrogates: compared as the bytes they were.
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
             if not hmac.compare_digest(given, expected):
                 response = _error(401, "missing or wrong bearer token")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="guestgate-admin"'
@@ -115,7 +116,7 @@ def make_app(backend: AdminBackend, token: str) -> web.Application:
                 return _error(413, "body too large")
             try:
                 body = json.loads(await request.read() or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):  # 16 KiB of "[" is too deep for the parser
                 return _error(400, "body must be JSON")
             if not isinstance(body, dict):
                 return _error(400, "body must be a JSON object")

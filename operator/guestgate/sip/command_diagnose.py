@@ -1,7 +1,8 @@
 """`guestgate diagnose FILE...`: import traces, diagnose them, print findings and ladders.
 
 Exit codes: 0 no error finding, 1 an error finding, 2 the input could not be read (the message
-says which file and why; never a traceback).
+says which file and why; never a traceback), 3 no error finding but a call that could not be
+judged (a partial trace: INCONCLUSIVE, with the capture to take next).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ EXIT_UNREADABLE = 2
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="SIP traces: raw SIP text, SIPp -trace_msg logs, Cisco IOS "
-                             "'debug ccsip messages', pcap/pcapng captures; - reads standard input")
+                        help="SIP traces: raw SIP text or a ticket pasting it, SIPp -trace_msg, Cisco IOS "
+                             "'debug ccsip messages', CUCM SDL, Asterisk 'pjsip set logger', FreeSWITCH "
+                             "siptrace, sngrep .txt, tshark -V/-O sip/-T json, HEPv3, pcap/pcapng; "
+                             "- reads standard input")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="how to read the files (default: detected from the content)")
     parser.add_argument("--caller-platform", choices=PLATFORMS, default=None,

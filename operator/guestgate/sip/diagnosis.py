@@ -13,9 +13,11 @@ from dataclasses import dataclass, field, replace
 
 from guestgate.sip import q850
 from guestgate.sip.compare import compare
-from guestgate.sip.findings import SEVERITY_ORDER, CauseInfo, Evidence, Finding, Fix, Severity
+from guestgate.sip.findings import INCONCLUSIVE, SEVERITY_ORDER, CauseInfo, Evidence, Finding, Fix, Severity
 from guestgate.sip.fixes import fix_for
 from guestgate.sip.ladder import Ladder, LadderMessage
+from guestgate.sip.legs import b2bua_legs
+from guestgate.sip.partial import reorient, suspect
 from guestgate.sip.platforms import LABELS
 
 # RFC 3262: the UAS retransmits a reliable 1xx for 64*T1 = 32 s before giving up. A drop with
@@ -174,14 +176,20 @@ class _Builder:
         self.index = index
 
     def finding(self, code: str, severity: Severity, summary: str, evidence: list[Evidence],
-                cause: CauseInfo | None = None, **params: str) -> Finding:
+                cause: CauseInfo | None = None, *, suspected: str | None = None,
+                next_capture: tuple[str, ...] = (), **params: str) -> Finding:
         ladder = self.call.ladder
         defaults = {"callee_address": ladder.callee.address or "the next hop",
                     "cause_text": _cause_text(cause)}
-        caller_fix, callee_fix = fix_for(code, ladder.caller.platform, ladder.callee.platform,
+        caller_fix, callee_fix = fix_for(suspected or code, ladder.caller.platform, ladder.callee.platform,
                                          {**defaults, **params})
+        if suspected:  # a partial trace proves nothing: the fix holds once a capture confirms it
+            caller_fix, callee_fix = (f"if the next capture confirms {suspected}: {caller_fix}",
+                                      f"if the next capture confirms {suspected}: {callee_fix}")
         return Finding(code=code, severity=severity, summary=summary, evidence=_merged(evidence),
-                       cause=cause, call=self.index,
+                       cause=cause, call=self.index, call_id=ladder.call_id,
+                       caller_address=ladder.caller.address, callee_address=ladder.callee.address,
+                       suspected=suspected, next_capture=next_capture,
                        fix=Fix(caller=caller_fix, callee=callee_fix,
                                caller_platform=ladder.caller.platform,
                                callee_platform=ladder.callee.platform))
@@ -206,6 +214,19 @@ def _no_invite(call: _Call, make: _Builder) -> list[Finding]:
         return [_unavailable(make, final, "OPTIONS")]
     return [make.finding("OK", "info", f"The peer answers OPTIONS with {final.message.summary}.",
                          [_evidence(final)])]
+
+
+def _partial(call: _Call, make: _Builder) -> list[Finding]:
+    """INCONCLUSIVE: no initial INVITE in the trace; what the rest suggests and what to capture next."""
+    ladder = call.ladder
+    found = suspect(ladder)
+    evidence = [_evidence(c.item, *c.headers, note=c.note) for c in found.cited]
+    cause = _signalled_cause([found.cause_message], found.cause_misleading) if found.cause_message else None
+    count = len(ladder.messages)
+    summary = (f"Partial trace, the initial INVITE is not in it ({count} message{'s' if count != 1 else ''}), so "
+               f"nothing is proved: {found.reason}.")
+    return [make.finding("INCONCLUSIVE", "warning", summary, evidence, cause, suspected=found.code,
+                         next_capture=found.next_capture)]
 
 
 def _unreachable(call: _Call, make: _Builder) -> list[Finding]:
@@ -535,7 +556,9 @@ def diagnose_ladder(ladder: Ladder, index: int = 0) -> list[Finding]:
     call = _facts(ladder)
     make = _Builder(call, index)
     if call.invite is None:
-        return _no_invite(call, make)
+        return _no_invite(call, make) or (_partial(call, make) if ladder.messages else [])
+    if call.invite.message.to_tag:  # only re-INVITEs: the trace began after the call was set up
+        return _partial(call, make)
     if not call.responses and not any(m.sender == "callee" for m in ladder.messages):
         return _unreachable(call, make)
     findings = _prack(call, make)
@@ -553,10 +576,13 @@ def diagnose_ladder(ladder: Ladder, index: int = 0) -> list[Finding]:
 def diagnose(ladders: list[Ladder] | tuple[Ladder, ...], caller_platform: str | None = None,
              callee_platform: str | None = None, notes: tuple[str, ...] = ()) -> Report:
     """Diagnose one or more ladders. Platforms given here override the detected ones."""
-    chosen = tuple(ladder.with_platforms(caller_platform, callee_platform) for ladder in ladders)
-    findings = [f for i, ladder in enumerate(chosen) for f in diagnose_ladder(ladder, i)]
-    findings.sort(key=lambda f: SEVERITY_ORDER[f.severity])
-    silent = [f"{ladder.name}: no INVITE or OPTIONS in this call, nothing to diagnose"
+    chosen = tuple(reorient(ladder).with_platforms(caller_platform, callee_platform) for ladder in ladders)
+    legs = b2bua_legs(chosen)
+    findings = [replace(f, leg=legs[i].describe()) if i in legs else f
+                for i, ladder in enumerate(chosen) for f in diagnose_ladder(ladder, i)]
+    # Among warnings a partial trace leads: the outcome and the exit code then say "capture more".
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.code != INCONCLUSIVE))
+    silent = [f"{ladder.name}: no SIP message in this call, nothing to diagnose"
               for i, ladder in enumerate(chosen) if not any(f.call == i for f in findings)]
     notes = (*notes, *silent)
     return Report(ladders=chosen, findings=tuple(findings), comparison=tuple(compare(chosen, findings)),

@@ -8,18 +8,20 @@ keys (see docs/diagnose-json.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
-# The catalogue (issue 4), plus CALL_REJECTED for final responses no other code explains.
+# The catalogue (issue 4), plus CALL_REJECTED for final responses no other code explains and
+# INCONCLUSIVE for a partial trace (no INVITE): never OK, with what the evidence suggests.
 CODES: tuple[str, ...] = (
     "OK", "PEER_UNREACHABLE", "PRACK_MISSING", "PRACK_MISSING_DOWNSTREAM", "PRACK_UNANSWERED",
     "BAD_EXTENSION_100REL", "NO_RINGBACK", "EARLY_MEDIA_ON_180", "CODEC_MISMATCH", "AUTH_FAILED",
     "DESTINATION_NOT_FOUND", "BUSY", "NO_ANSWER", "PEER_UNAVAILABLE", "SESSION_INTERVAL_TOO_SMALL",
-    "NO_MEDIA", "DROPPED_AFTER_ANSWER", "CALL_REJECTED",
+    "NO_MEDIA", "DROPPED_AFTER_ANSWER", "CALL_REJECTED", "INCONCLUSIVE",
 )
+INCONCLUSIVE: Final = "INCONCLUSIVE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,14 @@ class Finding:
     cause: CauseInfo | None = None
     fix: Fix = field(default_factory=lambda: Fix(caller="", callee=""))
     call: int = 0  # which ladder of the report (0-based)
+    # The call it is about, named so that a finding read alone says which call of a file it means.
+    call_id: str | None = None
+    caller_address: str | None = None
+    callee_address: str | None = None
+    leg: str | None = None  # "incoming leg of the B2BUA 10.10.1.1 (its outgoing leg is call 2)"
+    # INCONCLUSIVE only: the code the evidence points at, and the captures that would settle it.
+    suspected: str | None = None
+    next_capture: tuple[str, ...] = ()
 
     @property
     def evidence_messages(self) -> frozenset[int]:
@@ -85,9 +95,15 @@ class Finding:
             "severity": self.severity,
             "summary": self.summary,
             "call": self.call,
+            "callId": self.call_id,
+            "callerAddress": self.caller_address,
+            "calleeAddress": self.callee_address,
+            "leg": self.leg,
             "evidence": [e.to_dict() for e in self.evidence],
             "cause": self.cause.to_dict() if self.cause else None,
             "fix": self.fix.to_dict(),
+            "suspected": self.suspected,
+            "nextCapture": list(self.next_capture),
         }
 
     def to_status(self) -> dict[str, Any]:

@@ -329,6 +329,11 @@ FIXES: Final[dict[str, tuple[PerPlatform, PerPlatform]]] = {
         {"generic": "read the response ({status}) and its Warning/Reason headers; fix what they name"},
         {"generic": "check why it answers {status} to this INVITE"},
     ),
+    # A partial trace proves nothing: the diagnosis words the suspected code's fix "if confirmed".
+    "INCONCLUSIVE": (
+        {"generic": "nothing to change until a capture of the whole call (next capture) shows what failed"},
+        {"generic": "nothing to change until a capture of the whole call (next capture) shows what failed"},
+    ),
 }
 
 

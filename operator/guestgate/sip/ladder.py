@@ -15,7 +15,7 @@ from typing import Literal
 
 from guestgate.sip.capture import CallCapture
 from guestgate.sip.message import SipMessage, SipParseError, parse_message
-from guestgate.sip.platforms import detect_platform
+from guestgate.sip.platforms import detect_platform, platform_of_tags
 
 Role = Literal["caller", "callee"]
 
@@ -81,6 +81,7 @@ class Ladder:
     callee: Party
     media: MediaFacts | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    source: str = ""  # the file (or stream) the call was read from: legs of a B2BUA share it
 
     def party(self, role: Role) -> Party:
         return self.caller if role == "caller" else self.callee
@@ -122,7 +123,7 @@ def build_ladders(raw: Sequence[RawMessage], name: str, notes: Sequence[str] = (
     ladders: list[Ladder] = []
     for number, group in enumerate(groups.values(), start=1):
         label = name if len(groups) == 1 else f"{name} call {number}"
-        ladders.append(_ladder(label, group, all_notes))
+        ladders.append(replace(_ladder(label, group, all_notes), source=name))
     return ladders
 
 
@@ -159,12 +160,38 @@ def _ladder(name: str, group: list[tuple[RawMessage, SipMessage]], notes: list[s
         sent = [m for m in messages if m.sender == role]
         products = [m.message.product for m in sent if m.message.product]
         address = next((m.src for m in sent if m.src), None) or next(
-            (m.dst for m in messages if m.sender != role and m.dst), None) or _announced_address(sent)
+            (m.dst for m in messages if m.sender != role and m.dst), None) or _announced_address(sent) \
+            or (_request_target(messages) if role == "callee" else None)
+        platform = detect_platform(products)
+        if platform == "generic":
+            platform = platform_of_tags(_own_tags(messages, role))
         return Party(role=role, address=address, product=products[0] if products else None,
-                     platform=detect_platform(products), recorded_here=bool(recorded.get(role)))
+                     platform=platform, recorded_here=bool(recorded.get(role)))
 
     return Ladder(name=name, messages=messages, caller=party("caller"), callee=party("callee"),
                   media=_media_from_rtp_stat(messages), notes=tuple(notes))
+
+
+def _request_target(messages: tuple[LadderMessage, ...]) -> str | None:
+    """Where the caller sent its INVITE (``sip:1000@172.16.0.20:5060`` -> ``172.16.0.20:5060``):
+    the callee's address when it said none itself (a trace taken on it names only the other side)."""
+    uri = next((m.message.request_uri for m in messages if m.message.method == "INVITE"), None)
+    if not uri:
+        return None
+    target = uri.split(":", 1)[-1].split("@", 1)[-1].split(";", 1)[0].split("?", 1)[0]
+    return target or None
+
+
+def _own_tags(messages: tuple[LadderMessage, ...], role: Role) -> list[str]:
+    """The dialog tags a side owns: From of its requests and To of its responses, and the other
+    way round in what the other side sent."""
+    tags = []
+    for item in messages:
+        mine_in_from = (item.sender == role) == item.message.is_request
+        tag = item.message.from_tag if mine_in_from else item.message.to_tag
+        if tag:
+            tags.append(tag)
+    return tags
 
 
 def _announced_address(sent: list[LadderMessage]) -> str | None:
@@ -192,8 +219,10 @@ def _role_strategy(group: list[tuple[RawMessage, SipMessage]]) -> Callable[[RawM
     3. Only text: whoever owns the From tag of the initial INVITE originated a transaction as
        caller; a request is sent by its originator, a response by the other side.
     """
+    # A partial trace may hold no INVITE but responses to it: they still say who the caller was.
     first = next(((item, m) for item, m in group if m.method == "INVITE" and not m.to_tag), None) \
         or next(((item, m) for item, m in group if m.method == "INVITE"), None) \
+        or next(((item, m) for item, m in group if m.status and m.cseq_method == "INVITE"), None) \
         or next(((item, m) for item, m in group if m.is_request), None) or group[0]
     first_item, first_message = first
     if all(item.local is not None for item, _ in group) and first_item.local is not None:

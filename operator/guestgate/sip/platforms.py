@@ -40,6 +40,17 @@ def detect_platform(products: list[str]) -> str:
     return "generic"
 
 
+# CUCM's dialog tags are "<number>~<uuid>-<number>" (sip-field-guide.md); no other product writes
+# them, so a side that sent no User-Agent/Server (a partial trace: the other side's BYE only) is
+# still recognised by the tag the other side quotes.
+_CUCM_TAG: Final = re.compile(r"^\d+~[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-\d+$", re.I)
+
+
+def platform_of_tags(tags: list[str]) -> str:
+    """The platform a side's dialog tags betray, else "generic"."""
+    return "cucm" if any(_CUCM_TAG.match(tag) for tag in tags) else "generic"
+
+
 def check_platform(name: str) -> str:
     """Normalise a user-given platform name; ValueError lists the accepted names."""
     lowered = name.strip().lower()

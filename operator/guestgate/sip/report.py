@@ -2,7 +2,8 @@
 
 ``render_text``: findings with their fixes first, then each ladder drawn as a sequence diagram.
 ``report_to_json``: the stable document of docs/diagnose-json.md. ``exit_code``: 0 no error
-finding, 1 an error finding (2 is for unreadable input, decided by the command).
+finding, 1 an error finding, 3 a call that could not be judged (a partial trace; 2 is for
+unreadable input, decided by the command).
 The SVG picture lives in sip.svg.
 """
 
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from guestgate.sip.diagnosis import Report
-from guestgate.sip.findings import Finding
+from guestgate.sip.findings import INCONCLUSIVE, Finding
 from guestgate.sip.ladder import Ladder, LadderMessage, Party
+from guestgate.sip.legs import b2bua_legs
 from guestgate.sip.platforms import LABELS
 
 JSON_VERSION = 1
@@ -23,8 +25,25 @@ LADDER_HEADERS = ("Require", "Supported", "RSeq", "RAck", "Reason")
 _ARROW = 46  # width of an arrow in the text ladder
 
 
+EXIT_ERROR = 1
+EXIT_INCONCLUSIVE = 3  # 2 is unreadable input (the command's)
+
+
 def exit_code(report: Report) -> int:
-    return 1 if any(f.severity == "error" for f in report.findings) else 0
+    """1 when a finding is an error, else 3 when a call could not be judged (partial trace), else 0."""
+    if any(f.severity == "error" for f in report.findings):
+        return EXIT_ERROR
+    return EXIT_INCONCLUSIVE if any(f.code == INCONCLUSIVE for f in report.findings) else 0
+
+
+def call_text(finding: Finding, report: Report) -> str:
+    """Which call a finding is about: Call-ID, both ends, and the B2BUA leg when it is one."""
+    ladder = report.ladders[finding.call]
+    ends = " -> ".join(f"{party.address or 'address not in trace'} "
+                       f"({LABELS.get(party.platform, party.platform)})"
+                       for party in (ladder.caller, ladder.callee))
+    leg = f"; {finding.leg}" if finding.leg else ""
+    return f"Call-ID {finding.call_id or '(none)'}: {ends}{leg}"
 
 
 def party_text(party: Party) -> str:
@@ -46,7 +65,10 @@ def ladder_headers(item: LadderMessage) -> list[str]:
 def _finding_text(finding: Finding, report: Report) -> list[str]:
     ladder = report.ladders[finding.call]
     where = f" (call {finding.call + 1}: {ladder.name})" if len(report.ladders) > 1 else ""
-    lines = [f"[{finding.severity}] {finding.code}{where}", f"  {finding.summary}"]
+    lines = [f"[{finding.severity}] {finding.code}{where}", f"  call: {call_text(finding, report)}",
+             f"  {finding.summary}"]
+    if finding.code == INCONCLUSIVE:
+        lines.append(f"  suspected: {finding.suspected or 'nothing specific'}")
     if finding.cause:
         cause = finding.cause
         sip = f", RFC 3398 maps it to SIP {cause.sip}" if cause.sip else ""
@@ -59,6 +81,9 @@ def _finding_text(finding: Finding, report: Report) -> list[str]:
             headers = f": {'; '.join(item.headers)}" if item.headers else ""
             note = f"  <- {item.note}" if item.note else ""
             lines.append(f"    #{item.message} {item.line}{headers}{note}")
+    if finding.next_capture:
+        lines.append("  next capture:")
+        lines.extend(f"    - {step}" for step in finding.next_capture)
     caller = LABELS.get(finding.fix.caller_platform, finding.fix.caller_platform)
     callee = LABELS.get(finding.fix.callee_platform, finding.fix.callee_platform)
     lines.append(f"  fix on the caller ({caller}): {finding.fix.caller}")
@@ -150,12 +175,14 @@ def report_to_json(report: Report) -> dict[str, Any]:
     """The report as a JSON-able dict with the stable keys of docs/diagnose-json.md."""
     ladder: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
+    legs = b2bua_legs(report.ladders)
     for i, item in enumerate(report.ladders):
         evidence = frozenset().union(*(f.evidence_messages for f in report.findings if f.call == i))
         ladder.extend(_message_json(i, m, evidence) for m in item.messages)
         media = item.media
         calls.append({
             "call": i, "name": item.name, "callId": item.call_id, "outcome": report.outcome_of(i),
+            "b2bua": legs[i].to_dict() if i in legs else None,
             "caller": _party_json(item.caller), "callee": _party_json(item.callee),
             "media": None if media is None else {
                 "fromCaller": media.from_caller, "fromCallee": media.from_callee,

@@ -30,9 +30,16 @@ BRIDGE_FRAMES_DROPPED = Counter(
     "(drained back to keep latency low); counted when a call ends",
     ["direction"],
 )
+WEB_ERRORS = Counter(
+    "guestgate_web_errors_total",
+    "Requests a handler could not answer, turned into a short JSON answer instead of a 500 page: "
+    "kind=bad-request (malformed input, 400) or unavailable (a fault on our side, 503)",
+    ["kind"],
+)
 
 
 def register_into(registry: CollectorRegistry) -> None:
     """Also expose the browser-leg metrics on another registry (the pod's admin /metrics)."""
-    for collector in (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, BRIDGE_QUEUE_DEPTH, BRIDGE_FRAMES_DROPPED):
+    collectors = (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, BRIDGE_QUEUE_DEPTH, BRIDGE_FRAMES_DROPPED)
+    for collector in (*collectors, WEB_ERRORS):
         registry.register(collector)

@@ -41,6 +41,12 @@ class RateLimiter:
         events.append(now)
         return Decision(True)
 
+    def refund(self, key: str, now: float) -> None:
+        """Take back the attempt check() counted for key at `now` (what it allowed was not done)."""
+        events = self._events.get(key)
+        if events and now in events:
+            events.remove(now)
+
     def prune(self, now: float) -> None:
         for key in [k for k, ev in self._events.items() if not ev or ev[-1] <= now - self.window]:
             del self._events[key]

@@ -68,15 +68,21 @@ def _aware(moment: datetime) -> datetime:
 
 
 def origin_of(url: str) -> str:
-    """scheme://host[:port] of a URL, lower case, default ports dropped (as browsers send it)."""
-    parts = urlsplit(url.strip())
-    if not parts.scheme or not parts.hostname:
+    """scheme://host[:port] of a URL, lower case, default ports dropped (as browsers send it);
+    "" for anything that is not one (a port that is no number or out of range, a broken IPv6
+    literal: urlsplit raises ValueError for those)."""
+    try:
+        parts = urlsplit(url.strip())
+        hostname, port_number = parts.hostname, parts.port
+    except ValueError:
         return ""
-    host = parts.hostname.lower()
+    if not parts.scheme or not hostname:
+        return ""
+    host = hostname.lower()
     if ":" in host:
         host = f"[{host}]"
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
+    port = f":{port_number}" if port_number is not None and port_number != default else ""
     return f"{parts.scheme.lower()}://{host}{port}"
 
 

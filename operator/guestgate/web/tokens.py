@@ -46,9 +46,11 @@ def verify(key: bytes, token: str | None, link_id: str, now: float) -> TokenChec
     if not token:
         return TokenCheck(False, "missing")
     payload, dot, mac = token.partition(".")
-    if not dot or not payload or not mac or len(token) > 2048:
+    # A token is base64url text: anything else (non-ASCII above all, which the MAC could not be
+    # computed over nor compared with) is malformed, never an error.
+    if not dot or not payload or not mac or len(token) > 2048 or not token.isascii():
         return TokenCheck(False, "malformed")
-    if not hmac.compare_digest(_mac(key, payload), mac):
+    if not hmac.compare_digest(_mac(key, payload).encode("ascii"), mac.encode("ascii")):
         return TokenCheck(False, "bad-signature")
     try:
         claims = json.loads(_unb64(payload))

@@ -11,12 +11,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from guestgate.sip.importers.hep import HepError, is_hep
 from guestgate.sip.importers.ios import import_ios, looks_like_ios
 from guestgate.sip.importers.splitter import TruncatedInput
-from guestgate.sip.importers.text import import_text
+from guestgate.sip.importers.text import BANNERS, import_text, text_flavour
+from guestgate.sip.importers.tshark import (
+    TsharkError,
+    import_tshark_json,
+    import_tshark_text,
+    looks_like_tshark,
+    looks_like_tshark_json,
+)
 from guestgate.sip.ladder import Ladder, RawMessage, build_ladders, parse_raw
 
-FORMATS: Final = ("auto", "sip", "ios", "pcap")
+# --format names. Text: sip (raw SIP, and every logger banner below at once), sipp (-trace_msg),
+# ios (CUBE `debug ccsip messages`), cucm (SDL trace), asterisk (`pjsip set logger on`),
+# freeswitch (`sofia global siptrace on`), sngrep (its .txt export), tshark (`-V` or `-O sip`).
+# Binary or structured: pcap (pcap/pcapng, HEP inside decapsulated), hep (HEPv3 packets one after
+# the other), tshark-json (`tshark -T json`).
+FORMATS: Final = ("auto", "sip", "sipp", "ios", "cucm", "asterisk", "freeswitch", "sngrep", "tshark",
+                  "tshark-json", "hep", "pcap")
 MAX_BYTES: Final = 64 * 1024 * 1024  # a day of busy trunk traces is far below this
 
 
@@ -32,11 +46,21 @@ class Imported:
 
 
 def detect_format(data: bytes) -> str:
+    """The format of a trace, from its content: what ``--format auto`` reads it as."""
     from guestgate.sip.importers.pcap import is_capture
 
     if is_capture(data):
         return "pcap"
-    return "ios" if looks_like_ios(data.decode("utf-8", errors="replace")) else "sip"
+    if is_hep(data):
+        return "hep"
+    if looks_like_tshark_json(data):
+        return "tshark-json"
+    text = data[:400_000].decode("utf-8", errors="replace")
+    if looks_like_tshark(text):
+        return "tshark"
+    if looks_like_ios(text):
+        return "ios"
+    return text_flavour(text)
 
 
 _PRINTABLE = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
@@ -62,15 +86,44 @@ def import_bytes(data: bytes, label: str, fmt: str = "auto") -> Imported:
         raise InputError(f"{label}: empty, nothing to diagnose")
     chosen = detect_format(data) if fmt == "auto" else fmt
     notes: list[str] = []
+    raw: list[RawMessage]
     try:
         if chosen == "pcap":
             return _import_capture(data, label)
-        text = _decode_text(data, label)
-        raw: list[RawMessage]
-        raw, notes = import_ios(text, label) if chosen == "ios" else import_text(text, label)
-    except TruncatedInput as error:
+        if chosen == "hep":
+            raw, notes = _import_hep(data, label)
+        elif chosen == "tshark-json":
+            raw, notes = import_tshark_json(data, label)
+        else:
+            text = _decode_text(data, label)
+            if chosen == "tshark":
+                raw, notes = import_tshark_text(text, label)
+            elif chosen == "ios":
+                raw, notes = import_ios(text, label)
+            else:
+                # Detected text is read with every banner (a ticket may paste several loggers'
+                # output); a format given by name is read with its own banners only.
+                raw, notes = import_text(text, label, chosen if fmt != "auto" and chosen in BANNERS else "sip")
+    except (TruncatedInput, TsharkError) as error:
         raise InputError(str(error)) from None
     return _finish(raw, notes, label, chosen)
+
+
+def _import_hep(data: bytes, label: str) -> tuple[list[RawMessage], list[str]]:
+    """A file of HEPv3 packets one after the other (what a collector or `nc -u -l 9060` saved)."""
+    from guestgate.sip.importers.hep import PROTOCOL_SIP, parse_stream
+
+    if not is_hep(data):
+        raise InputError(f"{label}: not HEPv3 packets (no HEP3 magic at the start)")
+    try:
+        packets = parse_stream(data)
+    except HepError as error:
+        raise InputError(f"{label}: {error}") from None
+    raw = [RawMessage(text=p.payload.decode("utf-8", errors="replace"), time=p.time, src=p.src, dst=p.dst,
+                      transport=p.transport, where=f"{label} HEP packet {n}")
+           for n, p in enumerate(packets, start=1) if p.protocol in (PROTOCOL_SIP, None)]
+    other = len(packets) - len(raw)
+    return raw, [f"{label}: {other} HEP packet(s) carrying no SIP were skipped"] if other else []
 
 
 def _import_capture(data: bytes, label: str) -> Imported:

@@ -15,6 +15,7 @@ from typing import Any
 
 import dpkt
 
+from guestgate.sip.importers.hep import PROTOCOL_SIP, HepError, is_hep, parse_hep, parse_stream
 from guestgate.sip.ladder import Ladder, MediaFacts, RawMessage
 from guestgate.sip.message import is_start_line
 
@@ -164,6 +165,7 @@ def import_pcap(data: bytes, label: str) -> PcapImport:
     flows: dict[tuple[str, int, str, int], _Flow] = {}
     fragments: dict[tuple[bytes, bytes, int, int], _Fragments] = {}
     undecoded = 0
+    hep = _HepCount()
     try:
         linktype = reader.datalink()
         for number, (ts, buf) in enumerate(reader, start=1):
@@ -182,7 +184,9 @@ def import_pcap(data: bytes, label: str) -> PcapImport:
             if isinstance(segment, dpkt.udp.UDP):
                 payload = bytes(segment.data)
                 src, dst = (src_host, segment.sport), (dst_host, segment.dport)
-                if _is_sip(payload):
+                if is_hep(payload):
+                    timed.extend(_hep_messages(payload, f"{label} packet {number}", hep))
+                elif _is_sip(payload):
                     timed.append((float(ts), RawMessage(
                         text=payload.decode("utf-8", errors="replace"), time=float(ts),
                         src=_address(*src), dst=_address(*dst), transport="udp",
@@ -202,14 +206,58 @@ def import_pcap(data: bytes, label: str) -> PcapImport:
     if fragments:
         result.notes.append(f"{label}: {len(fragments)} fragmented IP datagram(s) miss pieces and were skipped")
     for key, flow in flows.items():
-        timed.extend(_tcp_messages(key, flow, label, result.notes))
+        timed.extend(_tcp_messages(key, flow, label, result.notes, hep))
+    result.notes.extend(hep.notes(label))
     timed.sort(key=lambda pair: pair[0])
     result.messages = [message for _, message in timed]
     return result
 
 
+@dataclass(slots=True)
+class _HepCount:
+    """HEP datagrams met in a capture: SIP taken out of them, others and broken ones counted."""
+
+    sip: int = 0
+    other: int = 0
+    broken: int = 0
+    first_error: str = ""
+
+    def notes(self, label: str) -> list[str]:
+        notes = []
+        if self.sip:
+            notes.append(f"{label}: {self.sip} SIP message(s) taken out of HEP packets, with the addresses "
+                         "and times the capture agent recorded")
+        if self.other:
+            notes.append(f"{label}: {self.other} HEP packet(s) carrying no SIP (RTCP, logs) were skipped")
+        if self.broken:
+            notes.append(f"{label}: {self.broken} HEP packet(s) could not be read and were skipped "
+                         f"({self.first_error})")
+        return notes
+
+
+def _hep_messages(data: bytes, where: str, count: _HepCount, stream: bool = False) -> list[tuple[float, RawMessage]]:
+    """SIP messages inside HEP packets (one datagram, or a TCP stream of them)."""
+    try:
+        packets = parse_stream(data) if stream else [parse_hep(data)[0]]
+    except HepError as error:
+        count.broken += 1
+        count.first_error = count.first_error or str(error)
+        return []
+    found: list[tuple[float, RawMessage]] = []
+    for packet in packets:
+        if packet.protocol not in (PROTOCOL_SIP, None) or not _is_sip(packet.payload):
+            count.other += 1
+            continue
+        count.sip += 1
+        time = packet.time if packet.time is not None else 0.0
+        found.append((time, RawMessage(text=packet.payload.decode("utf-8", errors="replace"), time=packet.time,
+                                       src=packet.src, dst=packet.dst, transport=packet.transport,
+                                       where=f"{where} (HEP)")))
+    return found
+
+
 def _tcp_messages(key: tuple[str, int, str, int], flow: _Flow, label: str,
-                  notes: list[str]) -> list[tuple[float, RawMessage]]:
+                  notes: list[str], hep: _HepCount) -> list[tuple[float, RawMessage]]:
     """Reassemble one TCP direction and cut it into SIP messages by Content-Length."""
     stream = bytearray()
     times: list[tuple[int, float]] = []  # (offset in stream, time of the segment starting there)
@@ -226,6 +274,8 @@ def _tcp_messages(key: tuple[str, int, str, int], flow: _Flow, label: str,
             stream.extend(payload)
             next_seq = seq + len(payload)
     src, dst = _address(key[0], key[1]), _address(key[2], key[3])
+    if is_hep(bytes(stream[:4])):  # a capture agent's TCP connection to its collector
+        return _hep_messages(bytes(stream), f"{label} tcp {src}->{dst}", hep, stream=True)
     starts = [start for start, _ in times]
     found: list[tuple[float, RawMessage]] = []
     offset = 0

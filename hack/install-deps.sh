@@ -11,11 +11,14 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus rtpengine-daemon
+  janus rtpengine-daemon coturn sqlite3 prometheus
   # pjproject 2.17 and its SWIG binding (hack/build-pjsua2.sh); the runtime libraries libopus0,
   # libssl3 and libuuid1 come with them. python3-dev: Debian's python3, for which the signalling
   # image's wheel is built (pyenv and python.org interpreters carry their own headers).
   build-essential pkg-config swig libopus-dev libssl-dev uuid-dev python3-dev)
+
+# npm fetches axe-core (below); a nodejs that bundles npm (nodesource) needs no Debian npm.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -52,4 +55,15 @@ if [[ ! -f .venv/.pjsua2 || "$(cat .venv/.pjsua2)" != "$wheel" ]]; then
   .venv/bin/pip uninstall -q -y pjsua2-python 2>/dev/null || true
   .venv/bin/pip install -q --no-deps --force-reinstall "$wheel"
   echo "$wheel" > .venv/.pjsua2
+fi
+
+# axe-core, the accessibility checker tests/browser injects into the link page (WCAG 2.1 A/AA),
+# from npm into the cache outside the repository (tests/browser/axe.py finds it there).
+AXE_VERSION=$(cat hack/axe-core.version)
+cache=${GUESTGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/guestgate}
+axe_dir=$cache/npm/axe-core-$AXE_VERSION
+if [[ ! -f $axe_dir/node_modules/axe-core/axe.min.js ]]; then
+  echo ">> npm axe-core@$AXE_VERSION into $axe_dir"
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$AXE_VERSION" >/dev/null
 fi

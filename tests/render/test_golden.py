@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
-from guestgate.render import network, secrets, workload
+from guestgate.render import network, secrets, turn, workload
 from guestgate.render.config import render_published_config
 from support.golden import assert_golden
 
@@ -38,7 +38,12 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     links = [GuestLink.model_validate(d) for d in docs if d["kind"] == "GuestLink"]
     out: list[dict[str, Any]] = []
     for cluster in clusters:
-        published = render_published_config(cluster, trunks, links)
+        # The TURN Service as the API server would have it: a load balancer address, NodePorts.
+        observed = turn.service(cluster)
+        for index, port in enumerate(observed["spec"]["ports"]):
+            port["nodePort"] = 31000 + index
+        observed["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
+        published = render_published_config(cluster, trunks, links, turn.endpoint(cluster, observed))
         out += [
             workload.service_account(cluster),
             *secrets.config_maps(cluster, published),
@@ -51,6 +56,14 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
             workload.statefulset(cluster, published.cluster.pod_start_hash(), published.logo_files()),
         ]
+        if turn.enabled(cluster):
+            out += [
+                turn.shared_secret(cluster, b"fixed-turn-secret"),
+                turn.config_map(cluster, ["10.244.0.12", "10.244.0.11"]),
+                turn.service(cluster),
+                turn.network_policy(cluster),
+                turn.deployment(cluster),
+            ]
     return out
 
 

@@ -1,4 +1,5 @@
-"""The seed's field failure rendered as text and JSON, compared with golden files.
+"""The seed's field failure, and the ticket pasting only its BYE, rendered as text and JSON and
+compared with golden files.
 
 The output is what an engineer reads; any change to it must be seen in a diff. Refresh the
 golden files with ``make golden`` (GUESTGATE_UPDATE_GOLDEN=1, as for the render and chart suites)
@@ -21,12 +22,16 @@ DATA = Path(__file__).parent / "data"
 
 
 def _rendered() -> dict[str, str]:
-    seed = DATA / "seed-prack-missing.sip"
-    report = diagnose(import_bytes(seed.read_bytes(), seed.name).ladders)
-    return {"seed-prack-missing.txt": render_text(report),
-            "seed-prack-missing.json": json.dumps(report_to_json(report), indent=2) + "\n"}
+    """The seed's whole ladder, and the ticket pasting only its BYE (INCONCLUSIVE)."""
+    rendered = {}
+    for source in (DATA / "seed-prack-missing.sip", DATA / "ticket-lone-bye.txt"):
+        imported = import_bytes(source.read_bytes(), source.name)
+        report = diagnose(imported.ladders, notes=tuple(imported.notes))  # as the command prints it
+        rendered[f"{source.stem}.txt"] = render_text(report)
+        rendered[f"{source.stem}.json"] = json.dumps(report_to_json(report), indent=2) + "\n"
+    return rendered
 
 
 @pytest.mark.parametrize("name", sorted(_rendered()))
 def test_golden(name: str) -> None:
-    assert_golden(DATA / "golden" / name, _rendered()[name], f"the seed's report ({name})")
+    assert_golden(DATA / "golden" / name, _rendered()[name], f"the report ({name})")

@@ -355,3 +355,25 @@ def test_a_mail_thread_quoting_the_call_with_prose_between() -> None:
     assert any("lines are not SIP and were skipped" in note for note in imported.notes)
     report = diagnose(imported.ladders)
     assert report.outcome == "PRACK_MISSING" and exit_code(report) == 1
+
+
+def test_compressed_hep_cannot_inflate_past_the_trace_limit() -> None:
+    """A small file of compressed HEP packets that would inflate to gigabytes is refused once the
+    inflated total passes what a trace may hold (64 MiB), as one clear InputError."""
+    start = b"OPTIONS sip:probe@10.0.0.2 SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    bomb = hep_packet(("10.0.0.1", 5060), ("10.0.0.2", 5060), 1000.0, start + b" " * 60_000, compress=True)
+    assert len(bomb) < 400
+    with pytest.raises(InputError, match="inflate to more than 64 MiB"):
+        import_bytes(bomb * 1200, "bomb.hep")
+    in_pcap = import_bytes(as_hep_pcap(no_answer_480()), "fine.pcap")  # a normal capture is untouched
+    assert not any("could not be read" in note for note in in_pcap.notes)
+
+
+def test_console_colours_are_taken_off() -> None:
+    """fs_cli and `asterisk -r` colour their lines; a paste from the console keeps the escapes."""
+    plain = as_freeswitch(prack_missing_asterisk_freeswitch_5xx())
+    coloured = "".join(f"\x1b[0;36m{line}\x1b[0m\n" if line.startswith(("recv", "send")) else f"\x1b[32m{line}\n"
+                       for line in plain.splitlines())
+    imported = import_bytes(coloured.encode(), "fs_cli.txt")
+    assert imported.format == "freeswitch"
+    assert diagnose(imported.ladders).outcome == "PRACK_MISSING"

@@ -6,6 +6,7 @@
     pause    images/pause: the pod sandbox image, a static Go binary
     operator images/operator/Dockerfile
     signal   images/signal/Dockerfile
+    media    images/media/Dockerfile (rtpengine, the signalling pods' sidecar with spec.media.relay)
 
 Everything is cached under ``~/.cache/guestgate/images/``: the base rootfs tarball, buildah's own
 storage, and one ``<image>-<key>.tar`` archive per image, where the key hashes every input (the
@@ -75,7 +76,8 @@ OPERATOR = ImageSpec("operator", "images/operator/Dockerfile",
                      ("images/operator", "pyproject.toml", "README.md", "operator/guestgate"))
 SIGNAL = ImageSpec("signal", "images/signal/Dockerfile",
                    ("images/signal", "pyproject.toml", "README.md", "operator/guestgate"))
-ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL)
+MEDIA = ImageSpec("media", "images/media/Dockerfile", ("images/media",))
+ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL, MEDIA)
 
 
 # --- pure -------------------------------------------------------------------------------------

@@ -467,3 +467,39 @@ def test_sigterm_during_a_call_ends_cleanly(server_factory: Any, sipp: SippFacto
     assert server.process.wait(10) == 0, server.logs()[-3000:]
     caller.join(15)
     assert "Traceback" not in server.logs() and "Assertion" not in server.logs()
+
+
+def test_a_pushed_configuration_is_served_at_once(server_factory: Any, sipp: SippFactory) -> None:
+    from guestgate.config.schema import PublishedConfig, TrunksFile, files_digest
+
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=1)
+    server = server_factory(trunk("old", peer(free_port())))
+    status, before = server.request("GET", "/v1/status")
+    assert status == 200 and before["config"]["source"] == "disk" and before["ready"] is True
+    # A trunk whose peer name does not resolve beside one that works.
+    dead = trunk("dead", peer(5060, host="cucm-pub.invalid"))
+    both = TrunksFile(trunks=(trunk("cube", peer(cube.port)), dead))
+    files = PublishedConfig(cluster=server.cluster, trunks=both).files()
+    status, answer = server.request("PUT", "/v1/config", {"files": files})
+    assert status == 200, answer
+    assert answer == {"digest": files_digest(files), "applied": True}
+    status, after = server.request("GET", "/v1/status")
+    assert after["config"] == {"digest": files_digest(files), "error": "", "source": "pushed"}
+    assert [t["trunk"] for t in after["trunks"]] == ["gg/cube", "gg/dead"]  # no reload wait, no DNS wait
+    assert server.request("PUT", "/v1/config", {"files": files})[1]["applied"] is False
+    status, result = server.request("POST", "/v1/trunks/gg/cube/health-check", {"destinations": ["local"]})
+    assert status == 200 and result["outcome"] == "OK", result
+    status, refused = server.request("POST", "/v1/trunks/gg/dead/health-check", {"destinations": ["local"]})
+    assert status == 200 and refused["outcome"] == "NOT_PLACED", refused
+    assert "peer name cucm-pub.invalid" in refused["calls"][0]["error"], refused
+    # Refused pushes change nothing and say why; only the operator's token may push.
+    status, bad = server.request("PUT", "/v1/config", {"files": {**files, "trunks.json": "{"}})
+    assert status == 400 and "trunks.json: not valid JSON" in bad["error"]
+    assert server.request("PUT", "/v1/config", {"files": "nope"})[0] == 400
+    assert server.request("PUT", "/v1/config", {"files": files}, token=None)[0] == 401
+    assert server.request("GET", "/v1/status")[1]["config"]["digest"] == files_digest(files)
+    # The mounted ConfigMap catching up with the push changes nothing.
+    for name, text in files.items():
+        (server.config_dir / name).write_text(text)
+    time.sleep(1.5)  # three reload polls
+    assert server.request("GET", "/v1/status")[1]["config"]["source"] == "pushed"

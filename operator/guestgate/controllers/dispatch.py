@@ -15,7 +15,7 @@ from guestgate.controllers.cluster import reconcile_cluster
 from guestgate.controllers.context import Context
 from guestgate.controllers.graph import keys_to_queue
 from guestgate.controllers.link import reconcile_link
-from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL
+from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL, forget
 from guestgate.controllers.runtime.cache import KINDS
 from guestgate.controllers.runtime.queue import Key
 from guestgate.controllers.trunk import reconcile_trunk
@@ -63,6 +63,7 @@ async def handle(ctx: Context, key: Key) -> None:
 async def resync(ctx: Context) -> None:
     while True:
         await asyncio.sleep(RESYNC_SECONDS)
+        ctx.applied.clear()  # compare children with the live objects again (drift by hand)
         for kind in KINDS:
             for key in ctx.cache.keys(kind):
                 ctx.queue.add((kind, key))
@@ -77,6 +78,10 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
     previous = ctx.cache.body(kind, key)
     if event_type == "DELETED":
         ctx.cache.remove(kind, key)
+        forget(kind, *key.split("/", 1))
+        if kind == "GuestCluster":  # its children go with it: a cluster of the same name starts afresh
+            ctx.applied.clear()
+            ctx.publications.forget(key)
     else:
         ctx.cache.put(kind, body)
     for queued in keys_to_queue(ctx.cache, kind, event_type, body, previous):

@@ -19,6 +19,7 @@ from guestgate.controllers import dispatch
 from guestgate.controllers.context import Context
 from guestgate.controllers.endpoints import EndpointSource
 from guestgate.controllers.health import HealthMonitor
+from guestgate.controllers.pusher import ConfigPusher
 from guestgate.controllers.runtime.cache import KINDS
 from guestgate.kube.client import Kube
 from guestgate.render.names import FIELD_MANAGER
@@ -46,8 +47,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             ctx.cache.put(kind, body)
             ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
     _state["ctx"] = ctx
-    monitor = HealthMonitor(ctx, EndpointSource(kube, memo.get("signal_endpoints") or {}))
+    endpoints = EndpointSource(kube, memo.get("signal_endpoints") or {})
+    monitor = HealthMonitor(ctx, endpoints)
+    pusher = ConfigPusher(ctx, endpoints)
+    ctx.wake_pusher = pusher.wake
     _state["tasks"] = [
+        asyncio.create_task(pusher.run()),
         asyncio.create_task(ctx.queue.run(functools.partial(dispatch.handle, ctx), workers=WORKERS)),
         asyncio.create_task(dispatch.resync(ctx)),
         asyncio.create_task(monitor.run()),

@@ -100,6 +100,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
     secrets = options.secrets_dir(args)
     server = options.build_server(args)
+    server.expect("web")  # not ready before the link pages answer
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -123,7 +124,7 @@ async def _serve(args: argparse.Namespace) -> int:
             turn_secret=_read_secret(secrets / TURN_SECRET_FILE),
             trust_forwarded_for=args.trust_forwarded_for,
             # Browser calls follow the keepalive's failover, like health checks do.
-            peer_for=lambda trunk: server.keepalive.active_peer(trunk) if server.keepalive is not None else None,
+            peer_for=server.call_peer,
             expose_metrics=args.web_metrics,
             config_dir=Path(args.config_dir),  # logos kept in ConfigMaps are projected there
         )
@@ -138,6 +139,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await site.start()
         sockets = getattr(getattr(site, "_server", None), "sockets", None) or []
         web_port = int(sockets[0].getsockname()[1]) if sockets else port
+        server.started("web")
     except (ConfigError, SecretError, EngineError, OSError) as error:  # ssl.SSLError is an OSError
         print(f"guestgate signal: {error}", file=sys.stderr)
         if runner is not None:

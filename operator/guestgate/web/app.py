@@ -113,6 +113,15 @@ def _json_for_html(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _branding(state: WebState, link: LinkConfig | None) -> BrandingConfig:
+    """The look of a link's pages; a ConfigMap logo that is not there (yet) is left out rather
+    than shown as a broken image."""
+    branding = branding_for(state.config.cluster, link)
+    if branding.logo_file and (state.config_dir is None or not (state.config_dir / branding.logo_file).is_file()):
+        return branding.model_copy(update={"logo_file": None})
+    return branding
+
+
 def _texts(language: str) -> dict[str, str]:
     """The catalogue as template fields: ${t_button_call} is "button.call", escaped for HTML."""
     return {
@@ -205,7 +214,7 @@ def message_page(
 def link_page(
     state: WebState, link: LinkConfig, token: str | None, language: str = DEFAULT_LANGUAGE, widget: bool = False
 ) -> web.Response:
-    branding = branding_for(state.config.cluster, link)
+    branding = _branding(state, link)
     settings = {
         "path": link.path,
         "token": token or "",
@@ -249,7 +258,7 @@ def refusal(
     title, text_ = page_text(decision.verdict, language)
     if state is None or request is None:
         return message_page(decision.status, title, text_, decision.display_name, language=language)
-    branding = branding_for(state.config.cluster, link)
+    branding = _branding(state, link)
     return message_page(
         decision.status,
         title,

@@ -37,6 +37,7 @@ from guestgate.config.schema import (
 )
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 from guestgate_dev.support.signal import launch_signal_server, signal_command
 from guestgate_dev.support.sipp import start_sipp as launch_sipp
 
@@ -153,7 +154,8 @@ def published(ports: Ports) -> PublishedConfig:
         ),
         trunks=TrunksFile(
             trunks=(
-                _trunk("phone", ports.phone),
+                # PCMU only (the pjsua2 wheel has no Opus): an Opus-only page is transcoded.
+                _trunk("phone", ports.phone).model_copy(update={"codecs": ("PCMU",)}),
                 _trunk("cube", ports.cube),
                 _trunk("cucm", ports.cucm),
                 _trunk("silent", ports.dead),
@@ -172,6 +174,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _link("failover", "failover", web, destination="2002"),
                 _link("silent", "silent", web),
                 _link("early", "early", web),
+                _link("echo", "early", web),  # the early trunk's port, another SIPp scenario
                 _link("auto", "silent", web, auto_call_after_seconds=1),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
@@ -295,6 +298,7 @@ class Bench:
     server: Server
     phone: Phone
     root: Path
+    relay: LocalRelay | None = None  # the server's rtpengine
 
 
 @contextmanager
@@ -306,16 +310,19 @@ def running_bench(
     config_dir, secrets = write_config(root, config)
     listen = ("--listen-hz", "440", str(MIC_HZ), str(PHONE_HZ))
     phone = start_phone(ports.phone, root / "phone.log", "--tone-hz", str(PHONE_HZ), "--ring-ms", str(ring_ms), *listen)
+    relay = start_relay(root / "rtpengine.log")
     try:
-        server = start_server(config_dir, secrets, root / "server.log")
+        server = start_server(config_dir, secrets, root / "server.log", "--rtpengine", relay.ng)
     except BaseException:
         stop_process(phone.process)
+        relay.stop()
         raise
     try:
-        yield Bench(ports, server, phone, root)
+        yield Bench(ports, server, phone, root, relay)
     finally:
         stop_process(server.process, 20)
         stop_process(phone.process)
+        relay.stop()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for log in root.glob("*.log"):
             shutil.copy(log, ARTIFACTS / f"{log_prefix}-{log.name}")

@@ -177,7 +177,7 @@
         const wait = reply.headers.get("Retry-After");
         gg.error = body.error || `http-${reply.status}`;
         const known = [`error.${body.error}`, `refused.${body.error}.title`].find((k) => t(k) !== k);
-        setState("ended", t("state.not-started"), known ? t(known) : body.text || t("error.not-started"),
+        setState("ended", t("state.not-started"), known ? t(known) : t("error.not-started"),
           wait ? t("error.retry-after", { seconds: wait }) : `HTTP ${reply.status}`);
         cleanup();
         return;

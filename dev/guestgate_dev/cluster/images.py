@@ -8,6 +8,7 @@
     operator images/operator/Dockerfile
     signal   images/signal/Dockerfile, with the pjsua2 wheel of hack/build-pjsua2.sh (pjproject
              2.17 built for Debian's python3, cp311: the same wheel as the venv's) in its context
+    media    images/media/Dockerfile (rtpengine, the signalling pods' sidecar with spec.media.relay)
 
 Everything is cached under ``~/.cache/guestgate/images/``: the base rootfs tarball, buildah's own
 storage, and one ``<image>-<key>.tar`` archive per image, where the key hashes every input (the
@@ -84,7 +85,8 @@ SIGNAL = ImageSpec("signal", "images/signal/Dockerfile",
 # The interpreter of the bookworm base (python3 3.11): the wheel is built for its tag (cp311).
 IMAGE_PYTHON = "/usr/bin/python3"
 WHEELS = "wheels"  # the folder of the build context the signal Dockerfile installs from
-ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL)
+MEDIA = ImageSpec("media", "images/media/Dockerfile", ("images/media",))
+ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL, MEDIA)
 
 
 # --- pure -------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from guestgate.engine.config import (
     peer_uri,
 )
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
-from guestgate.media.sdp import splice_offer
+from guestgate.media.sdp import MAX_MEDIA_LINES, media_count, splice_offer
 from guestgate.sip.capture import MediaCounters
 from guestgate.sip.message import parse_wire
 
@@ -617,9 +617,10 @@ class SipEngine:
         param = pj.CallOpParam(True)
         param.opt.customCallId = call_id
         # A relayed call's m= lines are the relay's, put into the SDP in onCallSdpCreated; its
-        # pjsua audio stream is muzzled as it is created (see _muzzle_stream). pjsua needs one
-        # media of its own: without any it cannot build an SDP (it asserts on the o= address).
-        param.opt.audioCount = 1
+        # pjsua audio streams are muzzled as they are created (see _muzzle_stream). pjsua needs a
+        # media of its own for each m= line (fewer assert in pjsua_media_channel_update; none at
+        # all asserts on the o= address): audio ones, a video m= line's is refused as media type.
+        param.opt.audioCount = relay_media_count(relay_sdp) if relay_sdp else 1
         param.opt.videoCount = 0
         if caller_name:
             param.txOption.localUri = f'"{caller_name}" <{trunk.account.getInfo().uri}>'
@@ -868,6 +869,14 @@ class SipEngine:
     def _on_log(self, level: int, text: str) -> None:
         if self.messages.feed(text) is None and level <= self.settings.pjsip_log_level:
             log.warning("pjsip %s", text.strip()[:500])
+
+
+def relay_media_count(relay_sdp: str) -> int:
+    """pjsua media for a relayed offer: one per m= line (pjsua2 takes at most MAX_MEDIA_LINES)."""
+    count = media_count(relay_sdp)
+    if not 1 <= count <= MAX_MEDIA_LINES:
+        raise EngineInputError(f"a relayed offer needs 1 to {MAX_MEDIA_LINES} m= lines, not {count}")
+    return count
 
 
 _PJMEDIA: list[Any] = []  # the loaded pjsua2 library, for the one pjmedia call pjsua2 does not wrap

@@ -14,6 +14,7 @@ import pytest
 from chromium import Chromium
 from harness import MIC_HZ, PHONE_HZ, SCENARIOS, Bench, stop_process
 
+from guestgate_dev.support.rtpengine import start_relay
 from guestgate_dev.support.sipp import start_sipp
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -133,5 +134,32 @@ async def test_recvonly_video_asks_for_no_camera(bench: Bench, browser: Chromium
         await browser.click("#hangup")
         await browser.wait_for("gg.state === 'ended'", 10)
         assert peer.process.wait(15) == 0
+    finally:
+        stop_process(peer.process)
+
+
+async def test_a_relay_killed_mid_call_ends_it_clearly_and_the_pod_recovers(bench: Bench, browser: Chromium) -> None:
+    """rtpengine dies during a call: the page is told the audio connection was lost, the far end
+    gets a BYE, and once rtpengine is back the next call works (the pod was never restarted)."""
+    assert bench.relay is not None
+    peer = start_sipp(bench.root, SCENARIOS / "asterisk-180-no-sdp.xml", port=bench.ports.early, rtp_echo=True,
+                      calls=2, run_seconds=120)
+    try:
+        await browser.open(f"{bench.server.web_url}/call/echo")
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'connected'", 20)
+        bench.relay.process.kill()
+        bench.relay.process.wait(10)
+        await browser.wait_for("gg.state === 'ended'", 15)
+        assert "audio connection was lost" in await browser.eval("document.getElementById('reason').innerText")
+        await browser.screenshot("relay-lost")
+        bench.relay = start_relay(bench.relay.log, bench.relay.settings)
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'connected'", 20)
+        margin = await browser.tone_margin(MIC_HZ, PHONE_HZ, seconds=2.0)
+        assert margin > 10, f"no echo through the restarted relay: {margin:.0f} dB"
+        await browser.click("#hangup")
+        await browser.wait_for("gg.state === 'ended'", 10)
+        assert peer.process.wait(15) == 0, "SIPp did not see both calls end with a BYE"
     finally:
         stop_process(peer.process)

@@ -250,10 +250,11 @@ class BrowserCall:
         if self.ended:
             return
         log.warning("media relay lost the call call=%s link=%s", self.id, self.link.id)
-        if self.handle is not None and not self.handle.ended:
+        handle = self.handle
+        await self._finish(MEDIA_LOST)  # first: the BYE's own ending must not name another reason
+        if handle is not None and not handle.ended:
             with contextlib.suppress(Exception):
-                await self.engine.hangup(self.handle)
-        await self._finish(MEDIA_LOST)
+                await self.engine.hangup(handle)
 
     async def _answer_with_aiortc(self, offer_sdp: str) -> str:
         pc = self.pc

@@ -24,11 +24,11 @@ from typing import cast
 import pytest
 from aioice import stun
 from aioice.turn import TurnTransport, create_turn_endpoint
-from tests.render.objects import cluster
 
 from guestgate.render import turn
 from guestgate.web.ice import turn_credentials
 from guestgate_dev.support.ports import free_port, tcp_listening, udp_bound
+from render.objects import cluster
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "images" / "turn" / "guestgate-turn"
@@ -126,7 +126,7 @@ async def _bind(relay: TurnTransport, peer: tuple[str, int]) -> int | None:
     try:
         await inner.channel_bind(0x4000 + peer[1] % 0x3000, peer)
     except stun.TransactionFailed as error:
-        return int(error.response.error_code)
+        return error_code(error)
     return None
 
 
@@ -138,7 +138,13 @@ async def _echo_server(ip: str) -> tuple[asyncio.DatagramTransport, int]:
 
 def _refusal(coro_error: BaseException) -> int:
     assert isinstance(coro_error, stun.TransactionFailed), coro_error
-    return int(coro_error.response.error_code)
+    return error_code(coro_error)
+
+
+def error_code(error: stun.TransactionFailed) -> int:
+    code = error.response.error_code
+    assert code is not None, "a STUN error response without ERROR-CODE"
+    return int(code)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

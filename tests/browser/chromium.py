@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,15 @@ class CdpError(RuntimeError):
 
 
 class Chromium:
-    def __init__(self, microphone_wav: Path, artifacts: Path) -> None:
+    def __init__(self, microphone_wav: Path, artifacts: Path, prefix: Sequence[str] = (),
+                 debug_address: str = "127.0.0.1", flags: Sequence[str] = ()) -> None:
+        """``prefix``: what runs Chromium (e.g. ``ip netns exec NS``: then ``debug_address`` is
+        its address in that namespace the test reaches); ``flags``: more command-line flags."""
         self.microphone_wav = microphone_wav
         self.artifacts = artifacts
+        self.prefix = tuple(prefix)
+        self.debug_address = debug_address
+        self.flags = tuple(flags)
         self.profile = Path(tempfile.mkdtemp(prefix="gg-chromium-"))
         self.process: subprocess.Popen[bytes] | None = None
         self.session: aiohttp.ClientSession | None = None
@@ -64,11 +71,13 @@ class Chromium:
         log = (self.artifacts / "chromium.log").open("ab")
         self.process = subprocess.Popen(
             [
+                *self.prefix,
                 CHROMIUM,
                 *FLAGS,
+                *self.flags,
                 f"--use-file-for-fake-audio-capture={self.microphone_wav}",
                 f"--user-data-dir={self.profile}",
-                "--remote-debugging-address=127.0.0.1",
+                f"--remote-debugging-address={self.debug_address}",
                 "--remote-debugging-port=0",
                 "about:blank",
             ],
@@ -84,7 +93,7 @@ class Chromium:
             await asyncio.sleep(0.1)
         port = int(port_file.read_text().split()[0])
         self.session = aiohttp.ClientSession()
-        async with self.session.get(f"http://127.0.0.1:{port}/json/list") as reply:
+        async with self.session.get(f"http://{self.debug_address}:{port}/json/list") as reply:
             targets = await reply.json()
         page = next(t for t in targets if t["type"] == "page")
         self.ws = await self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=64 * 1024 * 1024)
@@ -156,6 +165,19 @@ class Chromium:
                 best = max(best, float(here) - float(there))
             await asyncio.sleep(0.25)
         return best
+
+    async def call_and_listen(self, tone_hz: float, against_hz: float = 440, connect_timeout: float = 30,
+                              seconds: float = 2.5, screenshot: str | None = None) -> float:
+        """Click Call, wait for Connected, and return how far (dB) `tone_hz` stands above
+        `against_hz` in what the page hears; then hang up and wait for the call to end."""
+        await self.click("#call")
+        await self.wait_for("gg.state === 'connected'", connect_timeout)
+        if screenshot:
+            await self.screenshot(screenshot)
+        margin = await self.tone_margin(tone_hz, against_hz, seconds=seconds)
+        await self.click("#hangup")
+        await self.wait_for("gg.state === 'ended'", 15)
+        return margin
 
     async def click(self, selector: str) -> None:
         await self.eval(f"document.querySelector({json.dumps(selector)}).click()")

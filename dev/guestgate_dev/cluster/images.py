@@ -6,6 +6,7 @@
     pause    images/pause: the pod sandbox image, a static Go binary
     operator images/operator/Dockerfile
     signal   images/signal/Dockerfile
+    turn     images/turn/Dockerfile: Debian coturn and its entrypoint (the managed TURN server)
 
 Everything is cached under ``~/.cache/guestgate/images/``: the base rootfs tarball, buildah's own
 storage, and one ``<image>-<key>.tar`` archive per image, where the key hashes every input (the
@@ -75,7 +76,9 @@ OPERATOR = ImageSpec("operator", "images/operator/Dockerfile",
                      ("images/operator", "pyproject.toml", "README.md", "operator/guestgate"))
 SIGNAL = ImageSpec("signal", "images/signal/Dockerfile",
                    ("images/signal", "pyproject.toml", "README.md", "operator/guestgate"))
-ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL)
+# The managed TURN server: Debian's coturn and the entrypoint that feeds it the operator's files.
+TURN = ImageSpec("turn", "images/turn/Dockerfile", ("images/turn",))
+ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL, TURN)
 
 
 # --- pure -------------------------------------------------------------------------------------
@@ -294,7 +297,7 @@ def _forget_older(spec: ImageSpec, keep: Path, storage: Path) -> None:
 
 
 def load_images(address: Path, cache: CacheLayout | None = None,
-                specs: Sequence[ImageSpec] = (OPERATOR, SIGNAL)) -> dict[str, BuiltImage]:
+                specs: Sequence[ImageSpec] = (OPERATOR, SIGNAL, TURN)) -> dict[str, BuiltImage]:
     """Build (when their inputs changed) and import ``specs`` into the node's containerd at
     ``address``; ``{spec name: image}``, whose ``ref`` is what a pod spec names."""
     cache = cache or CacheLayout.default()

@@ -103,6 +103,7 @@
   function onEvent(event) {
     gg.events.push(event);
     if (event.type !== "state") return;
+    if (gg.state === "ended" && event.state === "ended") return;  // the page said why already (media unreachable)
     const reason = event.message ? t(event.message) : event.reasonText;
     gg.endReason = event.reason;  // the reason's key (hangup, busy, ...): widget.js tells the host page
     setState(event.state, settings.stateText[event.state], reason, event.detail);
@@ -121,6 +122,7 @@
   async function call() {
     setState("connecting");
     gg.events = [];
+    gg.mediaReached = false;
     gg.error = gg.endReason = null;
     hangupWanted = false;
     try {
@@ -138,8 +140,10 @@
         remoteAnalyser = analyser(stream, 4096);
       };
       pc.onconnectionstatechange = () => {
+        if (pc && pc.connectionState === "connected") gg.mediaReached = true;
         if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
-          setState("ended", t("state.ended"), t("error.connection-lost"));
+          // Never connected: the browser found no way to the media server (a firewall, no TURN).
+          setState("ended", t("state.ended"), t(gg.mediaReached ? "error.connection-lost" : "error.media-unreachable"));
           send({ type: "hangup" });
           cleanup();
         }

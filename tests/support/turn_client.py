@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from typing import cast
 
 from aioice import stun
 from aioice.turn import TurnTransport, create_turn_endpoint
@@ -13,6 +14,16 @@ from aioice.turn import TurnTransport, create_turn_endpoint
 from guestgate.web.ice import turn_credentials
 
 _visits = itertools.count()
+
+
+class Echo(asyncio.DatagramProtocol):
+    """A media port: sends back what it gets, marked."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(b"echo:" + data, addr)
 
 
 class Inbox(asyncio.DatagramProtocol):

@@ -11,96 +11,35 @@ out below is the rendered denied-peer-ip and the peers allow-list alone.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import cast
 
 import pytest
 from aioice.turn import create_turn_endpoint
 from tests.render.objects import cluster
 
-from guestgate.render import turn
 from guestgate.web.ice import turn_credentials
-from guestgate_dev.support.ports import free_port, tcp_listening, udp_bound
-from support.turn_client import Inbox, allocate, allocation_refused, bind, refusal
+from guestgate_dev.support.coturn import Coturn, start_coturn
+from guestgate_dev.support.ports import free_port
+from support.turn_client import Echo, Inbox, allocate, allocation_refused, bind, refusal
 
-REPO = Path(__file__).resolve().parents[2]
-ENTRYPOINT = REPO / "images" / "turn" / "guestgate-turn"
 SERVER_IP, MEDIA_IP, OTHER_POD_IP = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 SECRET = b"the-clusters-turn-rest-secret"
 LINK = "team/sales"
 
 
-@dataclass
-class Coturn:
-    port: int
-    config_dir: Path
-    log: Path
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return (SERVER_IP, self.port)
-
-    def set_peers(self, ips: list[str]) -> None:
-        """What the operator does when a signalling pod moves: rewrite the peers file."""
-        target = self.config_dir / turn.PEERS_FILE
-        staging = target.with_suffix(".new")
-        staging.write_text(turn.peers_file(ips))
-        staging.replace(target)  # atomically, as the kubelet swaps a ConfigMap's files
-
-
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    root = tmp_path_factory.mktemp("coturn")
-    config_dir, secret_dir, run_dir = root / "config", root / "secret", root / "run"
-    for folder in (config_dir, secret_dir):
-        folder.mkdir()
-    port = free_port(address=SERVER_IP)
     relay = free_port(address=SERVER_IP)
-    gc = cluster(turn={"port": port, "relayPorts": {"min": relay, "max": min(relay + 40, 65535)},
-                       "quotas": {"perUser": 3}})
-    (config_dir / turn.CONF_FILE).write_text(turn.turnserver_conf(gc))
-    (config_dir / turn.PEERS_FILE).write_text(turn.peers_file([MEDIA_IP]))
-    (secret_dir / turn.SECRET_KEY).write_bytes(SECRET)
-    log = root / "coturn.log"
-    env = {
-        **os.environ,
-        "GUESTGATE_TURN_CONFIG": str(config_dir),
-        "GUESTGATE_TURN_SECRET": str(secret_dir),
-        "GUESTGATE_TURN_RUN": str(run_dir),
-        "GUESTGATE_TURN_SYNC_SECONDS": "0.5",
-        "RELAY_IP": SERVER_IP,
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["sh", str(ENTRYPOINT), f"--listening-ip={SERVER_IP}", "--allow-loopback-peers"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+    gc = cluster(turn={"port": free_port(address=SERVER_IP), "quotas": {"perUser": 3},
+                       "relayPorts": {"min": relay, "max": min(relay + 40, 65535)}})
+    server = start_coturn(tmp_path_factory.mktemp("coturn"), gc, SERVER_IP, [MEDIA_IP], SECRET,
+                          ["--allow-loopback-peers"])
     try:
-        deadline = time.monotonic() + 30
-        while not (udp_bound(port, SERVER_IP) and tcp_listening(port, SERVER_IP)):
-            assert process.poll() is None, f"coturn exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"coturn did not listen:\n{log.read_text()}"
-            time.sleep(0.1)
-        yield Coturn(port, config_dir, log)
+        yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the entrypoint's session: coturn and the peers loop
-        process.wait(timeout=10)
-
-
-class Echo(asyncio.DatagramProtocol):
-    """A media port: sends back what it gets."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(b"echo:" + data, addr)
+        server.stop()
 
 
 async def _echo_server(ip: str) -> tuple[asyncio.DatagramTransport, int]:
@@ -207,9 +146,9 @@ def test_quota_per_user(coturn: Coturn) -> None:
         held = []
         try:
             for _ in range(3):
-                held.append(await create_turn_endpoint(Inbox, (SERVER_IP, coturn.port), username, password))
+                held.append(await create_turn_endpoint(Inbox, coturn.address, username, password))
             try:
-                extra = await create_turn_endpoint(Inbox, (SERVER_IP, coturn.port), username, password)
+                extra = await create_turn_endpoint(Inbox, coturn.address, username, password)
             except Exception as error:  # the refusal is the point
                 return error
             extra[0].close()

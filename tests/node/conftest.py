@@ -179,7 +179,9 @@ def example_manifests(node: Node, peer: HostSipp) -> list[dict[str, Any]]:
     for manifest in manifests:
         if manifest["kind"] == "GuestCluster":
             manifest["spec"]["image"] = node.images["signal"].ref
-            manifest["spec"].setdefault("turn", {})["image"] = node.images["turn"].ref
+            # The address is in the spec from the start (no roll when the load balancer writes it).
+            manifest["spec"].setdefault("turn", {}).update(image=node.images["turn"].ref,
+                                                           externalAddress=EXAMPLES_TURN_ADDRESS)
         if manifest["kind"] == "SipTrunk":
             manifest["spec"]["peer"] = {"host": peer.address, "port": peer.port, "transport": "udp"}
             manifest["spec"].pop("fallbackPeers", None)
@@ -195,7 +197,6 @@ def examples(node_cluster: Node, release: str, sipp_peer: HostSipp) -> Iterator[
     manifests = example_manifests(node_cluster, sipp_peer)
     node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                                      "items": manifests}))
-    # Before the pods are Ready: the TURN address rolls them once (it is part of their start settings).
     give_load_balancer_address(node_cluster, DEMO_NAMESPACE, f"{CLUSTER}-turn", EXAMPLES_TURN_ADDRESS)
     wait_for("3 signalling pods Ready", lambda: len([p for p in node_cluster.pods(
         DEMO_NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)]) == 3 or None, timeout=240)

@@ -100,7 +100,8 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
     objects = [
         {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestCluster", "metadata": meta(EDGE),
          "spec": {"replicas": 1, "image": node_cluster.images["signal"].ref, "publicURL": origin,
-                  "ice": {"iceTransportPolicy": "relay"}, "turn": {"image": node_cluster.images["turn"].ref}}},
+                  "ice": {"iceTransportPolicy": "relay"},
+                  "turn": {"image": node_cluster.images["turn"].ref, "externalAddress": EDGE_TURN_ADDRESS}}},
         {"apiVersion": "guestgate.io/v1alpha1", "kind": "SipTrunk", "metadata": meta("phone"),
          "spec": {"clusterRef": EDGE, "platform": "generic", "keepalive": {"intervalSeconds": 0},
                   "peer": {"host": node_cluster.host_address, "port": phone.port, "transport": "udp"}}},
@@ -117,7 +118,7 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
             pods = [p for p in node_cluster.pods(NAMESPACE, EDGE_SELECTOR) if pod_ready(p)]
             ice = json.loads(node_cluster.kubectl_json("-n", NAMESPACE, "get", "configmap", f"{EDGE}-config")[
                 "data"]["cluster.json"])["ice"]
-            # One pod, started with the TURN URLs (the address rolls it once).
+            # One pod, started with the TURN URLs (the address is in the spec: they are there from the start).
             if len(node_cluster.pods(NAMESPACE, EDGE_SELECTOR)) != 1 or not pods or not ice["turnURLs"]:
                 return None
             hashes = {p["metadata"]["annotations"].get("guestgate.io/config-hash") for p in pods}

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus rtpengine-daemon coturn sqlite3)
+  janus rtpengine-daemon coturn sqlite3 prometheus)
 
 # npm fetches axe-core (below); a nodejs that bundles npm (nodesource) needs no Debian npm.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)

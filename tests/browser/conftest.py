@@ -35,3 +35,14 @@ async def browser(bench: Bench) -> AsyncIterator[Chromium]:
         yield chromium
     finally:
         await chromium.stop()
+
+
+@pytest.fixture(autouse=True)
+def relay_sessions_back_to_zero(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every scenario, rtpengine holds no session: every way a call ends deletes its own."""
+    yield
+    if "bench" not in request.fixturenames:
+        return
+    bench: Bench = request.getfixturevalue("bench")
+    if bench.relay is not None:
+        assert bench.relay.wait_no_sessions() == [], "rtpengine still holds sessions after the scenario"

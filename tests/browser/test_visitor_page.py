@@ -75,6 +75,14 @@ def visitor_config(ports: Ports, hosts: Hosts) -> PublishedConfig:
         _link("widget", "phone", web, access=AccessConfig(calls_per_minute_per_ip=60, allowed_origins=(allowed,))),
         _link("countdown", "silent", web, auto_call_after_seconds=3, access=open_access),
         _link("branded", "phone", web, access=open_access, display_name="Talk to sales"),
+        _link(
+            "night",
+            "phone",
+            web,
+            access=open_access,
+            display_name="Night service",
+            branding=BrandingConfig(title="Example Corp at night", background="#101820", accent="#ffcc00"),
+        ),
     )
     cluster = base.cluster.model_copy(
         update={
@@ -368,6 +376,29 @@ async def test_widget_mode_every_state_accessible_at_448x322_and_320x240(bench: 
     await accessible(browser, "widget: ended")
     # Standing alone (no host frame) it posts to nobody but keeps its record.
     assert [m["type"] for m in await browser.eval("gg.posted")] == ["ready", "ringing", "connected", "ended"]
+
+
+async def test_a_dark_branding_and_the_visitors_dark_mode_stay_readable(bench: Bench, browser: Chromium) -> None:
+    """A link's own colours (dark background, yellow accent): the page picks white text on the
+    background and black on the accent; axe-core's contrast check agrees. The same for a visitor
+    whose system is in dark mode."""
+    await set_viewport(browser, DESKTOP)
+    await browser.open(f"{bench.server.web_url}/call/night")
+    colours = await browser.eval(
+        "[getComputedStyle(document.body).color, getComputedStyle(document.getElementById('call')).color]"
+    )
+    assert colours == ["rgb(255, 255, 255)", "rgb(0, 0, 0)"], colours
+    await snap(browser, "night-ready", (DESKTOP, PHONE))
+    await accessible(browser, "dark branding: ready")
+    await browser.send("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark"}])
+    try:
+        for path in ("/call/branded", "/call/branded?widget=true", "/call/over"):
+            await set_viewport(browser, DESKTOP)
+            await browser.open(f"{bench.server.web_url}{path}")
+            await accessible(browser, f"dark mode: {path}")
+        await snap(browser, "dark-mode-refused", (DESKTOP,))
+    finally:
+        await browser.send("Emulation.setEmulatedMedia", features=[])
 
 
 REFUSED = ["nobody", "old", "later", "over", "vip"]

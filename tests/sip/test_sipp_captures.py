@@ -25,6 +25,7 @@ from sip_builder import _frame, rtp
 
 from guestgate.sip.diagnosis import Report, diagnose
 from guestgate.sip.importers import import_bytes, load_file
+from guestgate_dev.support.sipp import sipp_command
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
@@ -106,13 +107,11 @@ def place_call(tmp_path: Path, callee: str, *, echo: bool = True, tool: str = "t
     capture = tmp_path / ("call.pcapng" if tool == "tshark" else "call.pcap")
     ports = [sip, sip + 1, *range(caller_media, caller_media + 4), *range(callee_media, callee_media + 4)]
     recorder = Recorder(tool, capture, ports)
-    common = ["-i", "127.0.0.1", "-m", "1", "-timeout", "15", "-timeout_error", "-trace_msg",
-              "-nostdin"]
-    uas_command = [SIPP, "-sf", str(SCENARIOS / callee), "-p", str(sip + 1), "-mp", str(callee_media),
-                   "-message_file", str(tmp_path / "callee.log"), *common] + (["-rtp_echo"] if echo else [])
-    uac_command = [SIPP, "-sf", str(SCENARIOS / "uac.xml"), "-p", str(sip), "-mp", str(caller_media),
-                   "-s", "00412256731", "-message_file", str(tmp_path / "caller.log"), *common,
-                   f"127.0.0.1:{sip + 1}"]
+    uas_command = sipp_command(SCENARIOS / callee, port=sip + 1, media_port=callee_media, calls=1, run_seconds=15,
+                               rtp_echo=echo, messages=tmp_path / "callee.log", extra=["-timeout_error"])
+    uac_command = sipp_command(SCENARIOS / "uac.xml", port=sip, media_port=caller_media, calls=1, run_seconds=15,
+                               messages=tmp_path / "caller.log", extra=["-timeout_error", "-s", "00412256731"],
+                               remote=f"127.0.0.1:{sip + 1}")
     uas = subprocess.Popen(uas_command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.3)  # the callee must listen before the INVITE goes out

@@ -142,6 +142,13 @@ async def test_the_clusters_look_and_a_links_override(client: TestClient) -> Non
     assert "script-src 'self';" in policy and "style-src 'self';" in policy
 
 
+async def test_a_configmap_logo_not_there_is_left_out(tmp_path: Path) -> None:
+    state = WebState(source=lambda: CONFIG, clock=lambda: 1_800_000_000.0, config_dir=tmp_path)
+    async with TestClient(TestServer(build_app(state))) as bare:
+        body = await (await bare.get("/call/sales")).text()
+    assert "<img" not in body and '<p class="brand-title">Example Corp</p>' in body
+
+
 async def test_the_theme_style_sheet_takes_only_colours(client: TestClient) -> None:  # type: ignore[type-arg]
     reply = await client.get("/_gg/theme.css?accent=ffcc00&background=101820")
     css = await reply.text()

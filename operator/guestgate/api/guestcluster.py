@@ -273,6 +273,12 @@ class GuestClusterStatus(Model):
     ready_replicas: int = Field(default=0, ge=0, description="Signalling pods that are ready.")
     link_base_url: str = Field(default="", alias="linkBaseURL", description="Base of the links' URLs.")
     config_hash: str = Field(default="", description="Hash of the configuration published to the pods.")
+    config_digest: str = Field(
+        default="", description="Digest of the configuration the pods should serve (config.digest of their /v1/status)."
+    )
+    pods_serving_config: int = Field(
+        default=0, ge=0, description="Ready signalling pods that serve the current configuration (configDigest)."
+    )
     trunks: int = Field(default=0, ge=0, description="SipTrunks published in the configuration.")
     links: int = Field(default=0, ge=0, description="GuestLinks published (enabled and valid now).")
     turn_address: str = Field(

@@ -62,5 +62,9 @@
     keypad.classList.toggle("open", open);
   });
 
-  post("ready", { state: gg.state || "idle" });
+  if (gg.error) {  // no call is possible here (no secure page): say so instead of "ready"
+    post("error", { code: gg.error, text: document.getElementById("state-text").textContent });
+  } else {
+    post("ready", { state: gg.state || "idle" });
+  }
 })();

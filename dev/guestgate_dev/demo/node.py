@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         for manifest in examples:
             if manifest["kind"] == "GuestCluster":
                 manifest["spec"]["image"] = images["signal"].ref
+                manifest["spec"].setdefault("turn", {})["image"] = images["turn"].ref
         cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                              "items": [*examples, service]}))
         node_port = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "service", SERVICE, "-o", "json").stdout)[

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import dpkt
 import pytest
-from chromium import Chromium
-from harness import MIC_HZ, PHONE_HZ, SCENARIOS, Bench, stop_process
 
+from browser.chromium import Chromium
+from browser.harness import MIC_HZ, PHONE_HZ, SCENARIOS, Bench
+from guestgate_dev.support.process import stop_process
 from guestgate_dev.support.rtpengine import start_relay
 from guestgate_dev.support.sipp import start_sipp
 

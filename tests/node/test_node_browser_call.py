@@ -20,10 +20,10 @@ import pytest_asyncio
 
 from browser.chromium import Chromium
 from browser.harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Phone, env, write_tone_wav
-from conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, Node, pod_ready
 from fixtures.operator import wait_for
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from node.conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, Node, pod_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
 

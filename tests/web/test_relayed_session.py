@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from test_session import LINK, FakeEngine, profile, settle
 
 from guestgate.engine.calls import CallEvent
 from guestgate.media.ng import NgError, NgUnreachable
 from guestgate.web import metrics
 from guestgate.web.session import BadOffer, BrowserCall, RelayUnavailable, watch_relay
+from web.test_session import LINK, FakeEngine, profile, settle
 
 OFFER = (Path(__file__).parents[1] / "media" / "data" / "chromium-offer.sdp").read_text()
 PLAIN = (

@@ -17,7 +17,8 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ["diagnosis", "peer_filter", "sip_leg", "concurrency", "click_to_ring", "browser_leg", "operator_scale"]
+PARTS = ["diagnosis", "peer_filter", "sip_leg", "concurrency", "turn", "click_to_ring", "browser_leg",
+         "operator_scale"]
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,8 @@ def test_the_peer_filter_flood_is_refused_where_filtered_and_answered_in_the_ref
         else:
             assert row["answered"] == 0, row  # the stranger gets nothing: filtered or steered
             assert row["server survived"] == "yes", row
+
+
+def test_the_turn_edge_relays_every_call_beside_the_direct_ones(quick_run: Any) -> None:
+    steps = quick_run[1]["turn"]["data"]["steps"]
+    assert steps and all(s["turnP50Ms"] is not None and s["directP50Ms"] is not None for s in steps), steps

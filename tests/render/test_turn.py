@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.render.objects import cluster
 
 from guestgate.render import network, turn, workload
 from guestgate.render.config import render_cluster_config
 from guestgate.render.media_ports import PortSpan, policy_ports, signal_media_ports
 from guestgate.render.turn import TurnEndpoint
+from render.objects import cluster
 
 
 def _conf_lines(**turn_spec: Any) -> list[str]:
@@ -87,6 +87,8 @@ WITH_TLS = {**PLAIN, "turns": (5349, 31003)}
         ({}, _service(PLAIN, [{"hostname": "lb.example.net"}]), TurnEndpoint("lb.example.net", 3478, 3478, None)),
         ({"externalAddress": "turn.example.com"}, _service(PLAIN, [{"ip": "198.51.100.7"}]),
          TurnEndpoint("turn.example.com", 3478, 3478, None)),
+        ({"externalAddress": "turn.example.com", "tlsSecretName": "c"}, None,
+         TurnEndpoint("turn.example.com", 3478, 3478, 5349)),
         ({"tlsSecretName": "c"}, _service(WITH_TLS, [{"ip": "198.51.100.7"}]),
          TurnEndpoint("198.51.100.7", 3478, 3478, 5349)),
         ({"tlsSecretName": "c"}, _service(PLAIN, [{"ip": "198.51.100.7"}]), None),
@@ -98,6 +100,7 @@ WITH_TLS = {**PLAIN, "turns": (5349, 31003)}
          None, TurnEndpoint("203.0.113.4", 3478, 3478, 443)),
     ],
     ids=["disabled", "no-service-yet", "lb-no-address-yet", "lb-ip", "lb-hostname", "external-address-wins",
+         "external-address-needs-no-service",
          "lb-tls", "tls-port-not-there-yet", "nodeport-needs-address", "nodeport", "hostnetwork-needs-address",
          "hostnetwork"],
 )

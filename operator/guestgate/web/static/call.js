@@ -117,6 +117,7 @@
   function onEvent(event) {
     gg.events.push(event);
     if (media.onEvent(event) || event.type !== "state") return;
+    if (gg.state === "ended" && event.state === "ended") return;  // the page said why already (media unreachable)
     const reason = event.message ? t(event.message) : event.reasonText;
     gg.endReason = event.reason;  // the reason's key (hangup, busy, ...): widget.js tells the host page
     setState(event.state, settings.stateText[event.state], reason, event.detail);
@@ -135,6 +136,7 @@
   async function call() {
     setState("connecting");
     gg.events = [];
+    gg.mediaReached = false;
     gg.error = gg.endReason = null;
     hangupWanted = false;
     media.reset();
@@ -159,8 +161,10 @@
         audioCtx.createMediaStreamSource(stream).connect(heardNode());
       };
       pc.onconnectionstatechange = () => {
+        if (pc && pc.connectionState === "connected") gg.mediaReached = true;
         if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
-          setState("ended", t("state.ended"), t("error.connection-lost"));
+          // Never connected: the browser found no way to the media server (a firewall, no TURN).
+          setState("ended", t("state.ended"), t(gg.mediaReached ? "error.connection-lost" : "error.media-unreachable"));
           send({ type: "hangup" });
           cleanup();
         }

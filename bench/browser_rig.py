@@ -199,8 +199,11 @@ def published(web: int, sip: int, admin: int, peer: int, max_calls: int = 100) -
     )
 
 
-def start_signal(root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0) -> Signal:
-    """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link."""
+def start_signal(
+    root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0, relay: str | None = None
+) -> Signal:
+    """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link;
+    `relay`: the ng address of an rtpengine to carry the calls' media (else the aiortc bridge)."""
     folder = root / name
     config_dir, secrets = folder / "config", folder / "secrets"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +213,8 @@ def start_signal(root: Path, peer_port: int, name: str = "signal", timeout: floa
     for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
         (secrets / rel).write_bytes(value)
-    command = signal_command(config_dir, secrets_dir=secrets, extra=["--ice-loopback-only"])
+    extra = ["--ice-loopback-only", *(["--rtpengine", relay] if relay else [])]
+    command = signal_command(config_dir, secrets_dir=secrets, extra=extra)
     started = launch_signal_server(command, folder / "signal.log", env=env()).wait_ready(timeout)
     return Signal(started.process, started.log, started.web_url, started.admin_url)
 

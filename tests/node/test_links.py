@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from conftest import CLUSTER, DEMO_NAMESPACE, Node
 from fixtures.operator import wait_for
+from node.conftest import CLUSTER, DEMO_NAMESPACE, Node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from conftest import CLUSTER, DEMO_NAMESPACE, OPERATOR_NAMESPACE, RELEASE, AdminAPI, Node
 from fixtures.operator import wait_for
+from node.conftest import CLUSTER, DEMO_NAMESPACE, OPERATOR_NAMESPACE, RELEASE, AdminAPI, Node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.render.objects import cluster
 
 from guestgate.render import network, turn, workload
 from guestgate.render.config import render_cluster_config
 from guestgate.render.media_ports import PortSpan, policy_ports, signal_media_ports
 from guestgate.render.turn import TurnEndpoint
+from render.objects import cluster
 
 
 def _conf_lines(**turn_spec: Any) -> list[str]:

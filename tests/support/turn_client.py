@@ -51,14 +51,16 @@ async def bind(relay: TurnTransport, peer: tuple[str, int]) -> int | None:
     try:
         await inner.channel_bind(0x4000 + peer[1] % 0x3000, peer)
     except stun.TransactionFailed as error:
-        return int(error.response.error_code)
+        return refusal(error)
     return None
 
 
 def refusal(error: BaseException) -> int:
     """The STUN error code of a refused request."""
     assert isinstance(error, stun.TransactionFailed), error
-    return int(error.response.error_code)
+    code = error.response.error_code
+    assert code is not None, "a STUN error response without ERROR-CODE"
+    return int(code)
 
 
 async def bind_once(server: tuple[str, int], secret: bytes, peer: tuple[str, int]) -> int | None:

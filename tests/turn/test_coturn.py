@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 from aioice.turn import create_turn_endpoint
-from tests.render.objects import cluster
 
 from guestgate.web.ice import turn_credentials
 from guestgate_dev.support.coturn import Coturn, start_coturn
 from guestgate_dev.support.ports import free_port
+from render.objects import cluster
 from support.turn_client import Echo, Inbox, allocate, allocation_refused, bind, refusal
 
 SERVER_IP, MEDIA_IP, OTHER_POD_IP = "127.0.0.2", "127.0.0.3", "127.0.0.4"

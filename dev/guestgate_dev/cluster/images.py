@@ -343,7 +343,7 @@ def _forget_older(spec: ImageSpec, keep: Path, storage: Path) -> None:
 
 
 def load_images(address: Path, cache: CacheLayout | None = None,
-                specs: Sequence[ImageSpec] = (OPERATOR, SIGNAL, TURN)) -> dict[str, BuiltImage]:
+                specs: Sequence[ImageSpec] = (OPERATOR, SIGNAL, TURN, MEDIA)) -> dict[str, BuiltImage]:
     """Build (when their inputs changed) and import ``specs`` into the node's containerd at
     ``address``; ``{spec name: image}``, whose ``ref`` is what a pod spec names."""
     cache = cache or CacheLayout.default()

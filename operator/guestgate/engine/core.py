@@ -621,6 +621,8 @@ class SipEngine:
         # media of its own for each m= line (fewer assert in pjsua_media_channel_update; none at
         # all asserts on the o= address): audio ones, a video m= line's is refused as media type.
         param.opt.audioCount = relay_media_count(relay_sdp) if relay_sdp else 1
+        if relay_sdp and hasattr(param.opt, "textCount"):
+            param.opt.textCount = 0  # pjsua 2.17 adds a real-time text m= line by default
         param.opt.videoCount = 0
         if caller_name:
             param.txOption.localUri = f'"{caller_name}" <{trunk.account.getInfo().uri}>'
@@ -834,7 +836,10 @@ class SipEngine:
 
     def _on_stream_precreate(self, call_id: str, prm: Any) -> None:
         if self._relayed(call_id):
-            prm.streamInfo.rtcpSdesByeDisabled = True  # no RTCP SDES at start, no BYE at the end
+            # pjsua2's SWIG hands struct members out as copies: change one and give it back.
+            info = prm.streamInfo
+            info.rtcpSdesByeDisabled = True  # no RTCP SDES at start, no BYE at the end
+            prm.streamInfo = info
 
     def _on_stream_created(self, call_id: str, prm: Any) -> None:
         if self._relayed(call_id):

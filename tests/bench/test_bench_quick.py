@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ["diagnosis", "peer_filter", "sip_leg", "click_to_ring", "browser_leg", "operator_scale"]
+PARTS = ["diagnosis", "peer_filter", "sip_leg", "click_to_ring", "browser_leg", "soak", "operator_scale"]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,13 @@ def test_the_browser_leg_bridges_calls_beside_janus(quick_run: Any) -> None:
     reference = [s for s in steps if s["system"] != "GuestGate"]
     assert ours and reference
     assert all(s["connected"] == s["calls"] for s in ours), ours
+
+
+def test_the_soak_places_and_ends_calls_and_leaves_no_slot(quick_run: Any) -> None:
+    soak = quick_run[1]["soak"]["data"]
+    assert soak["calls"] >= soak["atOnce"] >= 1 and soak["failed"] == [], soak
+    assert soak["leakedSlots"] == 0 and soak["after"]["pjsua_calls"] == 0
+    assert len(soak["samples"]) >= 3 and max(s["engine_calls"] for s in soak["samples"]) >= 1, soak["samples"]
 
 
 def test_click_to_ring_measures_both_intervals(quick_run: Any) -> None:

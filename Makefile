@@ -1,7 +1,7 @@
 # GuestGate: `make demo` runs the product on its embedded default, `make test` runs every test.
 SHELL := /bin/bash
 PY := .venv/bin/python
-SRC := operator/guestgate tests $(wildcard bench)
+SRC := operator/guestgate dev/guestgate_dev tests $(wildcard bench)
 
 .PHONY: deps tools crds check-crds golden lint test unit bench demo demo-local clean
 
@@ -9,7 +9,7 @@ deps: ## Debian packages and the Python venv (idempotent)
 	@hack/install-deps.sh
 
 tools: deps ## build the pinned etcd, Kubernetes and Helm from their Go modules (cached)
-	$(PY) -m guestgate cluster build
+	$(PY) -m guestgate_dev cluster build
 
 crds: deps ## regenerate crds/ and the chart's copy from the pydantic models
 	$(PY) -m guestgate crds --out crds --out charts/guestgate/crds
@@ -35,10 +35,10 @@ bench: deps tools ## what GuestGate costs beside a reference (SIPp, Janus), tabl
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 demo: deps ## real pods: a local node, images from images/, the chart, the examples, a demo phone; prints a link
-	$(PY) -m guestgate demo --node
+	$(PY) -m guestgate_dev demo --node
 
 demo-local: deps ## no node (no root needed): control plane, operator and signalling as local processes
-	$(PY) -m guestgate demo
+	$(PY) -m guestgate_dev demo
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

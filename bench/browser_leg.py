@@ -29,8 +29,8 @@ from bench.janus_rig import janus_note, janus_reference, start_janus
 from bench.measure import CpuWindow, ms, percentile
 from bench.report import PartResult
 from bench.settings import Settings
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_port
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
 
 PER_CALLER = 4  # calls per aiortc caller process
 PJSUA_MAX_CALLS = 4  # the pjsua2 wheel's compile-time cap on one process's calls
@@ -194,7 +194,7 @@ def run(settings: Settings) -> PartResult:
         " and echoing RTP (-rtp_echo); both servers call the same peer. GuestGate transcodes (aiortc PCMU <->"
         " 16 kHz PCM <-> pjsua2 conference bridge <-> PCMU); Janus relays RTP (SRTP <-> RTP), no transcoding.",
         "CPU %: the server process(es) over the window (100 = one core); per call = that / calls up."
-        " GuestGate: `guestgate signal` (python -m guestgate.web.serve); Janus: the janus process.",
+        " GuestGate: `guestgate signal` (python -m guestgate.pod.serve); Janus: the janus process.",
         "RTT: a 100 ms 1 kHz burst each second, from its first frame handed to the caller's encoder to the first"
         " loud frame decoded back, on the caller's clock (includes aiortc's jitter buffer and 20 ms framing).",
         "queue: the most 20 ms frames any call's bridge buffer held (guestgate_bridge_queue_depth{stat=peak},"

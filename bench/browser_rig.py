@@ -34,8 +34,8 @@ from guestgate.config.schema import (
     TrunksFile,
     WebConfig,
 )
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_port
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LINK_PATH = "/call/echo"
@@ -229,7 +229,7 @@ def published(web: int, sip: int, admin: int, peer: int, max_calls: int = 100) -
 
 
 def start_signal(root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0) -> Signal:
-    """`python -m guestgate.web.serve` (what `guestgate signal` runs in a pod) with the echo link."""
+    """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link."""
     folder = root / name
     config_dir, secrets = folder / "config", folder / "secrets"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -245,7 +245,7 @@ def start_signal(root: Path, peer_port: int, name: str = "signal", timeout: floa
             [
                 sys.executable,
                 "-m",
-                "guestgate.web.serve",
+                "guestgate.pod.serve",
                 "--config-dir",
                 str(config_dir),
                 "--secrets-dir",

@@ -76,6 +76,37 @@ def engine_speed(repeats: int) -> dict[str, Any]:
     return {"repeats": repeats, "importMs": imports, "diagnoseMs": diagnoses, "outcome": code, "messages": messages}
 
 
+CAPTURES = REPO / "tests" / "sip" / "data" / "captures"
+TICKET = REPO / "tests" / "sip" / "data" / "ticket-lone-bye.txt"
+BIG_CALLS = 500  # copies of a capture, each its own call, for the throughput row
+
+
+def importer_speed(repeats: int) -> list[dict[str, Any]]:
+    """Each importer on its capture (tests/sip/data/captures, the ticket paste), and one large
+    tshark -V export of many calls: detection + import + ladders, then the diagnosis."""
+    inputs = [(path.name, path.read_bytes()) for path in sorted(CAPTURES.iterdir())]
+    inputs.append((TICKET.name, TICKET.read_bytes()))
+    one = (CAPTURES / "tshark-V.txt").read_bytes()
+    big = b"\n".join(one.replace(b"7e1b2c80-9a3f1d22", f"{n:08d}-9a3f1d22".encode()) for n in range(BIG_CALLS))
+    inputs.append((f"tshark-V.txt x {BIG_CALLS} calls", big))
+    rows = []
+    for name, data in inputs:
+        imports: list[float] = []
+        diagnoses: list[float] = []
+        runs = max(1, repeats // 20) if len(data) > 100_000 else repeats
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            imported = import_bytes(data, name)
+            t1 = time.perf_counter()
+            report = diagnose(imported.ladders)
+            diagnoses.append((time.perf_counter() - t1) * 1000)
+            imports.append((t1 - t0) * 1000)
+        rows.append({"input": name, "format": imported.format, "bytes": len(data), "runs": runs,
+                     "calls": len(imported.ladders), "importMs": imports, "diagnoseMs": diagnoses,
+                     "outcome": report.outcome})
+    return rows
+
+
 # ---- 2. decisive message to finding -------------------------------------------------------------
 
 
@@ -161,6 +192,7 @@ def run(settings: Settings) -> PartResult:
     scratch = settings.scratch("diagnosis")
     result = PartResult(name="diagnosis")
     speed = engine_speed(200 if quick else 3000)
+    importers = importer_speed(40 if quick else 400)
 
     repeats = 1 if quick else 5
     whole_repeats = 1 if quick else 3
@@ -205,6 +237,20 @@ def run(settings: Settings) -> PartResult:
     table.notes += [
         f"{SEED.relative_to(REPO)}: {speed['messages']} SIP messages, the unacknowledged reliable 183 and the "
         "BYE with cause 65; one Python process, nothing else (the reference for the rows below)",
+    ]
+
+    formats = result.table("Diagnosis: each importer on its capture",
+                           ["input", "format", "bytes", "calls", "runs", "import p50 ms", "p99 ms",
+                            "diagnose p50 ms", "MB/s", "outcome"])
+    for row in importers:
+        p50 = percentile(row["importMs"], 50)
+        formats.add(row["input"], row["format"], row["bytes"], row["calls"], row["runs"], p50,
+                    percentile(row["importMs"], 99), percentile(row["diagnoseMs"], 50),
+                    round(row["bytes"] / 1e6 / (p50 / 1000), 1) if p50 else "", row["outcome"])
+    formats.notes += [
+        "tests/sip/data/captures: one call (CUCM -> FreeSWITCH, 486) as each tool prints it; the ticket is the "
+        "field notes' lone BYE pasted with prose (INCONCLUSIVE); the last row is one tshark -V export of "
+        f"{BIG_CALLS} such calls (detection, import and ladders; then the diagnosis of every call)",
     ]
 
     live = result.table(
@@ -272,6 +318,7 @@ def run(settings: Settings) -> PartResult:
     ]
     result.data = {
         "engine": {k: v for k, v in speed.items()},
+        "importers": importers,
         "decisive": {"bye65": bye, "503cause47": cause47},
         "whole": whole,
         "mediaSeconds": MEDIA_SECONDS,

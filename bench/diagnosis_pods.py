@@ -17,9 +17,9 @@ from guestgate.config.schema import (
     TrunkProfile,
     TrunksFile,
 )
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_port
-from guestgate.devcluster.process import as_unprivileged
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import as_unprivileged
 
 TOKEN = "bench-admin-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]

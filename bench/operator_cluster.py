@@ -28,10 +28,10 @@ from typing import Any
 from kubernetes import client, config, watch
 
 from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE, is_links_file
-from guestgate.demo_local import stop_process
-from guestgate.devcluster import DevCluster
-from guestgate.devcluster.ports import free_port
 from guestgate.render import names
+from guestgate_dev.cluster import DevCluster
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 Body = dict[str, Any]

@@ -42,7 +42,7 @@ from bench.operator_cluster import (
 from bench.report import PartResult
 from bench.settings import Settings
 from guestgate.config.schema import is_links_file
-from guestgate.devcluster import DevCluster
+from guestgate_dev.cluster import DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE, REF_NAMESPACE = "bench", "ref"

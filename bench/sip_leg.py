@@ -1,6 +1,6 @@
 """SIP leg: calls placed by one signalling engine, stepped in rate, beside SIPp as the caller.
 
-Ours: a driver process (bench/sip_leg_driver.py) runs guestgate.sip.engine.SipEngine, the engine
+Ours: a driver process (bench/sip_leg_driver.py) runs guestgate.engine.core.SipEngine, the engine
 each signalling pod runs, and places calls through it (INVITE, answer, hold, BYE) at a paced
 rate. Reference: `sipp -sn uac` at the same offered rates with the same hold. Both call the same
 SIPp built-in UAS (`-sn uas`: 180, 200 with SDP, waits for the BYE) on 127.0.0.1, which echoes
@@ -25,7 +25,7 @@ from bench.measure import percentile
 from bench.report import PartResult
 from bench.settings import Settings
 from bench.sip_sipp import UacStep, run_uac, start_peer
-from guestgate.demo_local import stop_process
+from guestgate_dev.demo.local import stop_process
 
 HOLD_SECONDS = 0.1
 FAIL_RATIO = 0.001  # more than 0.1% failed: not sustained

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from guestgate.config.schema import PeerConfig, TrunkProfile
-from guestgate.sip.engine import EngineError, EngineSettings, SipEngine
-from guestgate.sip.engine_calls import CallHandle
+from guestgate.engine.calls import CallHandle
+from guestgate.engine.core import EngineError, EngineSettings, SipEngine
 
 ANSWER_TIMEOUT = 5.0
 END_TIMEOUT = 5.0

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_media_port, free_port, udp_bound
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_media_port, free_port, udp_bound
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "tests" / "sip_scenarios"  # the SIPp scenarios the tests play, read as data

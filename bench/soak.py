@@ -33,7 +33,7 @@ from bench.browser_rig import (
 from bench.measure import rss_bytes
 from bench.report import PartResult
 from bench.settings import Settings
-from guestgate.demo_local import stop_process
+from guestgate_dev.demo.local import stop_process
 
 RSS_GROWTH_GOAL = 5.0  # per cent, warm-up to end
 

@@ -6,4 +6,4 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["fixtures.cluster", "fixtures.operator", "fixtures.localpod"]
+pytest_plugins = ["fixtures.cluster", "fixtures.operator", "fixtures.localpod", "fixtures.sipp"]

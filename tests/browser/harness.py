@@ -34,8 +34,8 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_port
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -233,7 +233,7 @@ def start_server(config_dir: Path, secrets: Path, log: Path, *extra: str) -> Ser
             [
                 sys.executable,
                 "-m",
-                "guestgate.web.serve",
+                "guestgate.pod.serve",
                 "--config-dir",
                 str(config_dir),
                 "--secrets-dir",
@@ -292,7 +292,7 @@ class Phone:
 def start_phone(port: int, log: Path, *extra: str) -> Phone:
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "guestgate.web.demophone", "--port", str(port), *extra],
+            [sys.executable, "-m", "guestgate_dev.demo.phone", "--port", str(port), *extra],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from fixtures.operator import REPO, OperatorProcess, wait_for
-from guestgate.devcluster import DevCluster
-from guestgate.devcluster.cluster import ClusterError
+from guestgate_dev.cluster import DevCluster
+from guestgate_dev.cluster.cluster import ClusterError
 
 CHART = REPO / "charts" / "guestgate"
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "chart"

@@ -3,29 +3,15 @@ rendered configuration) calls SIPp peers, and the SipTrunk's status names the fa
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.localpod import LocalPod
-from fixtures.operator import REPO, Kubectl, free_port, wait_for
-
-sys.path.insert(0, str(REPO / "tests" / "signal"))
-from signal_helpers import SippFactory
+from fixtures.operator import Kubectl, free_port, wait_for
+from support.signal_helpers import SippFactory
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def sipp(tmp_path: Path) -> Iterator[SippFactory]:
-    factory = SippFactory(tmp_path)
-    try:
-        yield factory
-    finally:
-        factory.stop_all()
 
 
 def cluster() -> dict[str, Any]:
@@ -63,7 +49,7 @@ def test_failing_trunk_is_named_then_fixed(kube: Kubectl, local_pod: LocalPod, s
     # The profile is new: the operator checks it as soon as the pod runs it.
     condition = wait_for("Healthy=False", lambda: healthy(kube), timeout=90)
     assert (condition["status"], condition["reason"]) == ("False", "PRACK_MISSING_DOWNSTREAM"), condition
-    assert "cause 65" in condition["message"] or "65" in condition["message"]
+    assert "with Q.850 cause 65 (bearer capability not implemented)" in condition["message"], condition
     assert "Fix on the peer" in condition["message"] and "SIP Rel1XX" in condition["message"]
     last = kube.status("siptrunk", "pstn")["lastHealthCheck"]
     assert last["trigger"] == "profile-change" and last["outcome"] == "PRACK_MISSING_DOWNSTREAM"

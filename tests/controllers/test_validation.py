@@ -58,6 +58,23 @@ CASES = [
     ("validFrom not a time", _with(LINK, "validFrom", "next tuesday"), "spec.validFrom"),
     ("video asked for", _with(LINK, "media", {"video": True}), "video is not supported"),
     ("slug with capitals", _with(LINK, "slug", "Sales"), "spec.slug"),
+    ("auto-call after a minute", _with(LINK, "autoCallAfterSeconds", 61), "should be less than or equal to 60"),
+    ("auto-call negative", _with(LINK, "autoCallAfterSeconds", -1), "should be greater than or equal to 0"),
+    ("a language we have no catalogue for", _with(LINK, "language", "it"), "Unsupported value: \"it\""),
+    ("a colour that is not #rrggbb", _with(CLUSTER, "branding", {"colors": {"accent": "red"}}),
+     "spec.branding.colors.accent"),
+    ("CSS smuggled in a colour", _with(LINK, "branding", {"colors": {"background": "#fff;}body{x"}}),
+     "spec.branding.colors.background"),
+    ("a logo with both a URL and a ConfigMap", _with(CLUSTER, "branding", {"logo": {
+        "url": "https://cdn.example.com/l.png", "configMap": {"name": "brand", "key": "logo.png"}}}),
+     "logo needs exactly one of url and configMap"),
+    ("a logo with neither", _with(LINK, "branding", {"logo": {"alt": "Corp"}}),
+     "logo needs exactly one of url and configMap"),
+    ("a logo URL that breaks out of the CSP", _with(CLUSTER, "branding", {"logo": {
+        "url": "https://cdn.example.com/x.png; script-src *"}}), "spec.branding.logo.url"),
+    ("a logo key that is no image", _with(CLUSTER, "branding", {"logo": {
+        "configMap": {"name": "brand", "key": "page.html"}}}), "spec.branding.logo.configMap.key"),
+    ("a title too long", _with(CLUSTER, "branding", {"title": "x" * 81}), "spec.branding.title"),
     ("caller name with a quote", _with(LINK, "callerName", 'x" <sip:evil>'), "spec.callerName"),
     ("rate limit zero", _with(LINK, "access", {"callsPerMinutePerIP": 0}), "should be greater than or equal to 1"),
     ("missing destination", {**LINK, "spec": {k: v for k, v in LINK["spec"].items() if k != "destination"}},
@@ -82,3 +99,21 @@ def test_good_objects_are_accepted_with_defaults(kube: Kubectl) -> None:
     assert spec["peer"]["port"] == 5060 and spec["peer"]["transport"] == "udp"
     assert spec["earlyMedia"] == {"localRingback": "auto", "disableOn180": False}
     assert spec["keepalive"] == {"intervalSeconds": 30, "failureThreshold": 3}
+
+
+def test_a_branded_cluster_and_link_with_language_and_auto_call_are_accepted(kube: Kubectl) -> None:
+    branding = {
+        "title": "Example Corp",
+        "logo": {"configMap": {"name": "brand", "key": "logo.svg"}, "alt": "Example Corp"},
+        "colors": {"accent": "#0B5CAD", "background": "#ffffff"},
+        "text": "We answer weekdays 8-18.",
+    }
+    kube.apply(_with(CLUSTER, "branding", branding))
+    link = _with(_with(_with(LINK, "language", "de"), "autoCallAfterSeconds", 60), "branding",
+                 {"logo": {"url": "https://cdn.example.com/sales.png"}, "colors": {"accent": "#7a1f1f"}})
+    kube.apply(link)
+    cluster = kube.get("guestcluster", "bad")
+    assert cluster is not None and cluster["spec"]["branding"] == branding
+    stored = kube.get("guestlink", "bad")
+    assert stored is not None
+    assert (stored["spec"]["language"], stored["spec"]["autoCallAfterSeconds"]) == ("de", 60)

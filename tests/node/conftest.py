@@ -32,13 +32,13 @@ import pytest
 import yaml
 
 from fixtures.operator import wait_for
-from guestgate.devcluster import DevCluster
-from guestgate.devcluster.components import WITH_NODE
-from guestgate.devcluster.images import BuiltImage, load_images
-from guestgate.devcluster.layout import CacheLayout
-from guestgate.devcluster.node import NodePaths
-from guestgate.devcluster.ports import free_port
-from guestgate.devcluster.process import exclusive
+from guestgate_dev.cluster import DevCluster
+from guestgate_dev.cluster.components import WITH_NODE
+from guestgate_dev.cluster.images import BuiltImage, load_images
+from guestgate_dev.cluster.layout import CacheLayout
+from guestgate_dev.cluster.node import NodePaths
+from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import exclusive
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 from chromium import Chromium
 from harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Phone, env, write_tone_wav
 
-from guestgate.demo_local import stop_process
-from guestgate.devcluster.ports import free_port
+from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.ports import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
 
@@ -46,7 +46,7 @@ def phone(node_cluster: Node, tmp_path_factory: pytest.TempPathFactory) -> Itera
     port = free_port(address=node_cluster.host_address)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "guestgate.web.demophone", "--bind", node_cluster.host_address, "--port",
+            [sys.executable, "-m", "guestgate_dev.demo.phone", "--bind", node_cluster.host_address, "--port",
              str(port), "--tone-hz", str(PHONE_HZ), "--ring-ms", "1500", "--listen-hz", "440", str(MIC_HZ),
              str(PHONE_HZ), "--run-seconds", "600"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env())

@@ -22,8 +22,8 @@ from conftest import (
 )
 from fixtures.operator import wait_for
 from guestgate.config.schema import PeerConfig
-from guestgate.devcluster.node import NODE_NAME
 from guestgate.signal.keepalive import options_request
+from guestgate_dev.cluster.node import NODE_NAME
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 

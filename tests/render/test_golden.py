@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
-from guestgate.config.schema import content_hash
 from guestgate.render import network, secrets, workload
 from guestgate.render.config import render_published_config
 
@@ -50,7 +49,7 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             network.service(cluster),
             network.pod_disruption_budget(cluster),
             network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
-            workload.statefulset(cluster, content_hash(published.cluster.to_json())),
+            workload.statefulset(cluster, published.cluster.pod_start_hash(), published.logo_files()),
         ]
     return out
 

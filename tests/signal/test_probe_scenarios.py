@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from signal_helpers import REPO, SCENARIOS, SIPP, ProbeRun, SippFactory, free_port, guestgate_env, run_probe
+
+from support.signal_helpers import REPO, SCENARIOS, SIPP, ProbeRun, SippFactory, free_port, guestgate_env, run_probe
 
 FAST = ("--media-seconds", "1", "--timeout", "4")
 

@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner_netns import ScannerNamespace
-from signal_helpers import SippFactory, free_port
-from signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
 
 from guestgate.api.siptrunk import PodHealth
 from guestgate.config.schema import (
@@ -32,6 +29,9 @@ from guestgate.config.schema import (
 )
 from guestgate.render.workload import SIGNAL_UID
 from guestgate.signal.admin_client import AdminClient, AdminError
+from support.scanner_netns import ScannerNamespace
+from support.signal_helpers import SippFactory, free_port
+from support.signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
 
 
 def trunk(name: str, *peers: PeerConfig, keepalive: int = 0, media: int = 1, **extra: Any) -> TrunkProfile:
@@ -102,7 +102,11 @@ def test_admin_api_needs_the_token_and_shows_trunks(server_factory: Any) -> None
     assert server.request("POST", "/v1/trunks/gg/cucm/health-check", {"destinations": ["mars"]})[0] == 400
     status, text = server.request("GET", "/metrics", token=None)
     assert status == 200
-    assert "guestgate_trunk_up" in str(text) or "guestgate_calls" in str(text)
+    families = ("guestgate_calls_total counter", "guestgate_call_setup_seconds histogram", "guestgate_trunk_up gauge",
+                "guestgate_health_findings_total counter", "guestgate_config_reload_errors_total counter")
+    for family in families:
+        assert f"# TYPE {family}" in str(text), family
+    assert "guestgate_config_reload_errors_total 0.0" in str(text)
 
 
 def test_keepalive_up_down_and_failover(server_factory: Any, sipp: SippFactory) -> None:
@@ -354,7 +358,8 @@ def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFact
 
     (server.config_dir / "trunks.json").write_text("{ not json")
     status = wait_for(lambda: server.request("GET", "/v1/status")[1]["config"]["error"], 5)
-    assert "trunks.json" in status or "JSON" in status
+    assert "trunks.json: not valid JSON" in status, status
+    assert "guestgate_config_reload_errors_total 1.0" in str(server.request("GET", "/metrics", token=None)[1])
     assert len(server.request("GET", "/v1/trunks")[1]["trunks"]) == 2  # the last good one stays
     assert server.alive()
 
@@ -363,7 +368,7 @@ def test_bad_config_at_start_exits_2(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from signal_helpers import guestgate_env
+    from support.signal_helpers import guestgate_env
 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "cluster.json").write_text('{"namespace": "gg"}')

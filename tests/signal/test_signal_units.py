@@ -17,12 +17,12 @@ from guestgate.config.schema import (
     TrunkProfile,
     TrunksFile,
 )
+from guestgate.engine.capture import MessageStore, call_id_of, parse_log_entry
+from guestgate.engine.config import EngineInputError, check_number, codec_priorities, peer_uri
 from guestgate.signal.config_loader import ConfigError, ConfigWatcher, load_config
 from guestgate.signal.keepalive import PeerState, TrunkState, final_status, options_request, record
 from guestgate.signal.ringback import plays_local_ringback
 from guestgate.signal.secrets import SecretError, admin_token, trunk_credentials
-from guestgate.sip.engine_capture import MessageStore, call_id_of, parse_log_entry
-from guestgate.sip.engine_config import EngineInputError, check_number, codec_priorities, peer_uri
 
 INVITE = "INVITE sip:100@127.0.0.1:5099 SIP/2.0\r\nCall-ID: abc@guestgate\r\nCSeq: 1 INVITE\r\n\r\n"
 

@@ -169,6 +169,13 @@ def _lone_bye(ua_from: object, cause: int, duration: int | None) -> Call:
     return call.request("BYE", "callee", extra=(f"Reason: Q.850;cause={cause}", *stat))
 
 
+def _reinvite_then_bye() -> Call:
+    call = Call(CUCM, ASTERISK, number="6001").invite().reply(100, "Trying").ringing().answer().ack().wait(60)
+    call.request("INVITE", body=call.answer_sdp()).ok_to_last("INVITE")  # a re-INVITE (hold, codec change)
+    call.request("ACK", cseq=call.last_cseq).wait(5).request("BYE").ok_to_last("BYE")
+    return _without_invite(call, slice(5, None))
+
+
 @dataclass(frozen=True)
 class Partial:
     name: str
@@ -190,6 +197,8 @@ PARTIALS = [
     Partial("500 with cause 47 after 32 s of 180s", _without_invite(prack_missing_asterisk_freeswitch_5xx(),
                                                                    slice(2, 5)), "PRACK_MISSING",
             ("sofia global siptrace on", "a reliable 180 Ringing")),  # the silent caller's platform is unknown
+    Partial("only a re-INVITE and the BYE: the call was set up before the trace", _reinvite_then_bye(), None,
+            ("pjsip set logger on",)),
     Partial("an unknown peer's 486", _without_invite(Call(KAMAILIO, KAMAILIO).invite().reply(486, "Busy Here"),
                                                       slice(1, None)), "BUSY", ("sngrep -O",)),
 ]
@@ -295,3 +304,30 @@ def test_several_calls_in_one_capture_each_finding_names_its_call() -> None:
     assert all(f.leg is None for f in report.findings)  # two calls, not two legs of one
     assert "call: Call-ID call-a: 192.168.50.5:5060 (Asterisk) -> 172.16.0.20:5060 (FreeSWITCH)" in \
         render_text(report)
+
+
+@pytest.mark.parametrize(("line", "reader", "expected"), [
+    pytest.param("recv 900 bytes from udp/[2001:db8::5]:5060/7;comp=sigcomp at 10:00:00.123456:", "freeswitch",
+                 (False, "[2001:db8::5]:5060", None, "udp", 36000.123456), id="FreeSWITCH IPv6, flow label, sigcomp"),
+    pytest.param("send 1190 bytes to tcp/[10.0.0.1]:5061 at 23:59:59.000001:", "freeswitch",
+                 (True, None, "10.0.0.1:5061", "tcp", 86399.000001), id="FreeSWITCH send over TCP"),
+    pytest.param("[2026-09-30 12:44:01.123] VERBOSE[2211][C-00000007] res_pjsip_logger.c: <--- Received SIP "
+                 "request (814 bytes) from UDP:[2001:db8::10]:5060 --->", "asterisk",
+                 (False, "[2001:db8::10]:5060", None, "udp", None), id="Asterisk ISO stamp, IPv6"),
+    pytest.param("[Sep 30 12:44:01] VERBOSE[2211] res_pjsip_logger.c: <--- Transmitting SIP response (532 bytes) "
+                 "to TLS:10.10.1.10:5061 --->", "asterisk",
+                 (True, None, "10.10.1.10:5061", "tls", None), id="Asterisk default stamp, TLS"),
+    pytest.param("2026/09/30 12:43:26.123456 2001:db8::1:5060 -> 10.0.0.2:5080", "sngrep",
+                 (None, "[2001:db8::1]:5060", "10.0.0.2:5080", None, None), id="sngrep IPv6 source"),
+])
+def test_banner_lines(line: str, reader: str, expected: tuple[object, ...]) -> None:
+    from guestgate.sip.importers.text import BANNERS
+
+    banner = BANNERS[reader](line)
+    assert banner is not None
+    local, src, dst, transport, time = expected
+    assert (banner.local, banner.src, banner.dst, banner.transport) == (local, src, dst, transport)
+    if time is not None:
+        assert banner.time == pytest.approx(time)
+    elif reader == "asterisk":
+        assert banner.time is not None  # the log stamp, whichever form

@@ -243,8 +243,13 @@ def test_finding_to_status_shape() -> None:
     report = diagnose(load_file(Path(__file__).parent / "data" / "seed-prack-missing.sip").ladders)
     status = report.findings[0].to_status()
     assert set(status) == {"code", "severity", "summary", "cause", "fixCaller", "fixCallee", "evidence"}
+    # The expected note is written here, not read back from the report under test.
+    misleading = ("cause 65 (bearer capability not implemented) reads like a codec or resource problem; "
+                  "here it is the symptom of the missing PRACK: RFC 3262 has the UAS retransmit a "
+                  "reliable 1xx until it is PRACKed and give up after 32 s, and forbids a 2xx before a "
+                  "reliable 1xx with SDP is PRACKed")
     assert status["cause"] == {"value": 65, "name": "Bearer capability not implemented", "sipStatus": 488,
-                               "misleading": report.findings[0].cause.misleading if report.findings[0].cause else ""}
+                               "misleading": misleading}
     assert status["evidence"][1].startswith("#2 183 Session Progress: Require: 100rel; RSeq: 5461")
 
 

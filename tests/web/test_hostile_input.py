@@ -1,4 +1,4 @@
-"""Malformed and hostile input against a real `guestgate.web.serve`: each class is answered with a
+"""Malformed and hostile input against a real `guestgate.pod.serve`: each class is answered with a
 4xx and a short message (never aiohttp's 500 page), and the server still serves afterwards; the
 limits are checked in the order that keeps one visitor from locking out the rest; the visitor's
 address behind two appending proxies is the one they wrote, not the one the client claims."""

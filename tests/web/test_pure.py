@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from guestgate.config.schema import AccessConfig, IceConfig, LinkConfig, LinksFile, WithdrawnLink
+from guestgate.engine.calls import CallHandle
 from guestgate.sip.capture import CapturedMessage
-from guestgate.sip.engine_calls import CallHandle
 from guestgate.web.audio import FrameBuffer, ToneGenerator, dominant, goertzel_power, rms, samples_per_frame, silence
 from guestgate.web.ice import ice_servers, turn_credentials
 from guestgate.web.ratelimit import ConcurrencyLimiter, RateLimiter

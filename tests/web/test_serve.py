@@ -1,4 +1,4 @@
-"""`guestgate.web.serve` as a pod runs it: HTTPS with the cluster's certificate (a browser only
+"""`guestgate.pod.serve` as a pod runs it: HTTPS with the cluster's certificate (a browser only
 lends its microphone to a secure page) and the cluster's ICE servers, TURN with time-limited
 credentials from the mounted shared secret, handed to the page."""
 

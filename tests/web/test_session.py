@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from guestgate.config.schema import EarlyMediaConfig, LinkConfig, PeerConfig, TrunkProfile
-from guestgate.sip.engine_calls import CallEvent, CallHandle
+from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.web.session import BrowserCall
 
 LINK = LinkConfig(

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from guestgate.api.branding import Branding
 from guestgate.api.common import (
     CONDITIONS_DESCRIPTION,
     DNS_SUBDOMAIN,
@@ -162,6 +163,11 @@ class GuestClusterSpec(Model):
     ice: IceSettings = Field(default_factory=IceSettings, description="STUN and TURN servers for browsers.")
     limits: Limits = Field(default_factory=Limits, description="Per-pod call limits.")
     resources: Resources = Field(default_factory=Resources, description="Pod compute resources.")
+    branding: Branding | None = Field(
+        default=None,
+        description="The enterprise's look on every link page (title, logo, colours, short text); "
+        "a GuestLink may override each field.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the signalling pods."
     )

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from guestgate.api.branding import Branding
 from guestgate.api.common import (
     CONDITIONS_DESCRIPTION,
     DNS_LABEL,
@@ -86,7 +87,19 @@ class GuestLinkSpec(Model):
         description="Caller name shown on the called phone.",
     )
     auto_call_after_seconds: int | None = Field(
-        default=None, ge=0, le=300, description="Call automatically this many seconds after the page opens."
+        default=None,
+        ge=0,
+        le=60,
+        description="Call automatically this many seconds (0-60) after the page is ready, with a visible "
+        "countdown the visitor can cancel (Jabber Guest's autoCallAfterSecs); unset: the visitor clicks Call.",
+    )
+    language: Literal["en", "de", "fr", "es"] | None = Field(
+        default=None,
+        description="Language of the page (en, de, fr, es); unset: the visitor's browser language "
+        "(Accept-Language), English when none of them is available.",
+    )
+    branding: Branding | None = Field(
+        default=None, description="The link's own look; each field set here overrides the GuestCluster's."
     )
     enabled: bool = Field(default=True, description="A disabled link is unpublished and answers 403.")
     valid_from: datetime | None = Field(default=None, description="Start of validity (RFC 3339).")

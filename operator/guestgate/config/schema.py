@@ -127,6 +127,28 @@ class TrunkProfile(ConfigModel):
         return content_hash(self.to_json())
 
 
+class BrandingConfig(ConfigModel):
+    """The look of the link pages (GuestCluster branding, or a link's override of some fields)."""
+
+    title: str | None = None
+    logo_url: str | None = Field(default=None, alias="logoURL")
+    logo_file: str | None = None  # relative to the config dir: brand/<configmap>/<key> (projected)
+    logo_alt: str | None = None
+    accent: str | None = None  # #rrggbb
+    background: str | None = None  # #rrggbb
+    text: str | None = None
+
+    def over(self, base: BrandingConfig | None) -> BrandingConfig:
+        """This (a link's) branding over the cluster's: each field set here wins; a logo is one
+        field (a link's URL replaces the cluster's ConfigMap image and the other way round)."""
+        if base is None:
+            return self
+        own = self.model_dump(exclude_none=True)
+        if self.logo_url or self.logo_file:
+            base = base.model_copy(update={"logo_url": None, "logo_file": None, "logo_alt": None})
+        return base.model_copy(update=own)
+
+
 class AccessConfig(ConfigModel):
     require_token: bool = False
     allowed_origins: tuple[str, ...] = ()
@@ -147,6 +169,8 @@ class LinkConfig(ConfigModel):
     display_name: str
     caller_name: str | None = None
     auto_call_after_seconds: int | None = None
+    language: str | None = None  # en, de, fr, es; None: the visitor's Accept-Language
+    branding: BrandingConfig | None = None  # the link's own fields, over the cluster's
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     audio: bool = True
@@ -198,6 +222,12 @@ class ClusterConfig(ConfigModel):
     ice: IceConfig = IceConfig()
     limits: LimitsConfig = LimitsConfig()
     log_level: str = "info"
+    branding: BrandingConfig | None = None  # read live by the pages: not part of the pod-start hash
+
+    def pod_start_hash(self) -> str:
+        """Hash of what a pod reads only when it starts: a change rolls the pods. Branding is
+        read by the pages on each request (the ConfigMap reaches running pods), so it is left out."""
+        return content_hash(self.model_copy(update={"branding": None}).to_json())
 
 
 class TrunksFile(ConfigModel):
@@ -215,6 +245,11 @@ class PublishedConfig(ConfigModel):
     cluster: ClusterConfig
     trunks: TrunksFile = TrunksFile()
     links: LinksFile = LinksFile()
+
+    def logo_files(self) -> tuple[str, ...]:
+        """Logo images the pods serve from their config dir (ConfigMap keys projected there)."""
+        brandings = [self.cluster.branding, *(link.branding for link in self.links.links)]
+        return tuple(sorted({b.logo_file for b in brandings if b is not None and b.logo_file}))
 
     def files(self) -> dict[str, str]:
         """The files of the config dir: cluster.json, trunks.json and the links shard files."""

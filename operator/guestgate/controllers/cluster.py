@@ -7,7 +7,7 @@ import logging
 import secrets
 
 from guestgate.api.objects import GuestCluster
-from guestgate.config.schema import MAX_LINK_SHARDS, content_hash
+from guestgate.config.schema import MAX_LINK_SHARDS
 from guestgate.controllers.context import Context
 from guestgate.render import names, network, workload
 from guestgate.render import secrets as secret_render
@@ -43,7 +43,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     now = ctx.clock()
     ns, name = cluster.metadata.namespace, cluster.metadata.name
     published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns))
-    config_hash = content_hash(published.cluster.to_json())
+    config_hash = published.cluster.pod_start_hash()
     credentials = await _trunk_credentials(ctx, cluster)
 
     for generated in (
@@ -75,7 +75,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         network.service(cluster),
         network.pod_disruption_budget(cluster),
         network.sip_network_policy(cluster, sources),
-        workload.statefulset(cluster, config_hash),
+        workload.statefulset(cluster, config_hash, published.logo_files()),
     ]
     for child in children:
         if await ctx.io(ctx.kube.apply_if_changed, child):

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import kopf
     from prometheus_client import start_http_server
 
-    import guestgate.controllers.main  # noqa: F401  (registers the handlers)
+    import guestgate.controllers.handlers  # noqa: F401  (registers the handlers)
     from guestgate.controllers.endpoints import parse_static_endpoints
     from guestgate.kube.client import Kube
     from guestgate.render.names import FIELD_MANAGER

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from guestgate.api.objects import Object
-from guestgate.controllers.cache import Cache, Parsed
-from guestgate.controllers.queue import WorkQueue
+from guestgate.controllers.runtime.cache import Cache, Parsed
+from guestgate.controllers.runtime.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
 

@@ -15,6 +15,7 @@ from guestgate.config.schema import (
     TrunksFile,
     WebConfig,
 )
+from guestgate.render.branding import render_branding
 from guestgate.render.link import render_link_config, render_withdrawn, slug_conflicts
 from guestgate.render.names import ADMIN_PORT
 from guestgate.render.profile import render_trunk_profile
@@ -49,6 +50,7 @@ def render_cluster_config(cluster: GuestCluster) -> ClusterConfig:
             new_calls_per_second_per_pod=spec.limits.new_calls_per_second_per_pod,
         ),
         log_level=spec.log_level,
+        branding=render_branding(spec.branding),
     )
 
 

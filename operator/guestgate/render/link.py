@@ -9,6 +9,7 @@ from datetime import datetime
 from guestgate.api.guestlink import Phase
 from guestgate.api.objects import GuestLink
 from guestgate.config.schema import AccessConfig, LinkConfig, WithdrawnLink
+from guestgate.render.branding import render_branding
 from guestgate.render.profile import trunk_id
 
 
@@ -85,6 +86,8 @@ def render_link_config(link: GuestLink, public_url: str) -> LinkConfig:
         display_name=spec.display_name,
         caller_name=spec.caller_name,
         auto_call_after_seconds=spec.auto_call_after_seconds,
+        language=spec.language,
+        branding=render_branding(spec.branding),
         valid_from=spec.valid_from,
         valid_until=spec.valid_until,
         audio=spec.media.audio,

@@ -13,6 +13,7 @@ from guestgate.config.schema import (
     TURN_SECRET_FILE,
 )
 from guestgate.render import names
+from guestgate.render.branding import logo_sources
 
 Manifest = dict[str, Any]
 SIGNAL_UID = 10001
@@ -50,23 +51,24 @@ def _ports(cluster: GuestCluster) -> list[Manifest]:
     return ports
 
 
-def _config_sources(cluster: str) -> list[Manifest]:
+def _config_sources(cluster: str, logo_files: tuple[str, ...] = ()) -> list[Manifest]:
     """The ConfigMap, and every links shard the cluster may grow (optional: absent until the links
-    need it), projected into one directory: growing never changes the pod template."""
+    need it), projected into one directory: growing never changes the pod template. Logos kept in
+    ConfigMaps join them under brand/ (a new logo ConfigMap does change the template)."""
     sources: list[Manifest] = [{"configMap": {"name": names.config_map_name(cluster)}}]
     sources += [
         {"configMap": {"name": names.links_config_map_name(cluster, index), "optional": True}}
         for index in range(1, MAX_LINK_SHARDS)
     ]
-    return sources
+    return sources + logo_sources(logo_files)
 
 
-def _volumes(cluster: GuestCluster) -> tuple[list[Manifest], list[Manifest]]:
+def _volumes(cluster: GuestCluster, logo_files: tuple[str, ...] = ()) -> tuple[list[Manifest], list[Manifest]]:
     c = cluster.metadata.name
     spec = cluster.spec
     secrets = names.SECRETS_MOUNT
     volumes: list[Manifest] = [
-        {"name": "config", "projected": {"sources": _config_sources(c)}},
+        {"name": "config", "projected": {"sources": _config_sources(c, logo_files)}},
         _secret_volume("signing-key", names.signing_secret_name(c), [("key", "key")]),
         _secret_volume("admin-token", names.admin_secret_name(c), [("token", "token")]),
         _secret_volume("trunk-credentials", names.credentials_secret_name(c)),
@@ -91,12 +93,13 @@ def _volumes(cluster: GuestCluster) -> tuple[list[Manifest], list[Manifest]]:
     return volumes, mounts
 
 
-def statefulset(cluster: GuestCluster, config_hash: str) -> Manifest:
+def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, ...] = ()) -> Manifest:
     """The signalling pods. `config_hash` is the hash of the pod-start configuration
-    (cluster.json): changing it rolls the pods; trunks and links reload without a restart."""
+    (cluster.json): changing it rolls the pods; trunks and links reload without a restart.
+    `logo_files` are the ConfigMap logos of the published config (PublishedConfig.logo_files)."""
     c = cluster.metadata.name
     spec = cluster.spec
-    volumes, mounts = _volumes(cluster)
+    volumes, mounts = _volumes(cluster, logo_files)
     probe_common = {"periodSeconds": 10, "timeoutSeconds": 3}
     container: Manifest = {
         "name": "signal",

@@ -73,7 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from guestgate.sip.engine_config import EngineInputError
+    from guestgate.engine.config import EngineInputError
 
     try:
         profile = build_profile(args)
@@ -113,7 +113,7 @@ def _profile_from_manifest(path: str) -> dict[str, Any]:
 
 def build_profile(args: argparse.Namespace) -> Any:
     from guestgate.config.schema import TrunkProfile
-    from guestgate.sip.engine_config import check_number
+    from guestgate.engine.config import check_number
 
     data: dict[str, Any] = (
         _profile_from_manifest(args.trunk)
@@ -153,9 +153,9 @@ def build_profile(args: argparse.Namespace) -> Any:
 
 
 async def _probe(args: argparse.Namespace, profile: Any) -> int:
+    from guestgate.engine.core import EngineError, EngineSettings, SipEngine
     from guestgate.signal.health import CallSettings, run_health_check
     from guestgate.signal.keepalive import local_address_towards
-    from guestgate.sip.engine import EngineError, EngineSettings, SipEngine
     from guestgate.sip.report import emit
 
     peer = profile.peers[0]

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from guestgate.config.schema import DestinationConfig, PeerConfig, TrunkProfile
+from guestgate.engine.calls import CallHandle
+from guestgate.engine.core import EngineError, SipEngine
 from guestgate.signal.ringback import apply_ringback_policy
 from guestgate.sip.capture import CallCapture
 from guestgate.sip.diagnosis import Report, diagnose
-from guestgate.sip.engine import EngineError, SipEngine
-from guestgate.sip.engine_calls import CallHandle
 from guestgate.sip.ladder import Ladder, ladder_from_capture
 
 log = logging.getLogger("guestgate.signal.health")

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guestgate.config.schema import PeerConfig, TrunkProfile
-from guestgate.sip.engine_config import host_for_uri
+from guestgate.engine.config import host_for_uri
+from guestgate.sip.message import parse_wire
 
 log = logging.getLogger("guestgate.signal.keepalive")
 
@@ -55,19 +56,10 @@ def options_request(
 
 def final_status(data: bytes, call_id: str) -> int | None:
     """The status of a final response to our OPTIONS in data, else None (1xx, other call, junk)."""
-    head = data.split(b"\r\n\r\n", 1)[0]
-    lines = head.split(b"\r\n")
-    first = lines[0]
-    if not first.startswith(b"SIP/2.0 ") or len(first) < 11 or not first[8:11].isdigit():
+    message = parse_wire(data)
+    if message is None or message.status is None or message.call_id != call_id:
         return None
-    status = int(first[8:11])
-    ours = any(
-        line.split(b":", 1)[0].strip().lower() in (b"call-id", b"i")
-        and line.split(b":", 1)[1].strip() == call_id.encode()
-        for line in lines[1:]
-        if b":" in line
-    )
-    return status if ours and status >= 200 else None
+    return message.status if message.status >= 200 else None
 
 
 class _UdpClient(asyncio.DatagramProtocol):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from guestgate.config.schema import ADMIN_TOKEN_FILE, CREDENTIALS_DIR, TrunkProfile
-from guestgate.sip.engine_config import Credentials
+from guestgate.engine.config import Credentials
 
 MIN_TOKEN_LENGTH = 16
 

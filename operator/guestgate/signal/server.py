@@ -17,13 +17,13 @@ from typing import Any
 from aiohttp import web
 
 from guestgate.config.schema import PeerConfig, TrunkProfile
+from guestgate.engine.core import EngineSettings, SipEngine
 from guestgate.signal.admin import TrunkUnavailable, UnknownTrunk, make_app
 from guestgate.signal.config_loader import ConfigWatcher, LoadedConfig
 from guestgate.signal.health import HealthResult, run_health_check
 from guestgate.signal.keepalive import Keepalive
 from guestgate.signal.metrics import Metrics
 from guestgate.signal.secrets import admin_token, trunk_credentials
-from guestgate.sip.engine import EngineSettings, SipEngine
 
 log = logging.getLogger("guestgate.signal.server")
 PEER_RESOLVE_SECONDS = 30.0

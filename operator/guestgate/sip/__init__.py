@@ -1,4 +1,4 @@
-"""The SIP side: ladders, their diagnosis and its outputs (pure), plus the engine (pjsua2).
+"""The SIP side, pure: messages, ladders, their diagnosis and its outputs (the engine is guestgate.engine).
 
 Public API, for `guestgate diagnose`, `guestgate probe` and the operator's status:
 

@@ -1,6 +1,6 @@
 """What a live SIP engine records of a call, before it becomes a ladder.
 
-The engine (sip/engine.py) appends one CapturedMessage per SIP message it sends or receives and
+The engine (engine/core.py) appends one CapturedMessage per SIP message it sends or receives and
 fills MediaCounters from its stream statistics; sip.ladder turns both into a Ladder. Keeping this
 contract tiny lets the engine stay free of ladder and diagnosis details.
 """

@@ -217,13 +217,13 @@ def _no_invite(call: _Call, make: _Builder) -> list[Finding]:
 
 
 def _partial(call: _Call, make: _Builder) -> list[Finding]:
-    """INCONCLUSIVE: no INVITE in the trace; what the rest suggests and what to capture next."""
+    """INCONCLUSIVE: no initial INVITE in the trace; what the rest suggests and what to capture next."""
     ladder = call.ladder
     found = suspect(ladder)
     evidence = [_evidence(c.item, *c.headers, note=c.note) for c in found.cited]
     cause = _signalled_cause([found.cause_message], found.cause_misleading) if found.cause_message else None
     count = len(ladder.messages)
-    summary = (f"Partial trace, the INVITE is not in it ({count} message{'s' if count != 1 else ''}), so "
+    summary = (f"Partial trace, the initial INVITE is not in it ({count} message{'s' if count != 1 else ''}), so "
                f"nothing is proved: {found.reason}.")
     return [make.finding("INCONCLUSIVE", "warning", summary, evidence, cause, suspected=found.code,
                          next_capture=found.next_capture)]
@@ -557,6 +557,8 @@ def diagnose_ladder(ladder: Ladder, index: int = 0) -> list[Finding]:
     make = _Builder(call, index)
     if call.invite is None:
         return _no_invite(call, make) or (_partial(call, make) if ladder.messages else [])
+    if call.invite.message.to_tag:  # only re-INVITEs: the trace began after the call was set up
+        return _partial(call, make)
     if not call.responses and not any(m.sender == "callee" for m in ladder.messages):
         return _unreachable(call, make)
     findings = _prack(call, make)

@@ -58,14 +58,27 @@ def _start(ladder: Ladder) -> float | None:
 
 
 def b2bua_legs(ladders: Sequence[Ladder]) -> dict[int, Leg]:
-    """Pairs of calls of one source where one call's callee places the other call onward."""
+    """Pairs of calls of one source where one call's callee places the other call onward.
+
+    Candidates are looked up by the caller's host (or, for a debug taken on the box, by its
+    platform), so a trace of many calls costs one pass, not a comparison of every pair.
+    """
+    by_caller: dict[tuple[str, str], list[int]] = {}
+    for j, ladder in enumerate(ladders):
+        if caller_host := host(ladder.caller.address):
+            by_caller.setdefault((ladder.source, caller_host), []).append(j)
+        if ladder.caller.recorded_here:
+            by_caller.setdefault((ladder.source, f"recorded:{ladder.caller.platform}"), []).append(j)
     legs: dict[int, Leg] = {}
     for i, incoming in enumerate(ladders):
-        for j, outgoing in enumerate(ladders):
-            if i == j or i in legs or j in legs or incoming.source != outgoing.source or not incoming.source:
-                continue
-            box = _same_box(incoming.callee, outgoing.caller)
-            if box is None:
+        if i in legs or not incoming.source:
+            continue
+        keys = [(incoming.source, callee_host)] if (callee_host := host(incoming.callee.address)) else []
+        if incoming.callee.recorded_here:
+            keys.append((incoming.source, f"recorded:{incoming.callee.platform}"))
+        for j in (j for key in keys for j in by_caller.get(key, ())):
+            outgoing = ladders[j]
+            if j == i or j in legs or (box := _same_box(incoming.callee, outgoing.caller)) is None:
                 continue
             # Not a call back the other way: the outgoing leg goes on to a third party.
             if host(outgoing.callee.address) and host(outgoing.callee.address) == host(incoming.caller.address):
@@ -75,4 +88,5 @@ def b2bua_legs(ladders: Sequence[Ladder]) -> dict[int, Leg]:
                 continue
             legs[i] = Leg(box, "incoming", j)
             legs[j] = Leg(box, "outgoing", i)
+            break
     return legs

@@ -73,6 +73,8 @@ _TAG = re.compile(r";\s*tag\s*=\s*([^;>\s,]+)", re.IGNORECASE)
 _URI_IN_BRACKETS = re.compile(r"<([^>]*)>")
 _REASON_CAUSE = re.compile(r"^\s*([A-Za-z0-9.\-]+)\s*;.*?\bcause\s*=\s*(\d+)", re.IGNORECASE)
 _REASON_TEXT = re.compile(r'\btext\s*=\s*"([^"]*)"', re.IGNORECASE)
+_LINE_END = re.compile(r"\r?\n")
+_BLANK_LINE = re.compile(r"\r?\n\r?\n")
 
 
 def is_start_line(line: str) -> bool:
@@ -159,6 +161,12 @@ class SipMessage:
         """The status code of a response, None for a request."""
         match = _STATUS_LINE.match(self.start_line)
         return int(match.group(1)) if match else None
+
+    @property
+    def reason_phrase(self) -> str:
+        """The reason phrase of a response ("Session Progress"), "" for a request."""
+        match = _STATUS_LINE.match(self.start_line)
+        return (match.group(2) or "") if match else ""
 
     # --- headers ----------------------------------------------------------------------------
     def values(self, name: str) -> tuple[str, ...]:
@@ -289,10 +297,11 @@ def _uri_of(value: str | None) -> str | None:
     return uri.strip() or None
 
 
-def parse_headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
+def parse_headers(lines: list[str], *, strict: bool = True) -> tuple[tuple[str, str], ...]:
     """Header lines (after the start line, before the blank line) -> (canonical name, value) pairs.
 
-    Raises SipParseError on a line that is neither a header nor a continuation.
+    Raises SipParseError on a line that is neither a header nor a continuation (``strict=False``:
+    skips it).
     """
     unfolded: list[str] = []
     for line in lines:
@@ -305,6 +314,8 @@ def parse_headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
     for line in unfolded:
         match = _HEADER_LINE.match(line)
         if not match:
+            if not strict:
+                continue
             raise SipParseError(f"not a header line: {line[:80]!r}")
         name = canonical_name(match.group(1))
         value = match.group(2).strip()
@@ -334,3 +345,20 @@ def parse_message(text: str) -> SipMessage:
         what = ", ".join(missing) if missing else "a readable CSeq"
         raise SipParseError(f"{start[:60]!r} has no {what} (cut short?)")
     return message
+
+
+def parse_wire(data: bytes) -> SipMessage | None:
+    """One message as it came off the wire (or out of pjsip's log), leniently: None unless it opens
+    with a SIP start line; lines that are no header are skipped; no header is required. CRLF or
+    bare LF line ends.
+
+    The one header parser for live traffic (keepalive replies, the engine's provisionals and
+    capture, a call's Reason), as ``parse_message`` is for traces.
+    """
+    parts = _BLANK_LINE.split(data.decode("utf-8", "replace"), maxsplit=1)
+    lines = _LINE_END.split(parts[0])
+    start = lines[0].strip()
+    if not is_start_line(start):
+        return None
+    body = parts[1] if len(parts) > 1 else ""
+    return SipMessage(start_line=start, headers=parse_headers(lines[1:], strict=False), body=body)

@@ -1,4 +1,4 @@
-"""Partial traces: a call whose INVITE is not in the trace (pure, no I/O).
+"""Partial traces: a call whose initial INVITE is not in the trace (pure, no I/O).
 
 Without the INVITE nothing can be proved, so such a call is never OK: the diagnosis reports it as
 INCONCLUSIVE, says what the messages that are there suggest, the way an expert reading them would
@@ -211,8 +211,9 @@ def reorient(ladder: Ladder) -> Ladder:
     a side that ends the call with cause 65/47 (the PRACK timer) is the callee, the UAS that gave
     up on its reliable 18x: the roles are turned round so that the fixes address the right sides.
     """
-    if any(m.message.cseq_method == "INVITE" for m in ladder.messages):
-        return ladder
+    if any(m.message.cseq_method == "INVITE" and (m.message.status or not m.message.to_tag)
+           for m in ladder.messages):
+        return ladder  # an initial INVITE or responses to an INVITE say who called
     end = _ending(ladder)
     if end is None or end.message.method != "BYE" or end.message.q850_cause not in PRACK_CAUSES \
             or end.sender == "callee":

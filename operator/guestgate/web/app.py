@@ -28,19 +28,31 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from guestgate.config.schema import LinkConfig, PeerConfig, PublishedConfig, TrunkProfile
+from guestgate.config.schema import BrandingConfig, LinkConfig, PeerConfig, PublishedConfig, TrunkProfile
 from guestgate.web import metrics
 from guestgate.web.guard import BadJSON, error_middleware, forwarded_client, parse_json
+from guestgate.web.i18n import DEFAULT_LANGUAGE, catalogue, choose_language, text
 from guestgate.web.ice import ice_servers
+from guestgate.web.look import (
+    BRAND_PATH,
+    THEME_PATH,
+    branding_for,
+    image_sources,
+    logo_file,
+    logo_src,
+    theme_css,
+    theme_href,
+)
 from guestgate.web.ratelimit import ConcurrencyLimiter, Decision, RateLimiter
-from guestgate.web.rules import LinkDecision, decide, origin_allowed
+from guestgate.web.rules import LinkDecision, decide, origin_allowed, origin_of
 from guestgate.web.session import BrowserCall, Engine
-from guestgate.web.visitor import PAGE_TEXT, STATE_TEXT
+from guestgate.web.visitor import PAGE_TEXT, STATE_TEXT, page_text
 
 log = logging.getLogger("guestgate.web")
 
 STATIC = Path(__file__).parent / "static"
 MAX_OFFER_BYTES = 64 * 1024
+MAX_LOGO_BYTES = 256 * 1024  # as the GuestCluster's branding.logo.configMap says
 DTMF_KEYS = frozenset("0123456789*#")
 
 
@@ -62,6 +74,7 @@ class WebState:
     trust_forwarded_for: int = 0
     expose_metrics: bool = False  # /_gg/metrics on this port (the demo; pods use the admin port)
     peer_for: Callable[[str], PeerConfig | None] = lambda _trunk: None  # failover: the peer to call now
+    config_dir: Path | None = None  # where logos kept in ConfigMaps are projected (brand/...)
 
     @property
     def config(self) -> PublishedConfig:
@@ -100,45 +113,152 @@ def _json_for_html(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _texts(language: str) -> dict[str, str]:
+    """The catalogue as template fields: ${t_button_call} is "button.call", escaped for HTML."""
+    return {
+        "t_" + key.replace(".", "_").replace("-", "_"): html.escape(value)
+        for key, value in catalogue(language).items()
+    }
+
+
+def _brand_html(branding: BrandingConfig) -> str:
+    """The enterprise's logo and title above the link's name (text, never markup)."""
+    parts: list[str] = []
+    src = logo_src(branding)
+    if src:
+        alt = branding.logo_alt or branding.title or ""
+        parts.append(f'<img class="logo" src="{html.escape(src)}" alt="{html.escape(alt)}">')
+    if branding.title:
+        parts.append(f'<p class="brand-title">{html.escape(branding.title)}</p>')
+    return f'<header class="brand">{"".join(parts)}</header>' if parts else ""
+
+
+def _theme_link(branding: BrandingConfig) -> str:
+    href = theme_href(branding)
+    return f'<link rel="stylesheet" href="{html.escape(href)}">' if href else ""
+
+
+def _allowed_origins(state: WebState, link: LinkConfig | None) -> list[str]:
+    """Sites that may frame the page and talk to it: the page's own origin, the link's and the
+    cluster's allowed origins (the same set the call API checks)."""
+    cluster = state.config.cluster
+    own = link.access.allowed_origins if link is not None else ()
+    origins = [origin_of(cluster.public_url), *(origin_of(o) for o in (*own, *cluster.web.allowed_origins))]
+    return list(dict.fromkeys(o for o in origins if o))
+
+
+def _page_headers(state: WebState, link: LinkConfig | None, branding: BrandingConfig) -> dict[str, str]:
+    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)])
+    images = " ".join(["'self'", "data:", *image_sources(branding)])
+    return {
+        # The page holds time-limited TURN credentials and maybe a token: never cache it.
+        "Cache-Control": "no-store",
+        # Only our own script and style run; images only from us and the logo's origin; only the
+        # allowed websites may frame the page (an iframe there also needs allow="microphone").
+        "Content-Security-Policy": (
+            f"default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src {images}; "
+            f"base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+        ),
+        "Referrer-Policy": "no-referrer",  # the URL may carry a token
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
 def message_page(
-    status: int, title: str, text: str, name: str = "", headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    text: str,
+    name: str = "",
+    headers: dict[str, str] | None = None,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    widget: bool = False,
+    branding: BrandingConfig | None = None,
+    code: str = "",
+    origins: tuple[str, ...] = (),
 ) -> web.Response:
+    """A friendly refusal page. In widget mode it tells the host page why (an `error` event)."""
+    branding = branding or BrandingConfig()
+    script = ""
+    if widget:
+        settings = {"widget": True, "allowedOrigins": list(origins), "error": {"code": code, "text": title}}
+        script = (
+            f'<script type="application/json" id="gg-settings">{_json_for_html(settings)}</script>\n'
+            '<script src="/_gg/static/widget.js"></script>'
+        )
     body = _template("message.html").substitute(
-        title=html.escape(title), text=html.escape(text), name=html.escape(name), status=status
+        title=html.escape(title),
+        text=html.escape(text),
+        name=html.escape(name),
+        status=status,
+        lang=language,
+        mode="widget" if widget else "page",
+        theme=_theme_link(branding),
+        brand=_brand_html(branding),
+        script=script,
     )
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
-def link_page(state: WebState, link: LinkConfig, token: str | None) -> web.Response:
+def link_page(
+    state: WebState, link: LinkConfig, token: str | None, language: str = DEFAULT_LANGUAGE, widget: bool = False
+) -> web.Response:
+    branding = branding_for(state.config.cluster, link)
     settings = {
         "path": link.path,
         "token": token or "",
         "displayName": link.display_name,
         "autoCallAfterSeconds": link.auto_call_after_seconds,
         "iceServers": ice_servers(state.config.cluster.ice, state.turn_secret, link.id, state.clock()),
-        "stateText": STATE_TEXT,
+        "language": language,
+        "texts": catalogue(language),
+        "stateText": {state_: text(language, f"state.{state_}") for state_ in STATE_TEXT},
+        "widget": widget,
+        "allowedOrigins": _allowed_origins(state, link),
     }
-    body = _template("page.html").substitute(name=html.escape(link.display_name), settings=_json_for_html(settings))
-    frame_ancestors = " ".join(["'self'", *link.access.allowed_origins, *state.config.cluster.web.allowed_origins])
-    headers = {
-        # The page holds time-limited TURN credentials and maybe a token: never cache it.
-        "Cache-Control": "no-store",
-        # Only our own script and style run; only the allowed websites may frame the page (an
-        # iframe there also needs allow="microphone").
-        "Content-Security-Policy": (
-            "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-            f"base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
-        ),
-        "Referrer-Policy": "no-referrer",  # the URL may carry a token
-        "X-Content-Type-Options": "nosniff",
-    }
-    return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers)
+    body = _template("page.html").substitute(
+        name=html.escape(link.display_name),
+        settings=_json_for_html(settings),
+        lang=language,
+        mode="widget" if widget else "page",
+        theme=_theme_link(branding),
+        brand=_brand_html(branding),
+        brand_text=f'<p class="brand-text">{html.escape(branding.text)}</p>' if branding.text else "",
+        **_texts(language),
+    )
+    return web.Response(
+        text=body, content_type="text/html", charset="utf-8", headers=_page_headers(state, link, branding)
+    )
 
 
-def refusal(decision: LinkDecision) -> web.Response:
+def _widget(request: web.Request) -> bool:
+    return request.query.get("widget", "").lower() in ("true", "1", "yes")
+
+
+def refusal(
+    decision: LinkDecision, state: WebState | None = None, request: web.Request | None = None
+) -> web.Response:
     metrics.REFUSED.labels(decision.verdict).inc()
-    title, text = PAGE_TEXT[decision.verdict]
-    return message_page(decision.status, title, text, decision.display_name)
+    link = decision.link
+    language = choose_language(
+        request.headers.get("Accept-Language") if request is not None else None, link.language if link else None
+    )
+    title, text_ = page_text(decision.verdict, language)
+    if state is None or request is None:
+        return message_page(decision.status, title, text_, decision.display_name, language=language)
+    branding = branding_for(state.config.cluster, link)
+    return message_page(
+        decision.status,
+        title,
+        text_,
+        decision.display_name,
+        _page_headers(state, link, branding),
+        language=language,
+        widget=_widget(request),
+        branding=branding,
+        code=decision.verdict,
+        origins=tuple(_allowed_origins(state, link)),
+    )
 
 
 async def page(request: web.Request) -> web.Response:
@@ -149,8 +269,9 @@ async def page(request: web.Request) -> web.Response:
         log.info(
             "link page refused path=%s verdict=%s token=%s", request.path, decision.verdict, decision.token_problem
         )
-        return refusal(decision)
-    return link_page(state, decision.link, token)
+        return refusal(decision, state, request)
+    language = choose_language(request.headers.get("Accept-Language"), decision.link.language)
+    return link_page(state, decision.link, token, language, _widget(request))
 
 
 # ---- calls -----------------------------------------------------------------------------------
@@ -302,6 +423,39 @@ async def call_events(request: web.Request) -> web.StreamResponse:
 # ---- assembly --------------------------------------------------------------------------------
 
 
+async def theme(request: web.Request) -> web.Response:
+    """The branding's colours as a style sheet (style-src 'self': no inline style on the page)."""
+    css = theme_css(request.query.get("accent"), request.query.get("background"))
+    if css is None:
+        raise web.HTTPBadRequest(text="accent and background are six hex digits")
+    return web.Response(
+        text=css, content_type="text/css", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+async def brand_logo(request: web.Request) -> web.Response:
+    """A logo kept in a ConfigMap (projected into the config dir): only files the published
+    configuration names, served so that even an SVG cannot run anything."""
+    state = request.app[STATE_KEY]
+    logo = logo_file(request.match_info["tail"], state.config.logo_files())
+    if logo is None or state.config_dir is None:
+        raise web.HTTPNotFound()
+    path = state.config_dir / logo.file
+    try:
+        if path.stat().st_size > MAX_LOGO_BYTES:
+            log.warning("logo larger than %d bytes: %s", MAX_LOGO_BYTES, path)
+            raise web.HTTPNotFound()
+        data = path.read_bytes()
+    except OSError as exc:
+        raise web.HTTPNotFound() from exc
+    headers = {
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "public, max-age=300",
+    }
+    return web.Response(body=data, content_type=logo.content_type, headers=headers)
+
+
 async def metrics_page(request: web.Request) -> web.Response:
     if not request.app[STATE_KEY].expose_metrics:
         raise web.HTTPNotFound()
@@ -316,6 +470,8 @@ def build_link_routes(state: WebState) -> list[web.AbstractRouteDef]:
         web.post("/_gg/calls", create_call),
         web.get("/_gg/calls/{id}/events", call_events),
         web.static("/_gg/static", STATIC, append_version=False),
+        web.get(THEME_PATH, theme),
+        web.get(BRAND_PATH + "{tail:.+}", brand_logo),
     ]
     if state.expose_metrics:
         routes.append(web.get("/_gg/metrics", metrics_page))

@@ -21,8 +21,9 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.jitterbuffer import JitterBuffer
 
 from guestgate.config.schema import LinkConfig, PeerConfig, TrunkProfile
+from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.signal.ringback import plays_local_ringback
-from guestgate.sip.engine_calls import CallEvent, CallHandle
+from guestgate.sip.message import parse_wire
 from guestgate.web import metrics
 from guestgate.web.audio import FrameBuffer
 from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, PortLease, SipAudioTrack, port_factory
@@ -41,7 +42,7 @@ JITTER_PREFETCH = 1
 
 
 class Engine(Protocol):
-    """What a browser call needs from the SIP engine (guestgate.sip.engine.SipEngine)."""
+    """What a browser call needs from the SIP engine (guestgate.engine.core.SipEngine)."""
 
     async def place_call(
         self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
@@ -59,15 +60,11 @@ def reason_header(handle: CallHandle) -> str | None:
     for message in reversed(handle.capture().messages):
         if message.direction != "received":
             continue
-        head = message.data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-        first = head.split("\r\n", 1)[0]
-        if not (first.startswith("BYE ") or (first.startswith("SIP/2.0 ") and first[8:9] in "3456")):
+        parsed = parse_wire(message.data)
+        status = parsed.status if parsed is not None else None
+        if parsed is None or not (parsed.method == "BYE" or (status is not None and 300 <= status < 700)):
             continue
-        for line in head.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "reason":
-                return value.strip()
-        return None
+        return ", ".join(parsed.values("Reason")) or None
     return None
 
 
@@ -187,7 +184,7 @@ class BrowserCall:
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)
             await self._finish(
-                EndReason("failed", "We could not connect your call right now. Please try again shortly.", "")
+                EndReason("failed", "end.unavailable", "")
             )
             return
         log.info(
@@ -267,7 +264,9 @@ class BrowserCall:
         self._ended.set()
         metrics.ENDED_CALLS.labels(self.link.id, reason.key).inc()
         metrics.ACTIVE_CALLS.labels(self.link.id).dec()
-        self._emit_state("ended", reason=reason.key, reasonText=reason.text, detail=reason.detail)
+        self._emit_state(
+            "ended", reason=reason.key, message=reason.message, reasonText=reason.text, detail=reason.detail
+        )
         log.info(
             "browser call ended call=%s link=%s reason=%s detail=%s", self.id, self.link.id, reason.key, reason.detail
         )

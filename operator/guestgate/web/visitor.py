@@ -10,13 +10,10 @@ import re
 from dataclasses import dataclass
 
 from guestgate.sip.q850 import lookup
+from guestgate.web.i18n import DEFAULT_LANGUAGE, text
 
 STATE_TEXT: dict[str, str] = {
-    "idle": "Ready to call",
-    "connecting": "Connecting…",
-    "ringing": "Ringing…",
-    "connected": "Connected",
-    "ended": "Call ended",
+    state: text(DEFAULT_LANGUAGE, f"state.{state}") for state in ("idle", "connecting", "ringing", "connected", "ended")
 }
 
 _REASON = re.compile(r"Q\.850\s*;\s*cause\s*=\s*(\d{1,3})", re.IGNORECASE)
@@ -25,8 +22,13 @@ _REASON = re.compile(r"Q\.850\s*;\s*cause\s*=\s*(\d{1,3})", re.IGNORECASE)
 @dataclass(frozen=True, slots=True)
 class EndReason:
     key: str  # metrics label: hangup, remote-hangup, busy, no-answer, unavailable, not-found, rejected, failed
-    text: str  # for the visitor
+    message: str  # catalogue key of the visitor's text (end.busy, ...): the page shows it in its language
     detail: str  # for support: "SIP 486 Busy Here", "Q.850 cause 65"
+
+    @property
+    def text(self) -> str:
+        """The visitor's text in English (logs, clients that do not translate)."""
+        return text(DEFAULT_LANGUAGE, self.message)
 
 
 def q850_cause(reason_header: str | None) -> int | None:
@@ -37,63 +39,60 @@ def q850_cause(reason_header: str | None) -> int | None:
 
 
 _BY_STATUS: tuple[tuple[range, str, str], ...] = (
-    (range(486, 487), "busy", "The line is busy. Please try again in a few minutes."),
-    (range(600, 601), "busy", "The line is busy. Please try again in a few minutes."),
-    (range(404, 405), "not-found", "This number cannot be reached right now. Please contact us another way."),
-    (range(484, 485), "not-found", "This number cannot be reached right now. Please contact us another way."),
-    (range(408, 409), "no-answer", "Nobody answered. Please try again later."),
-    (range(480, 481), "no-answer", "Nobody answered. Please try again later."),
-    (range(487, 488), "hangup", "The call was cancelled."),
-    (range(403, 404), "rejected", "The call was not accepted. Please contact us another way."),
-    (range(603, 604), "rejected", "The call was declined."),
-    (range(500, 600), "unavailable", "We could not connect your call right now. Please try again shortly."),
-    (range(400, 500), "failed", "The call could not be connected. Please try again later."),
+    (range(486, 487), "busy", "end.busy"),
+    (range(600, 601), "busy", "end.busy"),
+    (range(404, 405), "not-found", "end.not-found"),
+    (range(484, 485), "not-found", "end.not-found"),
+    (range(408, 409), "no-answer", "end.no-answer"),
+    (range(480, 481), "no-answer", "end.no-answer"),
+    (range(487, 488), "hangup", "end.cancelled"),
+    (range(403, 404), "rejected", "end.not-accepted"),
+    (range(603, 604), "rejected", "end.declined"),
+    (range(500, 600), "unavailable", "end.unavailable"),
+    (range(400, 500), "failed", "end.failed"),
 )
 
 _BY_CAUSE: dict[int, tuple[str, str]] = {
-    16: ("remote-hangup", "The other side hung up."),
-    17: ("busy", "The line is busy. Please try again in a few minutes."),
-    18: ("no-answer", "Nobody answered. Please try again later."),
-    19: ("no-answer", "Nobody answered. Please try again later."),
-    1: ("not-found", "This number cannot be reached right now. Please contact us another way."),
-    21: ("rejected", "The call was not accepted. Please contact us another way."),
-    34: ("unavailable", "All lines are busy. Please try again shortly."),
+    16: ("remote-hangup", "end.remote-hangup"),
+    17: ("busy", "end.busy"),
+    18: ("no-answer", "end.no-answer"),
+    19: ("no-answer", "end.no-answer"),
+    1: ("not-found", "end.not-found"),
+    21: ("rejected", "end.not-accepted"),
+    34: ("unavailable", "end.all-busy"),
 }
 
 
 def end_reason(status: int, reason_header: str | None = None, *, answered: bool, by_visitor: bool = False) -> EndReason:
     """Why a call ended, from the final SIP status (or the BYE's) and a Reason header's cause."""
     if by_visitor:
-        return EndReason("hangup", "You ended the call.", "")
+        return EndReason("hangup", "end.you-hung-up", "")
     cause = q850_cause(reason_header)
     if cause is not None:
         known = lookup(cause)
         detail = f"Q.850 cause {cause}" + (f" ({known.name})" if known else "")
         if cause in _BY_CAUSE:
-            key, text = _BY_CAUSE[cause]
-            return EndReason(key, text, detail)
+            key, message = _BY_CAUSE[cause]
+            return EndReason(key, message, detail)
         # Any other cause (65 above all: a gateway gave up, often on a missing PRACK) is a
         # network problem the visitor cannot fix; say so instead of "the other side hung up".
-        text = (
-            "The call was dropped by the phone network. This is not a problem with your device; please try again."
-            if answered
-            else "We could not connect your call right now. Please try again shortly."
-        )
-        return EndReason("network-dropped" if answered else "unavailable", text, detail)
+        if answered:
+            return EndReason("network-dropped", "end.network-dropped", detail)
+        return EndReason("unavailable", "end.unavailable", detail)
     if answered or 200 <= status < 300 or status == 0:
-        return EndReason("remote-hangup", "The other side hung up.", f"SIP {status}" if status else "")
-    for codes, key, text in _BY_STATUS:
+        return EndReason("remote-hangup", "end.remote-hangup", f"SIP {status}" if status else "")
+    for codes, key, message in _BY_STATUS:
         if status in codes:
-            return EndReason(key, text, f"SIP {status}")
-    return EndReason("failed", "The call could not be connected. Please try again later.", f"SIP {status}")
+            return EndReason(key, message, f"SIP {status}")
+    return EndReason("failed", "end.failed", f"SIP {status}")
 
 
-PAGE_TEXT: dict[str, tuple[str, str]] = {
-    # verdict -> (title, what to do)
-    "unknown": ("This call link does not exist", "Check the address, or contact us another way."),
-    "disabled": ("This call link is switched off", "It has been withdrawn. Please contact us another way."),
-    "not-yet-valid": ("This call link is not open yet", "Please come back when the service opens."),
-    "expired": ("This call link has expired", "The service it was made for has ended."),
-    "token": ("This call link needs a valid invitation", "Ask for a new link: this one is incomplete or expired."),
-    "busy": ("Too many calls right now", "Please wait a moment and try again."),
-}
+REFUSALS = ("unknown", "disabled", "not-yet-valid", "expired", "token", "busy")
+
+
+def page_text(verdict: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+    """A refusal page's (title, what to do) in a language."""
+    return text(language, f"refused.{verdict}.title"), text(language, f"refused.{verdict}.text")
+
+
+PAGE_TEXT: dict[str, tuple[str, str]] = {verdict: page_text(verdict) for verdict in REFUSALS}

@@ -27,8 +27,11 @@ _ASTERISK_ISO = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\]")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # FreeSWITCH: "recv 1102 bytes from udp/[10.0.0.1]:5060 at 05:40:12.123456:" (the remote side;
 # newer releases may print a date before the time)
-_FREESWITCH = re.compile(r"^\s*(recv|send) \d+ bytes (?:from|to) (\w+)/\[?([^\]\s]+?)\]?:(\d+)"
-                         r"(?: at (?:\d{4}-\d\d-\d\d[ T])?(\d\d):(\d\d):(\d\d(?:\.\d+)?))?", re.IGNORECASE)
+# (sofia-sip's tport_stamp; an IPv6 flow label "/n" and ";comp=sigcomp" may follow the port)
+_FREESWITCH = re.compile(
+    r"^\s*(?P<verb>recv|send) \d+ bytes (?:from|to) (?P<proto>\w+)/(?:\[(?P<v6>[^\]\s]+)\]|(?P<host>[^\s:/\[\]]+))"
+    r":(?P<port>\d+)(?:/\d+)?(?:;comp=\w+)?"
+    r"(?: at (?:\d{4}-\d\d-\d\d[ T])?(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?))?", re.IGNORECASE)
 # sngrep "save as .txt": "2026/09/30 12:43:26.123456 10.10.1.10:5060 -> 10.10.1.1:5060"
 _SNGREP = re.compile(r"^(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) (\S+):(\d+) -> (\S+):(\d+)\s*$")
 # CUCM SDL trace: "00729873.002 |12:44:02.123 |AppInfo  |SIPTcp - wait_SdlReadRsp: Incoming SIP TCP
@@ -83,11 +86,11 @@ def asterisk_banner(line: str) -> Banner | None:
 def freeswitch_banner(line: str) -> Banner | None:
     if match := _FREESWITCH.match(line):
         time = None
-        if match.group(5):
-            time = int(match.group(5)) * 3600 + int(match.group(6)) * 60 + float(match.group(7))
-        sent = match.group(1).lower() == "send"
-        remote = _address(match.group(3), match.group(4))
-        return Banner(local=sent, transport=match.group(2).lower(), time=time, resets_addresses=True,
+        if match["h"]:
+            time = int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
+        sent = match["verb"].lower() == "send"
+        remote = _address(match["v6"] or match["host"], match["port"])
+        return Banner(local=sent, transport=match["proto"].lower(), time=time, resets_addresses=True,
                       src=None if sent else remote, dst=remote if sent else None)
     return _separator(line)
 
@@ -104,8 +107,15 @@ def _separator(line: str) -> Banner | None:
     return Banner() if _SEPARATOR.match(line) else None
 
 
+# A header or SDP line ("Via:", "a=rtpmap:0 ...") is never a banner: every banner has a blank
+# before its first colon. Checked first, it spares most lines the banner readers.
+_HEADER_LIKE = re.compile(r"[!-9;-~]+:")
+
+
 def text_banner(line: str) -> Banner | None:
     """Every logger's banners at once: what auto-detection reads text with."""
+    if _HEADER_LIKE.match(line):
+        return None
     for reader in (sipp_banner, asterisk_banner, freeswitch_banner, sngrep_banner):
         if (found := reader(line)) is not None:
             return found

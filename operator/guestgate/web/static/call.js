@@ -9,8 +9,10 @@
     call: $("call"), hangup: $("hangup"), mute: $("mute"), keypad: $("keypad"),
     mic: $("mic"), level: $("level"), remote: $("remote"),
   };
-  // What the tests (and a curious engineer in the console) can read.
-  const gg = (window.gg = { state: "idle", events: [], micLevel: 0 });
+  const t = window.ggText || ((key) => key);
+  // What the tests (and a curious engineer in the console) can read; widget.js and autocall.js
+  // hook in through gg.listeners (called on every state change) and gg.call/hangup/dtmf.
+  const gg = (window.gg = { state: "idle", events: [], micLevel: 0, listeners: [] });
   let pc = null, ws = null, local = null, audioCtx = null, remoteAnalyser = null, timerId = null;
   let hangupWanted = false;  // Hang up pressed before the event socket was open: send it on open
 
@@ -22,7 +24,7 @@
     ui.detail.textContent = detail || "";
     const inCall = state === "connecting" || state === "ringing" || state === "connected";
     ui.call.disabled = inCall;
-    ui.call.textContent = state === "ended" ? "Call again" : "Call";
+    ui.call.textContent = t(state === "ended" ? "button.call-again" : "button.call");
     ui.hangup.disabled = !inCall;
     ui.mute.disabled = !inCall;
     ui.keypad.disabled = state !== "connected";
@@ -37,15 +39,16 @@
       tick();
       timerId = setInterval(tick, 1000);
     }
+    gg.listeners.forEach((listener) => listener(state, { text: ui.stateText.textContent, reason, detail }));
   }
 
   async function listMicrophones() {
     try {
       const devices = await navigator.mediaDevices.enumerateDevices();
       const chosen = ui.mic.value;
-      ui.mic.replaceChildren(new Option("Default microphone", ""));
+      ui.mic.replaceChildren(new Option(t("mic.default"), ""));
       devices.filter((d) => d.kind === "audioinput" && d.deviceId && d.deviceId !== "default")
-        .forEach((d, i) => ui.mic.add(new Option(d.label || `Microphone ${i + 1}`, d.deviceId)));
+        .forEach((d, i) => ui.mic.add(new Option(d.label || t("mic.numbered", { n: i + 1 }), d.deviceId)));
       ui.mic.value = chosen;
     } catch (e) { /* no device list: the default microphone still works */ }
   }
@@ -94,13 +97,15 @@
     if (pc) { pc.close(); pc = null; }
     if (local) { local.getTracks().forEach((t) => t.stop()); local = null; }
     ui.mute.setAttribute("aria-pressed", "false");
-    ui.mute.textContent = "Mute";
+    ui.mute.textContent = t("button.mute");
   }
 
   function onEvent(event) {
     gg.events.push(event);
     if (event.type !== "state") return;
-    setState(event.state, event.text, event.reasonText, event.detail);
+    const reason = event.message ? t(event.message) : event.reasonText;
+    gg.endReason = event.reason;  // the reason's key (hangup, busy, ...): widget.js tells the host page
+    setState(event.state, settings.stateText[event.state], reason, event.detail);
     if (event.state === "ended") cleanup();
   }
 
@@ -116,6 +121,7 @@
   async function call() {
     setState("connecting");
     gg.events = [];
+    gg.error = gg.endReason = null;
     hangupWanted = false;
     try {
       audioCtx = audioCtx || new AudioContext();
@@ -133,7 +139,7 @@
       };
       pc.onconnectionstatechange = () => {
         if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
-          setState("ended", "Call ended", "The connection was lost. Please check your network and try again.");
+          setState("ended", t("state.ended"), t("error.connection-lost"));
           send({ type: "hangup" });
           cleanup();
         }
@@ -148,8 +154,10 @@
       const body = await reply.json().catch(() => ({}));
       if (!reply.ok) {
         const wait = reply.headers.get("Retry-After");
-        setState("ended", "Call not started", body.text || "The call could not be started.",
-          wait ? `Please try again in ${wait} s.` : `HTTP ${reply.status}`);
+        gg.error = body.error || `http-${reply.status}`;
+        const known = [`error.${body.error}`, `refused.${body.error}.title`].find((k) => t(k) !== k);
+        setState("ended", t("state.not-started"), known ? t(known) : body.text || t("error.not-started"),
+          wait ? t("error.retry-after", { seconds: wait }) : `HTTP ${reply.status}`);
         cleanup();
         return;
       }
@@ -159,16 +167,16 @@
       ws.onopen = () => { if (hangupWanted) send({ type: "hangup" }); };
       ws.onclose = () => {
         if (gg.state !== "ended" && gg.state !== "idle") {
-          setState("ended", "Call ended", "The connection to the service was lost. Please try again.");
+          setState("ended", t("state.ended"), t("error.service-lost"));
           cleanup();
         }
       };
       await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
     } catch (e) {
       const denied = e && e.name === "NotAllowedError";
-      setState("ended", "Call not started", denied
-        ? "Your browser did not allow the microphone. Allow it and try again."
-        : "The call could not be started. Please try again.", String(e && e.message || e));
+      gg.error = denied ? "microphone-denied" : "not-started";
+      setState("ended", t("state.not-started"), t(denied ? "error.microphone-denied" : "error.not-started"),
+        String(e && e.message || e));
       cleanup();
     }
   }
@@ -187,21 +195,25 @@
       local = next;
       meter(analyser(local, 2048));
     } catch (e) {
-      ui.detail.textContent = "That microphone could not be used; the previous one stays on.";
+      ui.detail.textContent = t("mic.switch-failed");
     }
   });
-  ui.call.addEventListener("click", call);
-  ui.hangup.addEventListener("click", () => {
+  function hangup() {
     hangupWanted = true;
     send({ type: "hangup" });
     ui.hangup.disabled = true;
-  });
+  }
+  gg.call = () => { if (!ui.call.disabled) call(); };
+  gg.hangup = () => { if (!ui.hangup.disabled) hangup(); };
+  gg.dtmf = (digit) => { if (gg.state === "connected") send({ type: "dtmf", digits: digit }); };
+  ui.call.addEventListener("click", call);
+  ui.hangup.addEventListener("click", hangup);
   ui.mute.addEventListener("click", () => {
     if (!local) return;
     const muted = ui.mute.getAttribute("aria-pressed") !== "true";
     local.getAudioTracks().forEach((t) => { t.enabled = !muted; });
     ui.mute.setAttribute("aria-pressed", String(muted));
-    ui.mute.textContent = muted ? "Unmute" : "Mute";
+    ui.mute.textContent = t(muted ? "button.unmute" : "button.mute");
   });
   ui.keypad.addEventListener("click", (e) => {
     const digit = e.target.closest("button[data-digit]");
@@ -212,8 +224,8 @@
     listMicrophones();
     navigator.mediaDevices.addEventListener("devicechange", listMicrophones);
   } else {
-    setState("ended", "Calls need a secure page", "Open this link over https to use your microphone.");
+    gg.error = "insecure";
+    setState("ended", t("error.insecure.title"), t("error.insecure.text"));
     ui.call.disabled = true;
   }
-  if (settings.autoCallAfterSeconds != null) setTimeout(call, settings.autoCallAfterSeconds * 1000);
 })();

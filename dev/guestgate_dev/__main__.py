@@ -1,0 +1,5 @@
+import sys
+
+from guestgate_dev.cli import main
+
+sys.exit(main())

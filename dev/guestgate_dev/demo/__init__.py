@@ -1,0 +1,1 @@
+"""`guestgate-dev demo` (`make demo`, `make demo-local`) and the demo phone."""

@@ -1,0 +1,1 @@
+"""What the demos, tests and benchmarks share: ports, process helpers."""

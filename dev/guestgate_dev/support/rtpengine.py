@@ -1,0 +1,77 @@
+"""A local rtpengine for tests, demos and benchmarks: the same command line as the pods' sidecar
+(guestgate.media.daemon), on 127.0.0.1 with a port block of its own, ready once ng answers."""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from guestgate.media import bencode
+from guestgate.media.daemon import RelaySettings, rtpengine_args
+from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import wait_ready
+
+BLOCK = 200  # media ports per instance: 50 calls (two sides, RTP and RTCP each)
+
+
+def local_settings(**overrides: int | str | None) -> RelaySettings:
+    """Settings for one more rtpengine on this machine: a free ng port, a random port block in
+    20000-29999 (several test sessions run at once; rtpengine skips a port someone else holds)."""
+    base = random.randrange(20000, 30000 - BLOCK, 2)
+    values: dict[str, object] = {"ng_port": free_port(), "port_min": base, "port_max": base + BLOCK - 1}
+    values.update(overrides)
+    return RelaySettings(**values)  # type: ignore[arg-type]
+
+
+def ng_ping(port: int, timeout: float = 0.5) -> bool:
+    """One synchronous ng ping on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(b"probe " + bencode.encode({"command": "ping"}), ("127.0.0.1", port))
+            data = sock.recv(4096)
+        except OSError:
+            return False
+    _cookie, _, payload = data.partition(b" ")
+    try:
+        answer = bencode.decode(payload)
+    except bencode.BencodeError:
+        return False
+    return isinstance(answer, dict) and answer.get("result") == "pong"
+
+
+@dataclass
+class LocalRelay:
+    process: subprocess.Popen[bytes]
+    settings: RelaySettings
+    log: Path
+
+    @property
+    def ng(self) -> str:
+        return f"127.0.0.1:{self.settings.ng_port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+
+
+def start_relay(log: Path, settings: RelaySettings | None = None, timeout: float = 20.0) -> LocalRelay:
+    settings = settings or local_settings()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            rtpengine_args(settings), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    relay = LocalRelay(process, settings, log)
+    if wait_ready(process, lambda: ng_ping(settings.ng_port), timeout):
+        return relay
+    relay.stop()
+    raise RuntimeError(f"rtpengine did not start: {log.read_text(errors='replace')[-2000:]}")

@@ -1,0 +1,224 @@
+"""The pjsua2 engine in this process: profiles applied to the wire, bad inputs refused without
+harm, the browser leg's AudioMediaPort, DTMF methods, trunk removal during a call."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pjsua2 as pj
+import pytest
+
+from guestgate.config.schema import AuthConfig, PeerConfig, SessionTimerConfig, TrunkProfile
+from guestgate.engine.calls import CallHandle
+from guestgate.engine.config import EngineInputError
+from guestgate.engine.core import PJSUA_MAX_ACCOUNTS, EngineError, EngineSettings, SipEngine
+from support.signal_helpers import SippFactory, free_port
+from support.signal_server import refused_invite
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[SipEngine]:
+    # One pjsua2 library per process: the whole module shares it.
+    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8))
+    sip.start()
+    yield sip
+    sip.stop()
+
+
+def profile(name: str, port: int, **extra: Any) -> TrunkProfile:
+    return TrunkProfile(id=f"t/{name}", namespace="t", name=name, peers=(PeerConfig(host="127.0.0.1", port=port),),
+                        **extra)
+
+
+def text(handle: CallHandle, start: str) -> str:
+    for message in handle.capture().messages:
+        if message.data.startswith(start.encode()):
+            return message.data.decode(errors="replace")
+    raise AssertionError(f"no {start!r} in the capture")
+
+
+async def wait_ended(engine: SipEngine, handle: CallHandle) -> None:
+    if not handle.ended:
+        await engine.hangup(handle)
+    assert await handle.wait(("ended",), 10), "the call did not end"
+
+
+@pytest.fixture
+async def settled(engine: SipEngine) -> AsyncIterator[None]:
+    yield
+    await engine.set_trunks([], {})
+
+
+async def test_profile_reaches_the_wire(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+    busy = sipp("asterisk-486-busy")
+    trunk = profile("order", busy.port, codecs=("PCMA", "PCMU"), prack="require",
+                    session_timer=SessionTimerConfig(expires=600, min_se=120))
+    assert await engine.set_trunks([trunk], {}) == {}
+    handle = await engine.place_call(trunk.id, "1000")
+    ended = await handle.wait(("ended",), 10)
+    assert ended is not None and ended.status_code == 486
+    invite = text(handle, "INVITE ")
+    assert "Require: 100rel" in invite
+    assert "Session-Expires: 600" in invite and "Min-SE: 120" in invite
+    media_line = next(line for line in invite.splitlines() if line.startswith("m=audio"))
+    payloads = media_line.split()[3:]
+    assert payloads[:2] == ["8", "0"], media_line  # PCMA before PCMU, G722 (9) left out
+    assert "9" not in payloads
+
+
+async def test_caller_name_is_the_from_display_name(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+    busy = sipp("asterisk-486-busy")
+    trunk = profile("named", busy.port)
+    assert await engine.set_trunks([trunk], {}) == {}
+    handle = await engine.place_call(trunk.id, "1000", caller_name="Web visitor (sales)")
+    assert await handle.wait(("ended",), 10)
+    from_header = next(line for line in text(handle, "INVITE ").splitlines() if line.lower().startswith("from:"))
+    assert '"Web visitor (sales)" <sip:guestgate@' in from_header
+    for bad in ('x" <sip:evil@example.com>', "two\r\nlines", "<sip:a@b>"):
+        with pytest.raises(EngineInputError):
+            await engine.place_call(trunk.id, "1000", caller_name=bad)
+
+
+async def test_bad_inputs_are_refused_and_the_engine_lives_on(engine: SipEngine, settled: None) -> None:
+    good = profile("good", free_port())
+    errors = await engine.set_trunks(
+        [
+            good,
+            profile("codec", free_port(), codecs=("OPUS",)),
+            profile("auth", free_port(), auth=AuthConfig(credentials_key="t.auth")),
+            TrunkProfile(id="t/host", namespace="t", name="host", peers=(PeerConfig(host="bad host!"),)),
+        ],
+        {},
+    )
+    assert set(errors) == {"t/codec", "t/auth", "t/host"}
+    assert "credentials" in errors["t/auth"]
+    with pytest.raises(EngineError):
+        await engine.place_call("t/unknown", "100")
+    with pytest.raises(EngineInputError):
+        await engine.place_call(good.id, "1000; drop table")
+    with pytest.raises(EngineInputError):
+        await engine.place_call(good.id, "")
+    handle = CallHandle(call_id="nope", trunk_id=good.id, number="1", target="sip:1@x")
+    with pytest.raises(EngineInputError):
+        await engine.send_dtmf(handle, "12x")
+    with pytest.raises(EngineError):
+        await engine.send_dtmf(handle, "12")
+    await engine.hangup(handle)  # unknown call: nothing to do, no crash
+    assert engine.running
+
+
+class CountingPort(pj.AudioMediaPort):  # type: ignore[misc]
+    """What the browser leg does: a port fed and drained by the conference bridge."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = 0
+        self.requested = 0
+        self.lock = threading.Lock()
+
+    def onFrameRequested(self, frame: Any) -> None:
+        with self.lock:
+            self.requested += 1
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(bytes(320))  # 20 ms of 8 kHz 16-bit silence
+
+    def onFrameReceived(self, frame: Any) -> None:
+        with self.lock:
+            self.received += 1
+
+
+def make_port(holder: list[CountingPort]) -> Any:
+    def factory(pjsua2: Any) -> CountingPort:
+        port = CountingPort()
+        fmt = pjsua2.MediaFormatAudio()
+        fmt.init(pjsua2.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
+        port.createPort("browser", fmt)
+        holder.append(port)
+        return port
+
+    return factory
+
+
+async def test_media_port_and_dtmf_on_a_live_call(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+    # -aa: SIPp answers the INFO (an unanswered INFO holds pjsua's call slot for 32 s)
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=100, extra=("-aa",))
+    trunk = profile("cube", cube.port, dtmf="sip-info")
+    assert await engine.set_trunks([trunk], {}) == {}
+    handle = await engine.place_call(trunk.id, "1000")
+    holder: list[CountingPort] = []
+    await engine.attach_media_port(handle, make_port(holder))
+    assert await handle.wait(("answered",), 10)
+    await asyncio.sleep(1.0)
+    port = holder[0]
+    assert port.requested > 20 and port.received > 20, (port.requested, port.received)
+    progress = [e for e in handle.events if e.kind == "progress"]
+    assert progress and progress[0].status_code == 183 and progress[0].has_sdp and progress[0].reliable
+    await engine.send_dtmf(handle, "5")
+    counters = await engine.media_counters(handle)
+    assert counters.rtp_packets_sent > 10 and counters.rtp_packets_received > 10
+    await wait_ended(engine, handle)
+    assert "Signal=5" in text(handle, "INFO ")  # SIP INFO went out with the digit
+
+
+async def test_in_band_dtmf_generators_are_reused_across_calls(
+    engine: SipEngine, sipp: SippFactory, settled: None
+) -> None:
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=100)
+    trunk = profile("tones", cube.port, dtmf="inband")
+    assert await engine.set_trunks([trunk], {}) == {}
+    generators = []
+    for _ in range(3):
+        handle = await engine.place_call(trunk.id, "1000")
+        assert await handle.wait(("answered",), 10)
+        await asyncio.sleep(0.3)
+        await engine.send_dtmf(handle, "12#")
+        await asyncio.sleep(0.3)
+        await wait_ended(engine, handle)
+        await asyncio.sleep(0.2)  # the engine reaps the call on its next turn
+        generators.append(list(engine._idle_tones))
+    # One generator, parked after each call and taken again by the next: none destroyed mid-run.
+    assert [len(g) for g in generators] == [1, 1, 1]
+    assert generators[0][0] is generators[2][0]
+
+
+async def test_trunk_removed_during_a_call(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+    cube = sipp("cube-reliable-183", rtp_echo=True)
+    trunk = profile("gone", cube.port)
+    assert await engine.set_trunks([trunk], {}) == {}
+    handle = await engine.place_call(trunk.id, "1000")
+    assert await handle.wait(("answered",), 10)
+    assert await engine.set_trunks([], {}) == {}
+    assert engine.trunk_profile(trunk.id) is None  # no new calls on it
+    with pytest.raises(EngineError):
+        await engine.place_call(trunk.id, "1000")
+    await asyncio.sleep(0.5)
+    assert not handle.ended  # the call in progress goes on
+    await wait_ended(engine, handle)
+    assert handle.events[-1].status_code == 200
+
+
+async def test_incoming_calls_are_refused(engine: SipEngine) -> None:
+    port = int(engine.local_address("udp").rsplit(":", 1)[1])
+    engine.set_allowed_sources({"127.0.0.1"})
+    reply = await asyncio.to_thread(refused_invite, port)
+    assert reply.startswith(b"SIP/2.0 480"), reply
+    engine.set_allowed_sources(set())
+    reply = await asyncio.to_thread(refused_invite, port)
+    assert reply.startswith(b"SIP/2.0 403"), reply
+    assert engine.running
+
+
+async def test_the_wheel_limits_are_refused_not_asserted(engine: SipEngine, settled: None) -> None:
+    """pjsua holds PJSUA_MAX_ACC accounts (one more asserts: abort) and PJSUA_MAX_CALLS calls."""
+    trunks = [profile(f"t{i}", 9) for i in range(PJSUA_MAX_ACCOUNTS)]
+    errors = await engine.set_trunks(trunks, {})
+    assert list(errors) == [trunks[-1].id] and "PJSUA_MAX_ACC" in errors[trunks[-1].id]
+    handles = [await engine.place_call(trunks[0].id, str(1000 + i)) for i in range(engine.max_calls)]
+    with pytest.raises(EngineError, match="too many calls"):
+        await engine.place_call(trunks[0].id, "2000")
+    for handle in handles:
+        await wait_ended(engine, handle)
+    assert engine.running

@@ -1,0 +1,143 @@
+"""The SDP helpers of the relayed browser leg, as tables (pure; the fixture is a Chromium offer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guestgate.media import sdp
+
+OFFER = (Path(__file__).parent / "data" / "chromium-offer.sdp").read_text()
+
+PLAIN_WITH_WEBRTC_LEFTOVERS = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0\r\na=msid-semantic: WMS x\r\n"
+    "m=audio 30000 RTP/AVP 0 63 126\r\n"
+    "a=mid:0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=msid:x y\r\n"
+    "a=rtpmap:0 PCMU/8000\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"
+    "a=rtpmap:126 telephone-event/8000\r\na=rtcp-fb:0 transport-cc\r\na=ssrc:1 cname:c\r\n"
+    "a=rtcp-xr:rcvr-rtt=all\r\na=rtcp-rsize\r\na=end-of-candidates\r\na=sendrecv\r\na=rtcp:30001\r\n"
+)
+
+STRIPPED = [
+    ("extmap", "a=extmap:"),
+    ("msid", "a=msid:"),
+    ("msid-semantic", "a=msid-semantic"),
+    ("ssrc", "a=ssrc:"),
+    ("rtcp feedback", "a=rtcp-fb:"),
+    ("bundle group", "a=group:BUNDLE"),
+    ("mid", "a=mid:"),
+    ("rtcp-xr", "a=rtcp-xr"),
+    ("reduced-size rtcp", "a=rtcp-rsize"),
+    ("end of candidates", "a=end-of-candidates"),
+    ("red codec", "red/48000"),
+    ("red payload's fmtp", "a=fmtp:63"),
+]
+
+
+@pytest.mark.parametrize(("case", "gone"), STRIPPED, ids=[s[0] for s in STRIPPED])
+def test_strip_webrtc_removes_what_a_trunk_chokes_on(case: str, gone: str) -> None:
+    assert gone in PLAIN_WITH_WEBRTC_LEFTOVERS
+    assert gone not in sdp.strip_webrtc(PLAIN_WITH_WEBRTC_LEFTOVERS)
+
+
+KEPT = [
+    ("the codec", "a=rtpmap:0 PCMU/8000"),
+    ("telephone events", "a=rtpmap:126 telephone-event/8000"),
+    ("direction", "a=sendrecv"),
+    ("rtcp port", "a=rtcp:30001"),
+    ("connection", "c=IN IP4 127.0.0.1"),
+    ("media line without the red payload", "m=audio 30000 RTP/AVP 0 126"),
+]
+
+
+@pytest.mark.parametrize(("case", "kept"), KEPT, ids=[k[0] for k in KEPT])
+def test_strip_webrtc_keeps_what_the_call_needs(case: str, kept: str) -> None:
+    assert kept in sdp.strip_webrtc(PLAIN_WITH_WEBRTC_LEFTOVERS).splitlines()
+
+
+def test_codec_names_of_the_chromium_offer() -> None:
+    assert sdp.codec_names(OFFER) == ["opus", "red", "g722", "pcmu", "pcma", "cn", "telephone-event"]
+    assert sdp.codec_names(OFFER, "video") == ["vp8", "rtx", "h264"]
+
+
+ORDERS = [
+    ("trunk order wins", ["PCMA", "PCMU"], "m=audio 40123 UDP/TLS/RTP/SAVPF 8 0 111 63 9 13 110 126"),
+    ("one codec first, the rest keep their order", ["G722"], "m=audio 40123 UDP/TLS/RTP/SAVPF 9 111 63 0 8 13 110 126"),
+    ("no preference changes nothing", [], "m=audio 40123 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126"),
+]
+
+
+@pytest.mark.parametrize(("case", "order", "line"), ORDERS, ids=[o[0] for o in ORDERS])
+def test_order_codecs(case: str, order: list[str], line: str) -> None:
+    assert line in sdp.order_codecs(OFFER, order).splitlines()
+
+
+FLAGS: list[tuple[str, list[str], list[str], dict[str, Any] | None]] = [
+    (
+        "shared codec: pass-through, the browser's others masked",
+        ["opus", "pcmu", "telephone-event"],
+        ["PCMU"],
+        {"mask": ["opus"]},
+    ),
+    ("opus-only page to a PCMU-only trunk: transcoded", ["opus"], ["PCMU"], {"mask": ["opus"], "transcode": ["PCMU"]}),
+    ("everything shared: nothing to do", ["pcmu", "pcma"], ["PCMA", "PCMU"], None),
+    ("no trunk codec list: untouched", ["opus"], [], None),
+    ("webrtc-only payloads are stripped later, not masked", ["opus", "red", "pcmu"], ["PCMU"], {"mask": ["opus"]}),
+]
+
+
+@pytest.mark.parametrize(("case", "browser", "trunk", "codec"), FLAGS, ids=[f[0] for f in FLAGS])
+def test_offer_flags_codecs(case: str, browser: list[str], trunk: list[str], codec: dict[str, Any] | None) -> None:
+    flags = sdp.offer_flags(browser, trunk)
+    assert flags.get("codec") == codec
+    assert flags["transport-protocol"] == "RTP/AVP" and flags["ICE"] == "remove" and flags["DTLS"] == "off"
+
+
+def test_answer_flags_make_webrtc_for_the_browser() -> None:
+    flags = sdp.answer_flags()
+    assert flags["transport-protocol"] == "UDP/TLS/RTP/SAVPF" and flags["ICE"] == "force"
+    assert flags["DTLS"] == "passive" and flags["rtcp-mux"] == ["require"]
+
+
+POLICIES = [
+    ("sendrecv leaves video alone", "sendrecv", "m=video 40123", "a=sendrecv"),
+    ("recvonly: the visitor only watches", "recvonly", "m=video 40123", "a=recvonly"),
+    ("inactive: video refused, the m= line kept in place", "inactive", "m=video 0", "a=inactive"),
+]
+
+
+@pytest.mark.parametrize(("case", "policy", "mline", "direction"), POLICIES, ids=[p[0] for p in POLICIES])
+def test_video_policy(case: str, policy: sdp.VideoPolicy, mline: str, direction: str) -> None:
+    session = sdp.parse(sdp.apply_video_policy(OFFER, policy))
+    video = next(m for m in session.media if m.kind == "video")
+    audio = next(m for m in session.media if m.kind == "audio")
+    assert video.line().startswith(mline) and video.direction == direction[2:]
+    assert audio.port == "40123" and audio.direction == "sendrecv"
+
+
+def test_splice_keeps_pjsua_origin_and_takes_the_relay_media() -> None:
+    pjsua = "v=0\r\no=- 3900000000 3900000001 IN IP4 10.0.0.5\r\ns=pjmedia\r\nt=0 0\r\n"
+    relay = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
+    spliced = sdp.splice_offer(pjsua, relay).splitlines()
+    assert spliced[:3] == ["v=0", "o=- 3900000000 3900000001 IN IP4 10.0.0.5", "s=pjmedia"]
+    assert "c=IN IP4 192.0.2.7" in spliced and spliced[-1] == "m=audio 30000 RTP/AVP 0"
+    assert sum(line.startswith("m=") for line in spliced) == 1
+
+
+BAD = [("empty", ""), ("no v= line", "o=- 1 1 IN IP4 1.2.3.4\r\n"), ("short m= line", "v=0\r\nm=audio\r\n")]
+
+
+@pytest.mark.parametrize(("case", "text"), BAD, ids=[b[0] for b in BAD])
+def test_bad_sdp_is_refused(case: str, text: str) -> None:
+    with pytest.raises(sdp.SdpError):
+        sdp.parse(text)
+    assert not sdp.has_media(text)
+
+
+def test_has_media_and_connection() -> None:
+    assert sdp.has_media(OFFER)
+    assert sdp.connection_address(OFFER) == "127.0.0.1"
+    assert not sdp.has_media("v=0\r\nm=audio 0 RTP/AVP 0\r\n")

@@ -228,13 +228,15 @@ def published(web: int, sip: int, admin: int, peer: int, max_calls: int = 100) -
     )
 
 
-def start_signal(root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0) -> Signal:
+def start_signal(
+    root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0, max_calls: int = 100
+) -> Signal:
     """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link."""
     folder = root / name
     config_dir, secrets = folder / "config", folder / "secrets"
     config_dir.mkdir(parents=True, exist_ok=True)
     web, sip, admin = free_port(), free_port(), free_port()
-    for file_name, text in published(web, sip, admin, peer_port).files().items():
+    for file_name, text in published(web, sip, admin, peer_port, max_calls).files().items():
         (config_dir / file_name).write_text(text)
     for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)

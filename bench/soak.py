@@ -2,9 +2,9 @@
 (45 s with --quick), against one `guestgate signal` (with the link pages) whose trunk goes to a
 SIPp peer echoing RTP.
 
-Half the capacity: the calls the pod holds at once (its call cap, the smaller of
-limits.maxCallsPerPod and the pjsua build's PJSUA_MAX_CALLS, as /v1/status callSlots.max says),
-halved; each of that many aiortc callers (bench/browser_caller.py, one process each) places one
+Half the capacity: the calls the pod holds at once (its call cap, the smaller of its
+limits.maxCallsPerPod, 8 here, and the pjsua build's PJSUA_MAX_CALLS, as /v1/status
+callSlots.max says), halved; each of that many aiortc callers (bench/browser_caller.py, one process each) places one
 call after another, holding each HOLD seconds. Sampled every few seconds: the server's RSS and
 open file descriptors, its call slots (the engine's calls and pjsua's own count), the browser
 calls it has in progress. Goals: RSS growth under 5 % from the end of the warm-up to the end,
@@ -36,6 +36,10 @@ from bench.settings import Settings
 from guestgate_dev.demo.local import stop_process
 
 RSS_GROWTH_GOAL = 5.0  # per cent, warm-up to end
+# The soaked pod's limits.maxCallsPerPod: a small pod's worth of browser calls on this 2-core
+# machine, where the callers run too (a browser call costs the pod about 7 % of a core, bench
+# browser_leg). The pod holds the smaller of this and its pjsua build's call cap.
+MAX_CALLS_PER_POD = 8
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def run(settings: Settings) -> PartResult:
     peer = start_echo_peer(scratch)
     samples: list[Sample] = []
     try:
-        signal = start_signal(scratch, peer.port)
+        signal = start_signal(scratch, peer.port, max_calls=MAX_CALLS_PER_POD)
         try:
             capacity = int(_status(signal)["callSlots"]["max"])
             at_once = max(1, capacity // 2)

@@ -58,11 +58,11 @@ def peer_list(hosts: Iterable[str]) -> str:
             address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             continue  # names are resolved before they reach the engine
-        forms.add(str(address))
-        if isinstance(address, ipaddress.IPv4Address):
-            forms.add(f"::ffff:{address}")
-        elif address.ipv4_mapped is not None:
-            forms.add(str(address.ipv4_mapped))
+        mapped = address if isinstance(address, ipaddress.IPv4Address) else address.ipv4_mapped
+        if mapped is None:
+            forms.add(str(address))
+        else:  # as pjsip prints it: dotted, and dotted after ::ffff: (Python 3.11 would say ::ffff:a00:2)
+            forms.update((str(mapped), f"::ffff:{mapped}"))
     return ",".join(sorted(forms))
 
 

@@ -18,7 +18,7 @@ check-crds: deps
 	$(PY) -m guestgate crds --out crds --out charts/guestgate/crds --check
 
 golden: deps ## refresh golden files (read the diff before committing)
-	GUESTGATE_UPDATE_GOLDEN=1 GUESTGATE_GOLDEN=update $(PY) -m pytest -q tests/render tests/chart tests/sip -k golden
+	GUESTGATE_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/render tests/chart tests/sip -k golden
 
 lint: deps ## ruff, mypy (strict), the layer contract
 	.venv/bin/ruff check $(SRC)

@@ -29,8 +29,8 @@ from bench.janus_rig import janus_note, janus_reference, start_janus
 from bench.measure import CpuWindow, ms, percentile
 from bench.report import PartResult
 from bench.settings import Settings
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
 
 PER_CALLER = 4  # calls per aiortc caller process
 PJSUA_MAX_CALLS = 4  # the pjsua2 wheel's compile-time cap on one process's calls

@@ -34,8 +34,10 @@ from guestgate.config.schema import (
     TrunksFile,
     WebConfig,
 )
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import launch_signal_server, signal_command
+from guestgate_dev.support.sipp import start_sipp
 
 REPO = Path(__file__).resolve().parents[1]
 LINK_PATH = "/call/echo"
@@ -125,42 +127,11 @@ class EchoPeer:
 def start_echo_peer(root: Path, log_name: str = "peer") -> EchoPeer:
     scenario = root / "echo-uas.xml"
     scenario.write_text(ECHO_UAS)
-    port, media = free_port(), free_port()
     trace = root / f"{log_name}.msg"
     trace.unlink(missing_ok=True)
-    with (root / f"{log_name}.log").open("wb") as out:
-        process = subprocess.Popen(
-            [
-                "/usr/bin/sipp",
-                "-sf",
-                str(scenario),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                str(media),
-                "-rtp_echo",
-                "-nostdin",
-                "-timeout",
-                "900s",
-                "-max_recv_loops",
-                "10000",
-                "-trace_msg",
-                "-message_file",
-                str(trace),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=root,
-        )
-    time.sleep(0.3)
-    if process.poll() is not None:
-        raise RuntimeError(f"SIPp did not start: {(root / f'{log_name}.log').read_text(errors='replace')[-2000:]}")
-    return EchoPeer(process, port, trace)
+    sipp = start_sipp(root, scenario, calls=0, run_seconds=900, rtp_echo=True, messages=trace,
+                      log=root / f"{log_name}.log", extra=["-max_recv_loops", "10000"])
+    return EchoPeer(sipp.process, sipp.port, trace)
 
 
 # ---- GuestGate: a signal process with the echo link ---------------------------------------------
@@ -241,37 +212,9 @@ def start_signal(
     for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
         (secrets / rel).write_bytes(value)
-    log = folder / "signal.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "guestgate.pod.serve",
-                "--config-dir",
-                str(config_dir),
-                "--secrets-dir",
-                str(secrets),
-                "--bind",
-                "127.0.0.1",
-                "--ice-loopback-only",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env(),
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        found = re.search(r"ready sip=\S+ web=(\S+) admin=(\S+)", text)
-        if found:
-            return Signal(process, log, f"http://{found.group(1)}", f"http://{found.group(2)}")
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    stop_process(process)
-    raise RuntimeError(f"guestgate signal did not start:\n{log.read_text(errors='replace')[-3000:]}")
+    command = signal_command(config_dir, secrets_dir=secrets, extra=["--ice-loopback-only"])
+    started = launch_signal_server(command, folder / "signal.log", env=env()).wait_ready(timeout)
+    return Signal(started.process, started.log, started.web_url, started.admin_url)
 
 
 def sip_call_ids(signal: Signal) -> dict[str, str]:

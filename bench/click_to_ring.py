@@ -18,8 +18,8 @@ from bench.janus_rig import janus_note, janus_reference, start_janus
 from bench.measure import ms, percentile
 from bench.report import PartResult
 from bench.settings import Settings
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
 
 INTERVALS = [
     ("offer -> INVITE at the peer", "offer_to_invite"),

@@ -25,11 +25,12 @@ from bench.diagnosis_pods import TOKEN, Pod, launch_pod, wait_ready
 from bench.measure import percentile
 from bench.report import PartResult
 from bench.settings import Settings
-from bench.sip_sipp import REPO, SippPeer, sipp_trace, start_peer
+from bench.sip_sipp import REPO, sipp_trace, start_peer
 from guestgate.config.schema import DestinationConfig, HealthCheckConfig, KeepaliveConfig, PeerConfig, TrunkProfile
 from guestgate.signal.admin_client import AdminClient
 from guestgate.sip.diagnosis import diagnose
 from guestgate.sip.importers import import_bytes
+from guestgate_dev.support.sipp import Sipp
 
 SEED = REPO / "tests" / "sip" / "data" / "seed-prack-missing.sip"
 MEDIA_SECONDS = 1  # each answered health-check call holds this long (the profile's minimum)
@@ -37,7 +38,7 @@ PODS = 3
 CHECK_TIMEOUT = 60.0
 
 
-def trunk(name: str, peer: SippPeer, destinations: int) -> TrunkProfile:
+def trunk(name: str, peer: Sipp, destinations: int) -> TrunkProfile:
     numbers = ["1000", "0044123456", "0041225673"]
     return TrunkProfile(
         id=f"bench/{name}",
@@ -121,7 +122,7 @@ def _call_span(ladder: list[str]) -> float:
 
 
 async def live_checks(
-    pod: Pod, trunk_id: str, peer: SippPeer, decisive: Callable[[str], bool], repeats: int
+    pod: Pod, trunk_id: str, peer: Sipp, decisive: Callable[[str], bool], repeats: int
 ) -> list[dict[str, Any]]:
     client = AdminClient(pod.url, TOKEN)
     rows = []
@@ -130,7 +131,7 @@ async def live_checks(
         result = await client.health_check(trunk_id, trigger="bench", timeout=CHECK_TIMEOUT)
         arrived = time.time()
         call_id = result["calls"][0]["callId"]
-        trace = [m for m in sipp_trace(peer.directory / "trace.msg") if m.call_id == call_id]
+        trace = [m for m in sipp_trace(peer.log.parent / "trace.msg") if m.call_id == call_id]
         key = next((m for m in trace if m.direction == "sent" and decisive(m.text)), None)
         invite = next((m for m in trace if m.first_line.startswith("INVITE")), None)
         found = _when(result["time"])
@@ -197,7 +198,7 @@ def run(settings: Settings) -> PartResult:
     repeats = 1 if quick else 5
     whole_repeats = 1 if quick else 3
     trace = ("-trace_msg", "-message_file", "trace.msg")
-    peers: list[SippPeer] = []
+    peers: list[Sipp] = []
     pods: list[Pod] = []
     try:
         cucm = start_peer(scratch / "cucm", "cucm-over-cube", rtp_echo=True, extra=trace)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +15,9 @@ from guestgate.config.schema import (
     TrunkProfile,
     TrunksFile,
 )
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
-from guestgate_dev.support.process import as_unprivileged
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import SignalServerProcess, launch_signal_server, signal_command
 
 TOKEN = "bench-admin-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[1]
@@ -67,22 +65,10 @@ def launch_pod(
     token.parent.mkdir(parents=True, exist_ok=True)
     token.write_text(TOKEN)
     log = root / name / "signal.log"
-    cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(config_dir), "--bind", "127.0.0.1"]
-    cmd += ["--reload-seconds", "5", "--pod-name", name, "--web-port", "0"]
-    if uid is not None:
-        cmd = as_unprivileged(cmd, uid)
-    with log.open("wb") as err:
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
-    return Pod(name, process, cluster.admin_port, log, cluster.sip.port)
+    command = signal_command(config_dir, reload_seconds=5, pod_name=name, web_port=0)
+    started = launch_signal_server(command, log, uid=uid, cwd=REPO)
+    return Pod(name, started.process, cluster.admin_port, log, cluster.sip.port)
 
 
 def wait_ready(pod: Pod, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "guestgate signal: ready" in pod.logs():
-            return
-        if pod.process.poll() is not None:
-            break
-        time.sleep(0.1)
-    pod.stop()
-    raise RuntimeError(f"guestgate signal {pod.name} did not start:\n{pod.logs()[-3000:]}")
+    SignalServerProcess(pod.process, pod.log).wait_ready(timeout)

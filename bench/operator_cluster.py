@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import re
 import shutil
@@ -20,18 +19,26 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config, watch
 
-from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE, is_links_file
+from guestgate.config.schema import (
+    ADMIN_TOKEN_FILE,
+    CLUSTER_FILE,
+    CONFIG_FILES,
+    SIGNING_KEY_FILE,
+    files_digest,
+    is_links_file,
+)
 from guestgate.render import names
 from guestgate_dev.cluster import DevCluster
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import launch_signal_server, signal_command
 
 REPO = Path(__file__).resolve().parents[1]
 Body = dict[str, Any]
@@ -59,10 +66,11 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path
 class Operator:
     """`guestgate operator` watching one namespace, with its /metrics on a free port."""
 
-    def __init__(self, cluster: DevCluster, namespace: str, log_path: Path) -> None:
+    def __init__(self, cluster: DevCluster, namespace: str, log_path: Path, extra_args: Sequence[str] = ()) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.log_path = log_path
+        self.extra_args = list(extra_args)
         self.metrics_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -88,6 +96,7 @@ class Operator:
                 self.namespace,
                 "--log-level",
                 "warning",
+                *self.extra_args,
             ],
             stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
@@ -138,8 +147,16 @@ class SignalPods:
     watch of the GuestCluster's ConfigMaps (every data key becomes a file, as a projected volume
     would make it) and its Secrets (read once)."""
 
-    def __init__(self, cluster: DevCluster, namespace: str, guest_cluster: str, root: Path, count: int) -> None:
+    def __init__(
+        self, cluster: DevCluster, namespace: str, guest_cluster: str, root: Path, count: int, follow: bool = True
+    ) -> None:
+        """follow: keep the config dirs current after the start (a mounted ConfigMap, the previous
+        design); else the servers get their start configuration from the dirs and every change
+        from the operator's push (their cluster.json differs from the ConfigMap's here: ports of
+        their own on a shared host, so a followed dir would never match what is pushed)."""
         self.cluster = cluster
+        self.follow = follow
+        self.started = False
         self.namespace = namespace
         self.guest_cluster = guest_cluster
         self.root = root
@@ -187,6 +204,8 @@ class SignalPods:
         with self._lock:
             changed = {k: v for k, v in data.items() if self.files.get(k) != v}
             self.files.update(changed)
+        if self.started and not self.follow:
+            return
         for index, folder in enumerate(self.dirs):
             target = folder / "config"
             target.mkdir(parents=True, exist_ok=True)
@@ -225,43 +244,18 @@ class SignalPods:
             if time.monotonic() > deadline:
                 raise TimeoutError("the GuestCluster's ConfigMap and Secrets never appeared")
             time.sleep(0.2)
-        for index, folder in enumerate(self.dirs):
-            log = folder / "signal.log"
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "guestgate",
-                        "signal",
-                        "--config-dir",
-                        str(folder / "config"),
-                        "--secrets-dir",
-                        str(folder / "secrets"),
-                        "--bind",
-                        "127.0.0.1",
-                        "--reload-seconds",
-                        "0.5",
-                        "--pod-name",
-                        f"{self.guest_cluster}-bench-{index}",
-                        "--web-port",
-                        "0",
-                    ],
-                    stdout=log.open("ab"),
-                    stderr=subprocess.STDOUT,
-                    cwd=REPO,
-                )
-            )
-        for index, folder in enumerate(self.dirs):
-            log = folder / "signal.log"
-            while True:
-                match = re.search(r"guestgate signal: ready .* web=127\.0\.0\.1:(\d+)", log.read_text())
-                if match:
-                    self.web_ports.append(int(match.group(1)))
-                    break
-                if self.procs[index].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"signal server {index} did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.1)
+        started = [
+            launch_signal_server(
+                signal_command(folder / "config", secrets_dir=folder / "secrets", reload_seconds=0.5,
+                               pod_name=f"{self.guest_cluster}-bench-{index}", web_port=0),
+                folder / "signal.log", cwd=REPO, append=True)
+            for index, folder in enumerate(self.dirs)
+        ]
+        self.procs += [server.process for server in started]
+        self.started = True
+        for server in started:
+            server.wait_ready(max(1.0, deadline - time.monotonic()))
+            self.web_ports.append(int(server.web.rpartition(":")[2]))
 
     @property
     def pids(self) -> list[int]:
@@ -283,15 +277,25 @@ class SignalPods:
             return result
 
     def serves_what_was_written(self, index: int) -> bool:
-        """The server reports the digest of its config dir as it is now (config_loader's digest:
-        sha256 over name, NUL, content, NUL of each file, sorted by name)."""
+        """The server reports the digest of its config dir as it is now."""
         folder = self.dirs[index] / "config"
-        sha = hashlib.sha256()
         present = {name for name in CONFIG_FILES if (folder / name).exists()}
         present |= {path.name for path in folder.glob("links-*.json") if is_links_file(path.name)}
-        for name in sorted(present):
-            sha.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
-        return bool(self.status(index)["config"]["digest"] == sha.hexdigest()[:16])
+        digest = files_digest({name: (folder / name).read_text() for name in present})
+        return bool(self.status(index)["config"]["digest"] == digest)
+
+    def serves_what_is_pushed(self, index: int) -> bool:
+        """The server reports the digest of the ConfigMaps' files as the operator pushes them."""
+        with self._lock:  # the pods' ConfigMaps only (the watch also sees the TURN server's)
+            digest = files_digest({k: v for k, v in self.files.items() if k in CONFIG_FILES or is_links_file(k)})
+        return bool(self.status(index)["config"]["digest"] == digest)
+
+    def endpoints(self, namespace: str, guest_cluster: str) -> list[str]:
+        """`--signal-endpoint` arguments that make the operator push to these servers."""
+        out: list[str] = []
+        for port in self.admin_ports:
+            out += ["--signal-endpoint", f"{namespace}/{guest_cluster}=http://127.0.0.1:{port}"]
+        return out
 
     def links_listed(self) -> int:
         """Links in the files the pods were given (every links shard)."""
@@ -347,7 +351,12 @@ def list_links(api: client.ApiClient, namespace: str) -> list[Body]:
 def published(link: Body) -> bool:
     """Its status is current and says Active (the phase of a link its cluster publishes)."""
     status = link.get("status") or {}
-    return status.get("phase") == "Active" and status.get("observedGeneration") == link["metadata"].get("generation")
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
+    return bool(
+        status.get("phase") == "Active"
+        and status.get("observedGeneration") == link["metadata"].get("generation")
+        and conditions.get("Published") == "True"
+    )
 
 
 def patch_display_name(api: client.ApiClient, namespace: str, name: str, display_name: str) -> None:

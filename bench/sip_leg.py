@@ -25,7 +25,7 @@ from bench.measure import percentile
 from bench.report import PartResult
 from bench.settings import Settings
 from bench.sip_sipp import UacStep, run_uac, start_peer
-from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.process import stop_process
 
 HOLD_SECONDS = 0.1
 FAIL_RATIO = 0.001  # more than 0.1% failed: not sustained
@@ -199,10 +199,10 @@ def run(settings: Settings) -> PartResult:
     stopped: dict[str, str] = {}
     retried: list[dict[str, Any]] = []  # steps that failed the criteria once, then were run again
     try:
-        driver = caller = Driver(uas.hostport, scratch / "driver.log")
+        driver = caller = Driver(uas.peer, scratch / "driver.log")
         sides: dict[str, tuple[list[StepFigures], Callable[[float, float], StepFigures]]] = {
             "ours": (mine, lambda rate, seconds: ours(caller, rate, seconds)),
-            "sipp": (theirs, lambda rate, seconds: sipp(scratch / "uac", uas.hostport, rate, seconds)),
+            "sipp": (theirs, lambda rate, seconds: sipp(scratch / "uac", uas.peer, rate, seconds)),
         }
         for rate in plan.rates + plan.ceiling:
             for side, (steps, measure) in sides.items():

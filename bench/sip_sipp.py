@@ -5,47 +5,19 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from guestgate_dev.demo.local import stop_process
-from guestgate_dev.support.ports import free_media_port, free_port, udp_bound
+from guestgate_dev.support.ports import free_media_port, free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.sipp import SCENARIOS as SCENARIOS
+from guestgate_dev.support.sipp import Sipp, sipp_command, start_sipp
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = REPO / "tests" / "sip_scenarios"  # the SIPp scenarios the tests play, read as data
-
-
-def sipp_binary() -> str:
-    found = shutil.which("sipp")
-    if not found:
-        raise RuntimeError("sipp is not installed (make tools)")
-    return found
-
-
-@dataclass
-class SippPeer:
-    """A SIPp answering calls (a built-in scenario or one of tests/sip_scenarios) until stopped."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    directory: Path
-    log: Path
-    extra_files: list[Path] = field(default_factory=list)
-
-    @property
-    def hostport(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        stop_process(self.process, 5.0)
 
 
 def start_peer(
@@ -56,33 +28,10 @@ def start_peer(
     rtp_echo: bool = False,
     run_seconds: int = 1200,
     extra: Sequence[str] = (),
-) -> SippPeer:
+) -> Sipp:
     """scenario: "uas" for SIPp's built-in UAS, else the name of a tests/sip_scenarios file.
     calls: 0 for no limit (until stopped or run_seconds)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    source = ["-sn", "uas"] if scenario == "uas" else ["-sf", str(SCENARIOS / f"{scenario}.xml")]
-    cmd = [sipp_binary(), *source, "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1"]
-    cmd += ["-mp", str(free_media_port()), "-nostdin", "-timeout", f"{run_seconds}s", "-t", "u1"]
-    cmd += ["-trace_err", "-error_file", str(directory / f"sipp-{port}-errors.log")]
-    if calls:
-        cmd += ["-m", str(calls)]
-    if rtp_echo:
-        cmd.append("-rtp_echo")
-    cmd += list(extra)
-    log = directory / f"sipp-{scenario}-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory)
-    peer = SippPeer(process, port, directory, log)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if udp_bound(port):
-            return peer
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    peer.stop()
-    raise RuntimeError(f"SIPp {scenario} did not start: {peer.output()[-1500:]}")
+    return start_sipp(directory, scenario, calls=calls, rtp_echo=rtp_echo, run_seconds=run_seconds, extra=extra)
 
 
 @dataclass
@@ -107,12 +56,11 @@ def run_uac(directory: Path, peer: str, rate: float, calls: int, hold_ms: int, l
     for old in directory.glob("uac_*"):
         old.unlink()
     stat = directory / "stat.csv"
-    cmd = [sipp_binary(), "-sn", "uac", peer, "-i", "127.0.0.1", "-p", str(free_port()), "-t", "u1"]
-    cmd += ["-mi", "127.0.0.1", "-mp", str(free_media_port()), "-nostdin"]
-    cmd += ["-r", f"{rate:g}", "-m", str(calls), "-d", str(hold_ms), "-timeout", f"{limit_seconds:.0f}s"]
     # -timeout_error: a run cut short by -timeout counts as failed, never as a clean finish.
-    cmd += ["-timeout_error", "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-stf", str(stat), "-fd", "1"]
-    cmd += ["-trace_err", "-error_file", str(directory / "errors.log")]
+    cmd = sipp_command("uac", port=free_port(), media_port=free_media_port(), remote=peer, calls=calls,
+                       run_seconds=limit_seconds, errors=directory / "errors.log",
+                       extra=["-r", f"{rate:g}", "-d", str(hold_ms), "-timeout_error", "-trace_rtt", "-rtt_freq", "1",
+                              "-trace_stat", "-stf", str(stat), "-fd", "1"])
     start = time.monotonic()
     with (directory / "uac.log").open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory)

@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus rtpengine-daemon)
+  janus rtpengine-daemon coturn sqlite3 prometheus)
+
+# npm fetches axe-core (below); a nodejs that bundles npm (nodesource) needs no Debian npm.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -35,4 +38,15 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[signal,dev]' -e ./dev
   echo "$want" > "$stamp"
+fi
+
+# axe-core, the accessibility checker tests/browser injects into the link page (WCAG 2.1 A/AA),
+# from npm into the cache outside the repository (tests/browser/axe.py finds it there).
+AXE_VERSION=$(cat hack/axe-core.version)
+cache=${GUESTGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/guestgate}
+axe_dir=$cache/npm/axe-core-$AXE_VERSION
+if [[ ! -f $axe_dir/node_modules/axe-core/axe.min.js ]]; then
+  echo ">> npm axe-core@$AXE_VERSION into $axe_dir"
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$AXE_VERSION" >/dev/null
 fi

@@ -79,8 +79,10 @@ def test_click_to_ring_measures_both_intervals(quick_run: Any) -> None:
 def test_the_operator_publishes_every_link_and_serves_edits(quick_run: Any) -> None:
     data = quick_run[1]["operator_scale"]["data"]
     assert [s["links"] for s in data["steps"]] == sorted(s["links"] for s in data["steps"])
-    assert all(s["publishedSeconds"] is not None and s["servedSeconds"] is not None for s in data["steps"])
+    assert all(s["publishedSeconds"] is not None and s["servedSeconds"] is not None
+               and s["servedMountedSeconds"] is not None for s in data["steps"])
     assert data["editLatenciesSeconds"] and all(x > 0 for x in data["editLatenciesSeconds"])
+    assert data["editLatenciesMountedSeconds"] and all(x > 0 for x in data["editLatenciesMountedSeconds"])
 
 
 def test_the_diagnosis_names_the_seed_failure(quick_run: Any) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import socket
+import shutil
 import struct
 import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +35,11 @@ from guestgate.config.schema import (
     WebConfig,
     WithdrawnLink,
 )
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
+from guestgate_dev.support.signal import launch_signal_server, signal_command
+from guestgate_dev.support.sipp import start_sipp as launch_sipp
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "sip_scenarios"
@@ -150,7 +154,8 @@ def published(ports: Ports) -> PublishedConfig:
         ),
         trunks=TrunksFile(
             trunks=(
-                _trunk("phone", ports.phone),
+                # PCMU only (the pjsua2 wheel has no Opus): an Opus-only page is transcoded.
+                _trunk("phone", ports.phone).model_copy(update={"codecs": ("PCMU",)}),
                 _trunk("cube", ports.cube),
                 _trunk("cucm", ports.cucm),
                 _trunk("silent", ports.dead),
@@ -169,6 +174,7 @@ def published(ports: Ports) -> PublishedConfig:
                 _link("failover", "failover", web, destination="2002"),
                 _link("silent", "silent", web),
                 _link("early", "early", web),
+                _link("echo", "early", web),  # the early trunk's port, another SIPp scenario
                 _link("auto", "silent", web, auto_call_after_seconds=1),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)
@@ -228,40 +234,10 @@ class Server:
 
 
 def start_server(config_dir: Path, secrets: Path, log: Path, *extra: str) -> Server:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "guestgate.pod.serve",
-                "--config-dir",
-                str(config_dir),
-                "--secrets-dir",
-                str(secrets),
-                "--bind",
-                "127.0.0.1",
-                "--reload-seconds",
-                "1",
-                "--web-metrics",
-                "--ice-loopback-only",
-                *extra,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env(),
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        found = re.search(r"ready sip=\S+ web=(\S+)", text)
-        if found:
-            return Server(process, log, f"http://{found.group(1)}")
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    stop_process(process)
-    raise AssertionError(f"signalling server did not start:\n{log.read_text(errors='replace')[-4000:]}")
+    command = signal_command(config_dir, secrets_dir=secrets, reload_seconds=1,
+                             extra=["--web-metrics", "--ice-loopback-only", *extra])
+    started = launch_signal_server(command, log, env=env()).wait_ready()
+    return Server(started.process, log, started.web_url)
 
 
 @dataclass
@@ -309,48 +285,9 @@ def start_phone(port: int, log: Path, *extra: str) -> Phone:
 
 def start_sipp(scenario: str, port: int, log: Path, calls: int = 1) -> subprocess.Popen[bytes]:
     """SIPp playing tests/sip_scenarios/<scenario>.xml, or tests/browser/scenarios/ (ours)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        media = int(probe.getsockname()[1])
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                "/usr/bin/sipp",
-                "-sf",
-                str(next(p for p in (OWN_SCENARIOS / f"{scenario}.xml", SCENARIOS / f"{scenario}.xml") if p.exists())),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                str(media),
-                "-m",
-                str(calls),
-                "-nostdin",
-                "-timeout",
-                "120s",
-                "-trace_msg",
-                "-message_file",
-                str(log.with_suffix(".msg")),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=log.parent,
-        )
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return process
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"SIPp {scenario} did not start: {log.read_text(errors='replace')[-2000:]}")
+    source = next(p for p in (OWN_SCENARIOS / f"{scenario}.xml", SCENARIOS / f"{scenario}.xml") if p.exists())
+    return launch_sipp(log.parent, source, port=port, calls=calls, run_seconds=120, log=log,
+                       messages=log.with_suffix(".msg")).process
 
 
 @dataclass
@@ -361,3 +298,31 @@ class Bench:
     server: Server
     phone: Phone
     root: Path
+    relay: LocalRelay | None = None  # the server's rtpengine
+
+
+@contextmanager
+def running_bench(
+    root: Path, ports: Ports, config: PublishedConfig, log_prefix: str, ring_ms: int = 3000
+) -> Iterator[Bench]:
+    """The server on `config` and the phone (ringing `ring_ms`, then answering with PHONE_HZ and
+    listening for the page's tones); their logs are kept in ARTIFACTS as <log_prefix>-*.log."""
+    config_dir, secrets = write_config(root, config)
+    listen = ("--listen-hz", "440", str(MIC_HZ), str(PHONE_HZ))
+    phone = start_phone(ports.phone, root / "phone.log", "--tone-hz", str(PHONE_HZ), "--ring-ms", str(ring_ms), *listen)
+    relay = start_relay(root / "rtpengine.log")
+    try:
+        server = start_server(config_dir, secrets, root / "server.log", "--rtpengine", relay.ng)
+    except BaseException:
+        stop_process(phone.process)
+        relay.stop()
+        raise
+    try:
+        yield Bench(ports, server, phone, root, relay)
+    finally:
+        stop_process(server.process, 20)
+        stop_process(phone.process)
+        relay.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for log in root.glob("*.log"):
+            shutil.copy(log, ARTIFACTS / f"{log_prefix}-{log.name}")

@@ -41,6 +41,8 @@ async def hang_up(http: aiohttp.ClientSession, bench: Bench, call_id: str, origi
         await ws.send_json({"type": "hangup"})
         async for message in ws:
             event = message.json()
+            if event.get("type") != "state":
+                continue  # media events of a relayed call (answer, ringback)
             states.append(event["state"])
             if event["state"] == "ended":
                 break

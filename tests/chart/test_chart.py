@@ -3,7 +3,6 @@ is exactly enough for the operator to do its work."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import yaml
 from fixtures.operator import REPO, OperatorProcess, wait_for
 from guestgate_dev.cluster import DevCluster
 from guestgate_dev.cluster.cluster import ClusterError
+from support.golden import assert_golden
 
 CHART = REPO / "charts" / "guestgate"
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "chart"
@@ -37,10 +37,7 @@ def test_helm_lint(dev_cluster: DevCluster) -> None:
 def test_helm_template_matches_golden(dev_cluster: DevCluster, case: str) -> None:
     rendered = helm(dev_cluster, "template", "gg", str(CHART), "--namespace", "guestgate-system",
                     *TEMPLATE_CASES[case]).stdout
-    golden = GOLDEN / f"{case}.yaml"
-    if os.environ.get("GUESTGATE_UPDATE_GOLDEN"):
-        golden.write_text(rendered)
-    assert rendered == golden.read_text(), f"chart output for {case} changed: run `make golden`, read the diff"
+    assert_golden(GOLDEN / f"{case}.yaml", rendered, f"the chart rendered for {case}")
 
 
 def test_namespaced_install_gets_roles_not_a_cluster_role(dev_cluster: DevCluster) -> None:

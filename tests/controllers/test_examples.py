@@ -11,7 +11,7 @@ import yaml
 from fixtures.operator import Kubectl, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-FILES = ["guestcluster.yaml", "siptrunk-cucm.yaml", "siptrunk-cube.yaml", "guestlink-sales.yaml",
+FILES = ["brand-logo.yaml", "guestcluster.yaml", "siptrunk-cucm.yaml", "siptrunk-cube.yaml", "guestlink-sales.yaml",
          "guestlink-support.yaml", "guestlink-webinar.yaml"]
 
 pytestmark = pytest.mark.cluster
@@ -25,7 +25,8 @@ def _apply_examples(kube: Kubectl) -> None:
 def test_kustomization_builds_every_example(kube: Kubectl) -> None:
     built = list(yaml.safe_load_all(kube.cluster.kubectl("kustomize", str(EXAMPLES)).stdout))
     kinds = sorted(d["kind"] for d in built)
-    assert kinds == ["GuestCluster", "GuestLink", "GuestLink", "GuestLink", "Namespace", "SipTrunk", "SipTrunk"]
+    assert kinds == ["ConfigMap", "GuestCluster", "GuestLink", "GuestLink", "GuestLink", "Namespace", "SipTrunk",
+                     "SipTrunk"]
 
 
 def test_examples_make_children_and_status(kube: Kubectl) -> None:
@@ -43,6 +44,10 @@ def test_examples_make_children_and_status(kube: Kubectl) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert "guestgate.io/config-hash" in spec["template"]["metadata"]["annotations"]
+    # The logo ConfigMap is projected into the pods' config dir, where the pages serve it from.
+    (config,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    logo = {"name": "brand", "optional": True, "items": [{"key": "logo.svg", "path": "brand/brand/logo.svg"}]}
+    assert {"configMap": logo} in config["projected"]["sources"]
     assert sts["metadata"]["ownerReferences"][0]["kind"] == "GuestCluster"
 
     for kind, name in [("service", "contact-center-signal"), ("service", "contact-center-signal-pods"),
@@ -63,6 +68,8 @@ def test_examples_make_children_and_status(kube: Kubectl) -> None:
         return links if len(links) == 3 else None
 
     links = wait_for("three links in the published config", links_published)
+    webinar_link = next(entry for entry in links if entry["name"] == "launch-event")
+    assert (webinar_link["language"], webinar_link["autoCallAfterSeconds"]) == ("de", 5)
     assert {entry["path"] for entry in links} == {"/call/sales", f"/call/{kube.namespace}/support",
                                                   f"/call/{kube.namespace}/launch-event"}
     cm = kube.get("configmap", "contact-center-config")

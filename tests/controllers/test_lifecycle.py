@@ -145,7 +145,7 @@ def test_metrics_are_exported(operator: OperatorProcess) -> None:
 
 
 def test_only_the_trunk_peers_reach_the_sip_ports(kube: Kubectl) -> None:
-    kube.apply(cluster())
+    kube.apply(cluster(turn={"enabled": False}))  # the TURN pods' media rule: tests/controllers/test_turn.py
     policy = wait_for("the NetworkPolicy", lambda: kube.get("networkpolicy", "gc-signal"))
     assert [set(p["port"] for p in rule["ports"]) for rule in policy["spec"]["ingress"]] == [{"web", "admin"}]
     kube.apply(trunk())  # peer 127.0.0.1

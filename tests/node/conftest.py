@@ -20,7 +20,6 @@ import base64
 import json
 import logging
 import os
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -37,8 +36,8 @@ from guestgate_dev.cluster.components import WITH_NODE
 from guestgate_dev.cluster.images import BuiltImage, load_images
 from guestgate_dev.cluster.layout import CacheLayout
 from guestgate_dev.cluster.node import NodePaths
-from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import exclusive
+from guestgate_dev.support.sipp import Sipp, start_sipp
 
 log = logging.getLogger(__name__)
 
@@ -121,54 +120,19 @@ def release(node_cluster: Node) -> Iterator[str]:
 # --- a SIPp peer on the host address ------------------------------------------------------------
 
 
-@dataclass
-class HostSipp:
-    process: subprocess.Popen[bytes]
-    address: str
-    port: int
-    log: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_sipp(address: str, scenario: str, log_dir: Path, *, calls: int = 500, run_seconds: int = 900,
-               rtp_echo: bool = True) -> HostSipp:
-    """SIPp bound to the host address (what pods reach), answering ``calls`` calls at most and
-    stopping after ``run_seconds`` whatever happens."""
-    port = free_port(address=address)
-    media = free_port(address=address)
-    log_file = log_dir / f"sipp-{scenario}-{port}.log"
-    command = ["sipp", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-i", address, "-p", str(port),
-               "-mi", address, "-mp", str(media), "-m", str(calls), "-nostdin", "-timeout", f"{run_seconds}s",
-               "-t", "u1", "-trace_err", "-error_file", str(log_dir / f"sipp-{port}-errors.log")]
-    if rtp_echo:
-        command.append("-rtp_echo")
-    with log_file.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    time.sleep(0.5)
-    if process.poll() is not None:
-        raise AssertionError(f"SIPp did not start: {log_file.read_text(errors='replace')[-2000:]}")
-    return HostSipp(process, address, port, log_file)
-
-
 @pytest.fixture(scope="session")
-def sipp_peer(node_cluster: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostSipp]:
+def sipp_peer(node_cluster: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sipp]:
     """A CUBE-like peer (reliable 183 with SDP, answers, echoes RTP) on the host address."""
-    peer = start_sipp(node_cluster.host_address, "cube-reliable-183", tmp_path_factory.mktemp("sipp"))
+    # On the host address (what pods reach), answering 500 calls at most, stopping after 15 minutes.
+    peer = start_sipp(tmp_path_factory.mktemp("sipp"), "cube-reliable-183", address=node_cluster.host_address,
+                      calls=500, run_seconds=900, rtp_echo=True)
     try:
         yield peer
     finally:
         peer.stop()
 
 
-def example_manifests(node: Node, peer: HostSipp) -> list[dict[str, Any]]:
+def example_manifests(node: Node, peer: Sipp) -> list[dict[str, Any]]:
     """examples/ as `kubectl apply -k` would apply them, with what differs on this machine: the
     locally built signalling image and the trunk peers on the host's SIPp."""
     rendered = node.cluster.kubectl("kustomize", str(REPO / "examples")).stdout
@@ -187,7 +151,7 @@ def example_manifests(node: Node, peer: HostSipp) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def examples(node_cluster: Node, release: str, sipp_peer: HostSipp) -> Iterator[list[dict[str, Any]]]:
+def examples(node_cluster: Node, release: str, sipp_peer: Sipp) -> Iterator[list[dict[str, Any]]]:
     manifests = example_manifests(node_cluster, sipp_peer)
     node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                                      "items": manifests}))

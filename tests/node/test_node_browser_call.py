@@ -17,15 +17,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from conftest import CLUSTER, DEMO_NAMESPACE, REPO, SIGNAL_SELECTOR, Node, pod_ready
+from browser.chromium import Chromium
+from browser.harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Phone, env, write_tone_wav
+from conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, Node, pod_ready
 from fixtures.operator import wait_for
-
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from chromium import Chromium
-from harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Phone, env, write_tone_wav
-
-from guestgate_dev.demo.local import stop_process
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
 

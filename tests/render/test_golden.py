@@ -5,7 +5,6 @@ Refresh with `make golden` and read the diff: a golden file changes only on purp
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,9 @@ import pytest
 import yaml
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
-from guestgate.render import network, secrets, workload
+from guestgate.render import network, secrets, turn, workload
 from guestgate.render.config import render_published_config
+from support.golden import assert_golden
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "render"
 CASES = sorted(p.stem for p in (DATA / "input").glob("*.yaml"))
@@ -38,7 +38,12 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     links = [GuestLink.model_validate(d) for d in docs if d["kind"] == "GuestLink"]
     out: list[dict[str, Any]] = []
     for cluster in clusters:
-        published = render_published_config(cluster, trunks, links)
+        # The TURN Service as the API server would have it: a load balancer address, NodePorts.
+        observed = turn.service(cluster)
+        for index, port in enumerate(observed["spec"]["ports"]):
+            port["nodePort"] = 31000 + index
+        observed["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
+        published = render_published_config(cluster, trunks, links, turn.endpoint(cluster, observed))
         out += [
             workload.service_account(cluster),
             *secrets.config_maps(cluster, published),
@@ -51,6 +56,14 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
             workload.statefulset(cluster, published.cluster.pod_start_hash(), published.logo_files()),
         ]
+        if turn.enabled(cluster):
+            out += [
+                turn.shared_secret(cluster, b"fixed-turn-secret"),
+                turn.config_map(cluster, ["10.244.0.12", "10.244.0.11"]),
+                turn.service(cluster),
+                turn.network_policy(cluster),
+                turn.deployment(cluster),
+            ]
     return out
 
 
@@ -58,11 +71,7 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_golden(case: str) -> None:
     docs = list(yaml.safe_load_all((DATA / "input" / f"{case}.yaml").read_text()))
     rendered = yaml.dump_all(render_case(docs), Dumper=_GoldenDumper, sort_keys=True, width=120)
-    golden = DATA / "output" / f"{case}.yaml"
-    if os.environ.get("GUESTGATE_UPDATE_GOLDEN"):
-        golden.write_text(rendered)
-    assert golden.exists(), f"no golden file for {case}: run `make golden`"
-    assert rendered == golden.read_text(), f"{case} differs from its golden file: run `make golden`, read the diff"
+    assert_golden(DATA / "output" / f"{case}.yaml", rendered, f"the children rendered for {case}")
 
 
 def test_there_are_golden_cases() -> None:

@@ -39,7 +39,7 @@ def test_sip_sources_and_condition(case: str, trunks: list[Any], cidrs: tuple[st
 
 
 def test_policy_rules() -> None:
-    gc = cluster()
+    gc = cluster(turn={"enabled": False})  # the TURN pods' rule: tests/render/test_turn.py
     closed = _rules(sip_network_policy(gc, SipSources((), ())))
     assert len(closed) == 1 and {p["port"] for p in closed[0]["ports"]} == {"web", "admin"}
     only = _rules(sip_network_policy(gc, SipSources(("10.0.0.1/32",), ())))

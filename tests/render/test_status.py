@@ -90,3 +90,41 @@ def test_link_status(case: str, facts: LinkFacts, spec: dict[str, object], phase
 def test_status_differs_ignores_keys_it_does_not_own() -> None:
     assert not status_differs({"phase": "Active", "lastHealthCheck": {"x": 1}}, {"phase": "Active"})
     assert status_differs({"phase": "Active"}, {"phase": "Expired"})
+
+
+SERVING = [
+    # (case, spec, serving (pods serving, ready pods), status, reason, message part)
+    ("not_known_yet", {}, None, "True", "Active", "can be called"),
+    ("no_pod_ready", {}, (0, 0), "True", "Active", "no signalling pod is ready yet"),
+    ("every_ready_pod_serves_it", {}, (3, 3), "True", "Active", "served by 3 of 3 ready signalling pods"),
+    ("some_pods_lag", {}, (1, 3), "Unknown", "Publishing", "1 of 3 ready signalling pods serve it so far"),
+    ("withdrawal_in_progress", {"enabled": False}, (2, 3), "False", "Disabled", "withdrawing: 2 of 3"),
+    ("withdrawn_everywhere", {"enabled": False}, (3, 3), "False", "Disabled", "gone from all 3 ready"),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "serving", "status", "reason", "part"), [row[1:] for row in SERVING], ids=[row[0] for row in SERVING]
+)
+def test_published_says_how_many_ready_pods_serve_the_generation(
+    spec: dict[str, object], serving: tuple[int, int] | None, status: str, reason: str, part: str
+) -> None:
+    out = link_status(link(**spec), LinkFacts(cluster(), trunk(), None, serving), NOW)
+    published = _condition(out, "Published")
+    assert (published["status"], published["reason"]) == (status, reason)
+    assert part in str(published["message"])
+
+
+def test_a_served_link_keeps_its_count_while_its_generation_stays() -> None:
+    first = link_status(link(), LinkFacts(cluster(), trunk(), None, (3, 3)), NOW)
+    # A pod restarts elsewhere: 2 of 2 ready serve it. Same generation: nothing to write.
+    served = link().model_copy(update={"status": first})
+    again = link_status(served, LinkFacts(cluster(), trunk(), None, (2, 2)), NOW)
+    assert not status_differs(first, again)
+    assert "3 of 3" in str(_condition(again, "Published")["message"])
+
+
+def test_cluster_status_says_which_config_the_pods_serve() -> None:
+    gc = cluster()
+    status = cluster_status(gc, render_published_config(gc, [], []), "h", 3, NOW, serving=("d1g3st", 2))
+    assert (status["configDigest"], status["podsServingConfig"]) == ("d1g3st", 2)

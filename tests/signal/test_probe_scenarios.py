@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.signal_helpers import REPO, SCENARIOS, SIPP, ProbeRun, SippFactory, free_port, guestgate_env, run_probe
+from guestgate_dev.support.sipp import sipp_command
+from support.signal_helpers import REPO, ProbeRun, SippFactory, free_port, guestgate_env, run_probe
 
 FAST = ("--media-seconds", "1", "--timeout", "4")
 
@@ -183,8 +184,7 @@ def test_the_cube_scenario_drops_a_caller_that_never_pracks(sipp: SippFactory, t
     cube = sipp("cube-reliable-183")
     trace = tmp_path / "cucm-to-cube.log"
     caller = subprocess.run(
-        [SIPP, "-sf", str(SCENARIOS / "uac-no-prack.xml"), "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1",
-         "-nostdin", "-timeout", "15s", "-trace_msg", "-message_file", str(trace), cube.peer],
+        sipp_command("uac-no-prack", port=free_port(), calls=1, run_seconds=15, messages=trace, remote=cube.peer),
         capture_output=True, timeout=30, check=False,
     )
     assert caller.returncode == 0, caller.stdout[-2000:]

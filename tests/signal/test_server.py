@@ -29,6 +29,8 @@ from guestgate.config.schema import (
 )
 from guestgate.render.workload import SIGNAL_UID
 from guestgate.signal.admin_client import AdminClient, AdminError
+from guestgate_dev.support.signal import signal_command
+from guestgate_dev.support.wait import wait_for
 from support.scanner_netns import ScannerNamespace
 from support.signal_helpers import SippFactory, free_port
 from support.signal_server import TOKEN, SignalProcess, sip_exchange, sip_message, start_signal
@@ -63,17 +65,6 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
-
-
-def wait_for(predicate: Any, timeout: float, step: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return value
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:
@@ -119,7 +110,7 @@ def test_keepalive_up_down_and_failover(server_factory: Any, sipp: SippFactory) 
         peers = {p["peer"]: p["up"] for p in body["peers"]}
         return body if None not in peers.values() else None
 
-    body = wait_for(states, 10)
+    body = wait_for("both peers pinged", states, 10)
     assert body, server.logs()[-2000:]
     assert {p["peer"]: p["up"] for p in body["peers"]} == {f"127.0.0.1:{dead}": False, responder.peer: True}
     assert body["up"] is True
@@ -223,7 +214,8 @@ def test_non_peers_get_nothing(server_factory: Any) -> None:
     assert server.request("GET", "/v1/status")[1]["peerFilter"] == {"udp": "filtered", "tcp": "filtered"}
     # The same request from an address that became a peer is answered: the filter follows the config.
     server.write_trunks([trunk("cucm", peer(5060, host="127.0.0.2"), peer(5060, host="127.0.0.1"))])
-    assert wait_for(lambda: sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp", timeout=0.5), 10)
+    assert wait_for("an answer to OPTIONS",
+                    lambda: sip_exchange(port, sip_message("OPTIONS", port, 5999), "udp", timeout=0.5), 10)
     reply = sip_exchange(port, sip_message("OPTIONS", port, 5999, "TCP"), "tcp")
     assert reply and reply[-1].startswith(b"SIP/2.0 200"), reply
     # A peer calling in is refused cleanly (GuestGate places calls), whatever it sends.
@@ -266,7 +258,8 @@ def test_a_scanner_gets_nothing_while_the_peer_is_served(
                                  host=scanner.host_ip)
             assert reply and reply[-1].startswith(b"SIP/2.0 200"), (transport, reply)
         server.write_trunks([trunk("cucm", peer(responder.port), peer(5060, host=scanner.scanner_ip), keepalive=1)])
-        assert wait_for(lambda: scanner.exchange("OPTIONS", port, "udp", timeout=0.5)["replies"], 10)
+        assert wait_for("the scanner's answer",
+                        lambda: scanner.exchange("OPTIONS", port, "udp", timeout=0.5)["replies"], 10)
         assert scanner.exchange("OPTIONS", port, "udp")["replies"][-1].startswith("SIP/2.0 200")  # type: ignore[index]
         assert server.alive(), server.logs()[-3000:]
     finally:
@@ -346,7 +339,7 @@ def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFact
     digest = server.request("GET", "/v1/status")[1]["config"]["digest"]
     changed = trunk("cube", peer(cube.port), media=4, codecs=("PCMA", "PCMU"))
     server.write_trunks([changed, trunk("other", peer(free_port()))])
-    assert wait_for(lambda: server.request("GET", "/v1/status")[1]["config"]["digest"] != digest, 5)
+    assert wait_for("the new digest", lambda: server.request("GET", "/v1/status")[1]["config"]["digest"] != digest, 5)
     caller.join(20)
     assert not caller.is_alive()
     assert result["outcome"] == "OK", result
@@ -357,7 +350,7 @@ def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFact
     assert len(server.request("GET", "/v1/trunks")[1]["trunks"]) == 2
 
     (server.config_dir / "trunks.json").write_text("{ not json")
-    status = wait_for(lambda: server.request("GET", "/v1/status")[1]["config"]["error"], 5)
+    status = wait_for("the config error", lambda: server.request("GET", "/v1/status")[1]["config"]["error"], 5)
     assert "trunks.json: not valid JSON" in status, status
     assert "guestgate_config_reload_errors_total 1.0" in str(server.request("GET", "/metrics", token=None)[1])
     assert len(server.request("GET", "/v1/trunks")[1]["trunks"]) == 2  # the last good one stays
@@ -366,15 +359,14 @@ def test_reload_during_a_call_keeps_the_call(server_factory: Any, sipp: SippFact
 
 def test_bad_config_at_start_exits_2(tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     from support.signal_helpers import guestgate_env
 
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "cluster.json").write_text('{"namespace": "gg"}')
     done = subprocess.run(
-        [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(tmp_path / "config")],
-        capture_output=True, text=True, timeout=30, env=guestgate_env(), check=False,
+        signal_command(tmp_path / "config"), capture_output=True, text=True, timeout=30, env=guestgate_env(),
+        check=False,
     )
     assert done.returncode == 2
     assert "cluster" in done.stderr and "Traceback" not in done.stderr
@@ -414,7 +406,7 @@ def test_digest_credentials_from_the_secrets_dir(
     (creds / "gg.pbx.password").write_text(password)
     # Credentials are read on (re)load: touch the config so the server picks them up.
     server.write_trunks([with_auth.model_copy(update={"platform": "asterisk"})])
-    assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/pbx")[1]["error"] == "", 5)
+    assert wait_for("the trunk error cleared", lambda: server.request("GET", "/v1/trunks/gg/pbx")[1]["error"] == "", 5)
     status, result = server.request("POST", "/v1/trunks/gg/pbx/health-check", {"destinations": ["local"]})
     assert status == 200, result
     assert result["outcome"] == outcome, result["podHealth"]
@@ -453,7 +445,8 @@ def test_health_check_fails_over_to_the_peer_that_answers(server_factory: Any, s
     cube = sipp("cube-reliable-183", rtp_echo=True, calls=1000, extra=("-aa",))
     dead = free_port()
     server = server_factory(trunk("cube", peer(dead), peer(cube.port), keepalive=1))
-    assert wait_for(lambda: server.request("GET", "/v1/trunks/gg/cube")[1]["activePeer"] == cube.peer
+    assert wait_for("failover to the live peer",
+                    lambda: server.request("GET", "/v1/trunks/gg/cube")[1]["activePeer"] == cube.peer
                     and server.request("GET", "/v1/trunks/gg/cube")[1]["peers"][0]["up"] is False, 10)
     status, result = server.request("POST", "/v1/trunks/gg/cube/health-check", {"destinations": ["local"]})
     assert status == 200 and result["outcome"] == "OK", result
@@ -469,8 +462,44 @@ def test_sigterm_during_a_call_ends_cleanly(server_factory: Any, sipp: SippFacto
 
     caller = threading.Thread(target=check)
     caller.start()
-    assert wait_for(lambda: "call placed" in server.logs(), 5)
+    assert wait_for("the call logged", lambda: "call placed" in server.logs(), 5)
     server.process.terminate()
     assert server.process.wait(10) == 0, server.logs()[-3000:]
     caller.join(15)
     assert "Traceback" not in server.logs() and "Assertion" not in server.logs()
+
+
+def test_a_pushed_configuration_is_served_at_once(server_factory: Any, sipp: SippFactory) -> None:
+    from guestgate.config.schema import PublishedConfig, TrunksFile, files_digest
+
+    cube = sipp("cube-reliable-183", rtp_echo=True, calls=1)
+    server = server_factory(trunk("old", peer(free_port())))
+    status, before = server.request("GET", "/v1/status")
+    assert status == 200 and before["config"]["source"] == "disk" and before["ready"] is True
+    # A trunk whose peer name does not resolve beside one that works.
+    dead = trunk("dead", peer(5060, host="cucm-pub.invalid"))
+    both = TrunksFile(trunks=(trunk("cube", peer(cube.port)), dead))
+    files = PublishedConfig(cluster=server.cluster, trunks=both).files()
+    status, answer = server.request("PUT", "/v1/config", {"files": files})
+    assert status == 200, answer
+    assert answer == {"digest": files_digest(files), "applied": True}
+    status, after = server.request("GET", "/v1/status")
+    assert after["config"] == {"digest": files_digest(files), "error": "", "source": "pushed"}
+    assert [t["trunk"] for t in after["trunks"]] == ["gg/cube", "gg/dead"]  # no reload wait, no DNS wait
+    assert server.request("PUT", "/v1/config", {"files": files})[1]["applied"] is False
+    status, result = server.request("POST", "/v1/trunks/gg/cube/health-check", {"destinations": ["local"]})
+    assert status == 200 and result["outcome"] == "OK", result
+    status, refused = server.request("POST", "/v1/trunks/gg/dead/health-check", {"destinations": ["local"]})
+    assert status == 200 and refused["outcome"] == "NOT_PLACED", refused
+    assert "peer name cucm-pub.invalid" in refused["calls"][0]["error"], refused
+    # Refused pushes change nothing and say why; only the operator's token may push.
+    status, bad = server.request("PUT", "/v1/config", {"files": {**files, "trunks.json": "{"}})
+    assert status == 400 and "trunks.json: not valid JSON" in bad["error"]
+    assert server.request("PUT", "/v1/config", {"files": "nope"})[0] == 400
+    assert server.request("PUT", "/v1/config", {"files": files}, token=None)[0] == 401
+    assert server.request("GET", "/v1/status")[1]["config"]["digest"] == files_digest(files)
+    # The mounted ConfigMap catching up with the push changes nothing.
+    for name, text in files.items():
+        (server.config_dir / name).write_text(text)
+    time.sleep(1.5)  # three reload polls
+    assert server.request("GET", "/v1/status")[1]["config"]["source"] == "pushed"

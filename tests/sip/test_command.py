@@ -297,3 +297,26 @@ def test_mangled_traces_never_crash() -> None:
         assert render_text(report).startswith("outcome: ")
         outcomes["read"] += 1
     assert outcomes["read"] > 50 and outcomes["refused"] > 50, outcomes
+
+
+def test_a_call_split_across_ring_buffer_files_is_one_call(tmp_path: Path) -> None:
+    """tcpdump -C / tshark -b cut a call where a file filled up: given in any order, the pieces
+    (same Call-ID, one after the other in time) are one call again, judged as a whole."""
+    call = prack_missing_cucm_cube()
+    head, tail = Call(CUCM, CUBE), Call(CUCM, CUBE)
+    head.messages, tail.messages = call.messages[:3], call.messages[3:]
+    first, second = tmp_path / "ring_00001.pcap", tmp_path / "ring_00002.pcap"
+    first.write_bytes(as_pcap(head))
+    second.write_bytes(as_pcap(tail))
+    for order in ((first, second), (second, first)):
+        result = guestgate("diagnose", "--json", *map(str, order))
+        assert result.returncode == 1, result.stdout[-2000:]
+        document = json.loads(result.stdout)
+        assert document["outcome"] == "PRACK_MISSING" and len(document["calls"]) == 1
+        assert [m["from"] for m in document["ladder"]] == ["caller", "callee", "callee", "callee", "caller",
+                                                           "callee", "caller"]
+        assert any("one call split across files" in note for note in document["notes"])
+    # Both ends' captures of one call overlap in time: two views, never joined.
+    (tmp_path / "copy.pcap").write_bytes(as_pcap(call))
+    both = guestgate("diagnose", "--json", str(tmp_path / "copy.pcap"), str(first))
+    assert len(json.loads(both.stdout)["calls"]) == 2

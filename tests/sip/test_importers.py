@@ -331,3 +331,49 @@ def test_banner_lines(line: str, reader: str, expected: tuple[object, ...]) -> N
         assert banner.time == pytest.approx(time)
     elif reader == "asterisk":
         assert banner.time is not None  # the log stamp, whichever form
+
+
+def test_a_mail_thread_quoting_the_call_with_prose_between() -> None:
+    """A ticket as mail clients quote it: every line of the trace behind "> " (a blank line just
+    ">"), the sender's remarks between the messages, one remark glued under a message."""
+    call = prack_missing_cucm_cube()
+    parts = ["Hello support,", "", "the CUBE team sent us the trace below, can you have a look?", "",
+             "On Mon, 30 Sep 2013 at 13:02, Voice Team wrote:"]
+    for number, sent in enumerate(call.messages):
+        lines = sent.text.split("\r\n")
+        if number == 4:  # the ACK: a remark right under its last header, no blank line between
+            lines = [*lines[:-2], "(the call connected here)"]
+        parts += ["> " + line if line else ">" for line in lines]
+        parts += [f"> -- message {number + 1} of {len(call.messages)} --", ">"]
+    parts += ["", "Regards,", "Sam"]
+    imported = import_bytes("\n".join(parts).encode(), "mail.txt")
+    ladder = imported.ladders[0]
+    assert [m.message.start_line for m in ladder.messages] == [s.text.split("\r\n", 1)[0] for s in call.messages]
+    assert ladder.messages[0].message.sdp is not None and ladder.messages[2].message.rseq == 5461
+    assert any("is not a header line, so the headers of the message" in note and "(the call connected" in note
+               for note in imported.notes), imported.notes
+    assert any("lines are not SIP and were skipped" in note for note in imported.notes)
+    report = diagnose(imported.ladders)
+    assert report.outcome == "PRACK_MISSING" and exit_code(report) == 1
+
+
+def test_compressed_hep_cannot_inflate_past_the_trace_limit() -> None:
+    """A small file of compressed HEP packets that would inflate to gigabytes is refused once the
+    inflated total passes what a trace may hold (64 MiB), as one clear InputError."""
+    start = b"OPTIONS sip:probe@10.0.0.2 SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    bomb = hep_packet(("10.0.0.1", 5060), ("10.0.0.2", 5060), 1000.0, start + b" " * 60_000, compress=True)
+    assert len(bomb) < 400
+    with pytest.raises(InputError, match="inflate to more than 64 MiB"):
+        import_bytes(bomb * 1200, "bomb.hep")
+    in_pcap = import_bytes(as_hep_pcap(no_answer_480()), "fine.pcap")  # a normal capture is untouched
+    assert not any("could not be read" in note for note in in_pcap.notes)
+
+
+def test_console_colours_are_taken_off() -> None:
+    """fs_cli and `asterisk -r` colour their lines; a paste from the console keeps the escapes."""
+    plain = as_freeswitch(prack_missing_asterisk_freeswitch_5xx())
+    coloured = "".join(f"\x1b[0;36m{line}\x1b[0m\n" if line.startswith(("recv", "send")) else f"\x1b[32m{line}\n"
+                       for line in plain.splitlines())
+    imported = import_bytes(coloured.encode(), "fs_cli.txt")
+    assert imported.format == "freeswitch"
+    assert diagnose(imported.ladders).outcome == "PRACK_MISSING"

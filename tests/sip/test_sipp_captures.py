@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dpkt
@@ -24,7 +24,8 @@ import pytest
 from sip_builder import _frame, rtp
 
 from guestgate.sip.diagnosis import Report, diagnose
-from guestgate.sip.importers import load_file
+from guestgate.sip.importers import import_bytes, load_file
+from guestgate_dev.support.sipp import sipp_command
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
@@ -96,6 +97,7 @@ class Recorder:
 class Recorded:
     capture: Path
     message_log: Path  # the caller's SIPp -trace_msg log: the text form of the same call
+    sip_ports: tuple[int, int]  # the caller's and the callee's SIP ports
 
 
 def place_call(tmp_path: Path, callee: str, *, echo: bool = True, tool: str = "tcpdump") -> Recorded:
@@ -105,13 +107,11 @@ def place_call(tmp_path: Path, callee: str, *, echo: bool = True, tool: str = "t
     capture = tmp_path / ("call.pcapng" if tool == "tshark" else "call.pcap")
     ports = [sip, sip + 1, *range(caller_media, caller_media + 4), *range(callee_media, callee_media + 4)]
     recorder = Recorder(tool, capture, ports)
-    common = ["-i", "127.0.0.1", "-m", "1", "-timeout", "15", "-timeout_error", "-trace_msg",
-              "-nostdin"]
-    uas_command = [SIPP, "-sf", str(SCENARIOS / callee), "-p", str(sip + 1), "-mp", str(callee_media),
-                   "-message_file", str(tmp_path / "callee.log"), *common] + (["-rtp_echo"] if echo else [])
-    uac_command = [SIPP, "-sf", str(SCENARIOS / "uac.xml"), "-p", str(sip), "-mp", str(caller_media),
-                   "-s", "00412256731", "-message_file", str(tmp_path / "caller.log"), *common,
-                   f"127.0.0.1:{sip + 1}"]
+    uas_command = sipp_command(SCENARIOS / callee, port=sip + 1, media_port=callee_media, calls=1, run_seconds=15,
+                               rtp_echo=echo, messages=tmp_path / "callee.log", extra=["-timeout_error"])
+    uac_command = sipp_command(SCENARIOS / "uac.xml", port=sip, media_port=caller_media, calls=1, run_seconds=15,
+                               messages=tmp_path / "caller.log", extra=["-timeout_error", "-s", "00412256731"],
+                               remote=f"127.0.0.1:{sip + 1}")
     uas = subprocess.Popen(uas_command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.3)  # the callee must listen before the INVITE goes out
@@ -123,7 +123,7 @@ def place_call(tmp_path: Path, callee: str, *, echo: bool = True, tool: str = "t
             uas.wait(timeout=5)
         recorder.stop()
     assert uac.returncode == 0, uac.stderr.decode(errors="replace")[-2000:]
-    return Recorded(capture=capture, message_log=tmp_path / "caller.log")
+    return Recorded(capture=capture, message_log=tmp_path / "caller.log", sip_ports=(sip, sip + 1))
 
 
 def _shape(report: Report) -> list[tuple[str, str, tuple[int, ...]]]:
@@ -169,3 +169,20 @@ def test_capture_shows_one_way_audio_the_text_cannot(tmp_path: Path) -> None:
     media = capture_report.ladders[0].media
     assert media is not None and media.from_caller and media.from_callee == 0
     assert text_report.outcome == "OK"  # media is unknown in a message log, so never guessed
+
+
+@pytest.mark.parametrize("form", [["-V"], ["-O", "sip"], ["-T", "json"]], ids=" ".join)
+def test_tshark_output_of_a_real_call_gives_the_same_findings(tmp_path: Path, form: list[str]) -> None:
+    """The field failure placed with SIPp, recorded with tcpdump, then printed by tshark itself in
+    each form an engineer pastes: the same ladder and findings as the capture."""
+    recorded = place_call(tmp_path, "uas-reliable-drop.xml")
+    decode = [arg for port in recorded.sip_ports for arg in ("-d", f"udp.port=={port},sip")]
+    printed = subprocess.run([shutil.which("tshark") or "/usr/bin/tshark", "-r", str(recorded.capture), *decode,
+                              "-Y", "sip", *form], capture_output=True, timeout=120, check=True).stdout
+    from_capture = load_file(recorded.capture)
+    from_tshark = import_bytes(printed, "tshark output")
+    assert from_tshark.format == ("tshark-json" if "json" in form else "tshark")
+    capture_ladder, tshark_ladder = from_capture.ladders[0], from_tshark.ladders[0]
+    assert [(m.message.start_line, m.sender, m.src, m.dst) for m in tshark_ladder.messages] == \
+        [(m.message.start_line, m.sender, m.src, m.dst) for m in capture_ladder.messages]
+    assert _shape(diagnose(from_tshark.ladders)) == _shape(diagnose([replace(capture_ladder, media=None)]))

@@ -14,8 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SEND = HERE / "sip_send.py"
+TESTS = Path(__file__).resolve().parents[1]  # support.sip_send runs with tests/ as its working folder
 
 
 def _ip(*args: str) -> None:
@@ -55,7 +54,8 @@ class ScannerNamespace:
                 "exec",
                 self.name,
                 sys.executable,
-                str(SEND),
+                "-m",
+                "support.sip_send",
                 self.host_ip,
                 str(port),
                 method,
@@ -64,6 +64,7 @@ class ScannerNamespace:
             ],
             check=True,
             capture_output=True,
+            cwd=TESTS,
             timeout=timeout + 20,
             text=True,
         )

@@ -7,7 +7,6 @@ import os
 import select
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +22,8 @@ from guestgate.config.schema import (
     TrunkProfile,
     TrunksFile,
 )
-from guestgate_dev.support.process import as_unprivileged
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import launch_signal_server, signal_command
 from support.signal_helpers import free_port, guestgate_env
 
 TOKEN = "test-admin-token-0123456789"
@@ -89,13 +89,7 @@ class SignalProcess:
         return self.stderr_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, 10)
 
 
 def self_signed(directory: Path) -> None:
@@ -128,26 +122,12 @@ def start_signal(
     token_file = root / "secrets" / ADMIN_TOKEN_FILE
     token_file.parent.mkdir(parents=True, exist_ok=True)
     token_file.write_text(TOKEN)
-    stderr_path = root / "signal.log"
-    cmd = [sys.executable, "-m", "guestgate", "signal", "--config-dir", str(root / "config"),
-           "--bind", bind, "--reload-seconds", "0.5", "--pod-name", "edge-0", "--web-port", "0"]
     if uid is not None:
         for path in [root / "secrets", *(root / "secrets").rglob("*")]:  # as fsGroup gives a pod its Secrets
             os.chown(path, uid, uid)
-        cmd = as_unprivileged(cmd, uid)
-    with stderr_path.open("wb") as err:
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                                   env=guestgate_env())
-    server = SignalProcess(process, root, cluster, stderr_path, bind)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if "guestgate signal: ready" in server.logs():
-            return server
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    server.stop()
-    raise AssertionError(f"guestgate signal did not start:\n{server.logs()[-3000:]}")
+    command = signal_command(root / "config", bind=bind, reload_seconds=0.5, pod_name="edge-0", web_port=0)
+    started = launch_signal_server(command, root / "signal.log", uid=uid, env=guestgate_env()).wait_ready(20)
+    return SignalProcess(started.process, root, cluster, started.log, bind)
 
 
 def sip_exchange(port: int, message: bytes, transport: str = "udp", timeout: float = 3.0, host: str = "127.0.0.1",

@@ -1,15 +1,12 @@
 """Send one SIP request and print the replies as JSON (run inside a network namespace).
 
-python sip_send.py HOST PORT METHOD udp|tcp TIMEOUT
+cd tests && python -m support.sip_send HOST PORT METHOD udp|tcp TIMEOUT
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
 
 from support.signal_server import sip_exchange, sip_message
 

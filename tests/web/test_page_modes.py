@@ -111,7 +111,7 @@ async def test_widget_mode_is_compact_and_knows_who_may_talk_to_it(client: TestC
     assert settings["allowedOrigins"] == ["https://call.example.com", SHOP, SITE]
     assert settings["autoCallAfterSeconds"] == 5
     policy = reply.headers["Content-Security-Policy"]
-    assert f"frame-ancestors 'self' https://call.example.com {SHOP} {SITE}" in policy
+    assert policy.endswith(f"frame-ancestors 'self' {SHOP} {SITE}")
     page = await (await client.get("/call/sales")).text()
     assert 'class="page"' in page and settings_of(page)["widget"] is False
 
@@ -122,9 +122,7 @@ async def test_a_refused_widget_tells_the_host_why(client: TestClient) -> None: 
     assert reply.status == 404 and 'class="widget"' in body
     assert settings_of(body)["error"] == {"code": "unknown", "text": "This call link does not exist"}
     assert '<script src="/_gg/static/widget.js"></script>' in body
-    assert "frame-ancestors 'self' https://call.example.com https://www.example.com" in reply.headers[
-        "Content-Security-Policy"
-    ]
+    assert reply.headers["Content-Security-Policy"].endswith("frame-ancestors 'self' https://www.example.com")
 
 
 async def test_the_clusters_look_and_a_links_override(client: TestClient) -> None:  # type: ignore[type-arg]
@@ -142,6 +140,13 @@ async def test_the_clusters_look_and_a_links_override(client: TestClient) -> Non
     policy = shop.headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://cdn.example.com;" in policy
     assert "script-src 'self';" in policy and "style-src 'self';" in policy
+
+
+async def test_a_configmap_logo_not_there_is_left_out(tmp_path: Path) -> None:
+    state = WebState(source=lambda: CONFIG, clock=lambda: 1_800_000_000.0, config_dir=tmp_path)
+    async with TestClient(TestServer(build_app(state))) as bare:
+        body = await (await bare.get("/call/sales")).text()
+    assert "<img" not in body and '<p class="brand-title">Example Corp</p>' in body
 
 
 async def test_the_theme_style_sheet_takes_only_colours(client: TestClient) -> None:  # type: ignore[type-arg]

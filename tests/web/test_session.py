@@ -26,10 +26,17 @@ class FakeEngine:
         self.hung_up = 0
         self.digits: list[str] = []
         self.handle: CallHandle | None = None
+        self.relay_sdp: str | None = None
 
     async def place_call(
-        self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
+        self,
+        trunk_id: str,
+        number: str,
+        peer: PeerConfig | None = None,
+        caller_name: str | None = None,
+        relay_sdp: str | None = None,
     ) -> CallHandle:
+        self.relay_sdp = relay_sdp
         if self.fail:
             raise RuntimeError("the SIP engine is not running")
         self.placed.append((trunk_id, number, peer))

@@ -36,8 +36,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["guestclusters/status", "siptrunks/status", "guestlinks/status"]
   verbs: ["get", "patch"]
 - apiGroups: [""]
-  resources: ["configmaps", "services", "serviceaccounts"]
+  resources: ["configmaps", "serviceaccounts"]
   verbs: ["get", "create", "patch"]
+- apiGroups: [""]
+  # watch: a TURN Service's load balancer address; delete: the TURN children when spec.turn is off.
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["delete"]
 - apiGroups: [""]
   # get: trunk credentials are copied from the Secret a SipTrunk names; create/patch: the
   # cluster's own generated Secrets.
@@ -52,10 +59,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: ["apps"]
+  # the managed TURN server (coturn)
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "create", "patch"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "create", "patch", "delete"]
 {{- end -}}

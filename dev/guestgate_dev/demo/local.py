@@ -27,6 +27,8 @@ import guestgate
 from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES, SIGNING_KEY_FILE
 from guestgate_dev.cluster import DevCluster
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.signal import launch_signal_server, signal_command
 
 DEMO_CLUSTER = "local"
 DEMO_TRUNK = "demo-phone"
@@ -108,17 +110,6 @@ def _env() -> dict[str, str]:
     package_root = str(Path(guestgate.__file__).resolve().parents[1])  # operator/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     return env
-
-
-def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 def _size(path: Path) -> int:
@@ -226,35 +217,11 @@ class LocalSignal:
         return "not checked yet"
 
     def start_server(self) -> None:
-        log = self.logs / "signal.log"
-        offset = _size(log)
-        self.server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "guestgate.pod.serve",
-                "--config-dir",
-                str(self.config_dir),
-                "--secrets-dir",
-                str(self.secrets_dir),
-                "--bind",
-                "127.0.0.1",
-                "--reload-seconds",
-                "1",
-                "--web-metrics",
-            ],
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=_env(),
-        )
-        self._wait_log(
-            log,
-            offset,
-            re.compile(r"ready sip=\S+ web=127\.0\.0\.1:" + str(self.ports.web)),
-            self.server,
-            "the signalling server",
-        )
+        command = signal_command(self.config_dir, secrets_dir=self.secrets_dir, reload_seconds=1,
+                                 extra=["--web-metrics"])
+        started = launch_signal_server(command, self.logs / "signal.log", env=_env(), append=True)
+        self.server = started.process
+        started.wait_ready(START_TIMEOUT)
 
     def check(self) -> str | None:
         """None while both processes run, else which one exited."""

@@ -23,12 +23,15 @@ from typing import Any
 
 import yaml
 
+from guestgate.config.schema import TRUNKS_FILE, files_digest, is_links_file
+from guestgate.render import names
 from guestgate_dev.cluster import DevCluster
 from guestgate_dev.cluster.components import WITH_NODE
 from guestgate_dev.cluster.images import load_images
 from guestgate_dev.cluster.node import NodePaths
-from guestgate_dev.demo.local import stop_on_signals, stop_process
+from guestgate_dev.demo.local import stop_on_signals
 from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
 
 REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "guestgate-demo"
@@ -60,6 +63,39 @@ def _answers(url: str) -> bool:
             return status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def served_everywhere(status: dict[str, Any], files: dict[str, str], phone: str) -> str | None:
+    """A line saying so once a call through the demo link would connect: the rendered
+    configuration (the ConfigMaps' `files`) has the demo link and the demo trunk towards the
+    phone's current address, and every signalling pod is ready and serves exactly that
+    configuration (the GuestCluster's status, which the operator keeps from the pods' own word).
+    Else None. Pure, for the tables."""
+    trunks = json.loads(files.get(TRUNKS_FILE, "{}")).get("trunks", [])
+    trunk = next((t for t in trunks if t.get("id") == f"{NAMESPACE}/demo-phone"), None)
+    peers = [f"{p.get('host')}:{p.get('port')}" for p in (trunk or {}).get("peers", [])]
+    has_link = any(
+        link.get("path") == f"/call/{LINK}"
+        for name, text in files.items() if is_links_file(name)
+        for link in json.loads(text).get("links", [])
+    )
+    replicas = int(status.get("replicas") or 0)
+    if not (trunk and peers[:1] == [phone] and has_link and replicas):
+        return None
+    if status.get("configDigest") != files_digest(files):
+        return None
+    if not (status.get("readyReplicas") == replicas == status.get("podsServingConfig")):
+        return None
+    return f"all {replicas} signalling pods serve the demo link and trunk (config {status['configDigest']})"
+
+
+def _served(cluster: DevCluster, phone: str) -> str | None:
+    items = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "configmaps", "-o", "json").stdout)["items"]
+    ours = {names.config_map_name(CLUSTER)} | {names.links_config_map_name(CLUSTER, i) for i in range(1, 16)}
+    files = {k: v for cm in items if cm["metadata"]["name"] in ours for k, v in (cm.get("data") or {}).items()}
+    done = cluster.kubectl("-n", NAMESPACE, "get", "guestcluster", CLUSTER, "-o", "json", check=False)
+    status = (json.loads(done.stdout).get("status") or {}) if done.returncode == 0 else {}
+    return served_everywhere(status, files, phone)
 
 
 def demo_objects(host: str, phone_port: int, origin: str) -> list[dict[str, Any]]:
@@ -122,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
         cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": demo_objects(
             host, phone_port, origin)}))
         url = f"{origin}/call/{LINK}"
-        step("waiting for 3 signalling pods Ready and the link served")
-        _wait("the link page", lambda: _answers(url), stop, timeout=300)
+        step("waiting for 3 signalling pods Ready, each serving the demo link and trunk")
+        step(_wait("every pod serving the current configuration", lambda: _served(cluster, f"{host}:{phone_port}"),
+                   stop, timeout=300))
+        _wait("the link page", lambda: _answers(url), stop, timeout=60)
         print(cluster.kubectl("-n", NAMESPACE, "get", "pods,guestgate", "-o", "wide").stdout, flush=True)
         step(f"ready in {time.monotonic() - started:.0f}s; logs: {logs}")
         print(f"\n   Open this link in a browser on this machine and click Call:\n\n      {url}\n", flush=True)

@@ -174,3 +174,16 @@ def wait_ready(
             return False
         time.sleep(interval)
     return False
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """Terminate a child this process started (SIGTERM, then SIGKILL after timeout); None or an
+    exited one is left alone."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

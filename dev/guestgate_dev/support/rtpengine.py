@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,21 +28,37 @@ def local_settings(**overrides: int | str | None) -> RelaySettings:
     return RelaySettings(**values)  # type: ignore[arg-type]
 
 
-def ng_ping(port: int, timeout: float = 0.5) -> bool:
-    """One synchronous ng ping on 127.0.0.1:port."""
+def ng_request(port: int, command: str, timeout: float = 0.5, **fields: object) -> dict[str, object] | None:
+    """One synchronous ng request on 127.0.0.1:port: the answer, None when there is none."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.sendto(b"probe " + bencode.encode({"command": "ping"}), ("127.0.0.1", port))
-            data = sock.recv(4096)
+            # A cookie of its own each time: rtpengine answers a repeated cookie from its cache.
+            cookie = os.urandom(6).hex().encode()
+            sock.sendto(cookie + b" " + bencode.encode({"command": command, **fields}), ("127.0.0.1", port))
+            data = sock.recv(65536)
         except OSError:
-            return False
+            return None
     _cookie, _, payload = data.partition(b" ")
     try:
         answer = bencode.decode(payload)
     except bencode.BencodeError:
-        return False
-    return isinstance(answer, dict) and answer.get("result") == "pong"
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def ng_ping(port: int, timeout: float = 0.5) -> bool:
+    answer = ng_request(port, "ping", timeout)
+    return answer is not None and answer.get("result") == "pong"
+
+
+def ng_sessions(port: int) -> list[str]:
+    """The call ids rtpengine holds now (its ng `list`)."""
+    answer = ng_request(port, "list", limit=10000)
+    if answer is None:
+        raise RuntimeError(f"rtpengine on 127.0.0.1:{port} did not answer 'list'")
+    calls = answer.get("calls", [])
+    return [str(c) for c in calls] if isinstance(calls, list) else []
 
 
 @dataclass
@@ -52,6 +70,18 @@ class LocalRelay:
     @property
     def ng(self) -> str:
         return f"127.0.0.1:{self.settings.ng_port}"
+
+    def sessions(self) -> list[str]:
+        return ng_sessions(self.settings.ng_port)
+
+    def wait_no_sessions(self, timeout: float = 10.0) -> list[str]:
+        """Wait until rtpengine holds no session; what it still holds after `timeout`."""
+        deadline = time.monotonic() + timeout
+        left = self.sessions()
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = self.sessions()
+        return left
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:

@@ -18,6 +18,7 @@ from guestgate.api.common import (
 )
 
 DEFAULT_SIGNAL_IMAGE = "ghcr.io/guestgate/signal:0.1.0"
+DEFAULT_TURN_IMAGE = "ghcr.io/guestgate/turn:0.1.0"
 # Fewer replicas than this give no redundancy: one pod down during a rollout is half the capacity
 # with two pods, and a zone or node outage takes everything with one.
 REDUNDANT_REPLICAS = 3
@@ -96,7 +97,13 @@ class IceSettings(Model):
         pattern=DNS_SUBDOMAIN,
         max_length=253,
         description="Secret with key `sharedSecret`: the TURN REST API secret used to mint "
-        "time-limited TURN credentials for each browser.",
+        "time-limited TURN credentials for each browser (and checked by the managed TURN server). "
+        "Empty: the operator generates <cluster>-turn-secret when spec.turn is enabled.",
+    )
+    ice_transport_policy: Literal["all", "relay"] = Field(
+        default="all",
+        description="RTCPeerConnection iceTransportPolicy of the link pages: all (direct, STUN and "
+        "TURN candidates) or relay (media only through TURN, as behind a strict firewall).",
     )
 
 
@@ -121,6 +128,89 @@ class Resources(Model):
     limits: dict[str, Quantity] = Field(
         default_factory=lambda: dict[str, Quantity]({"memory": "512Mi"}),
         description="Maximum resources, e.g. {memory: 512Mi}."
+    )
+
+
+ServiceType = Literal["LoadBalancer", "NodePort", "HostNetwork"]
+
+
+class PortRange(Model):
+    """A range of UDP ports, both ends included."""
+
+    model_config = ConfigDict(json_schema_extra=schema_extra(("self.min <= self.max", "min must not exceed max")))
+
+    min: int = Field(default=49152, ge=1024, le=65535, description="First port.")
+    max: int = Field(default=65535, ge=1024, le=65535, description="Last port.")
+
+
+class TurnQuotas(Model):
+    """Allocation quotas of the TURN server (coturn user-quota, total-quota, max-bps)."""
+
+    per_user: int = Field(
+        default=10, ge=0, le=10000,
+        description="Allocations one TURN user (one link's credentials) may hold at once; 0: no limit.",
+    )
+    total: int = Field(default=2000, ge=0, le=1000000, description="Allocations the server holds at once; 0: no limit.")
+    max_bps: int = Field(
+        default=0, ge=0, le=1_000_000_000, description="Bytes per second one allocation may relay; 0: no limit."
+    )
+
+
+class TurnSettings(Model):
+    """The managed TURN edge (coturn): the one address a visitor's browser must reach for media.
+
+    It relays only to the signalling pods' media ports (a dynamic allow-list of the pods'
+    addresses, everything else denied, and a NetworkPolicy); credentials are the TURN REST API
+    form minted by the pods with the cluster's shared secret (ice.turnSecretName)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            (
+                "self.serviceType != 'HostNetwork' || self.replicas == 1",
+                "turn.replicas must be 1 with serviceType HostNetwork (one TURN pod per node address)",
+            ),
+        )
+    )
+
+    enabled: bool = Field(default=True, description="Run the managed TURN server (coturn).")
+    image: str = Field(default=DEFAULT_TURN_IMAGE, min_length=1, max_length=512, description="TURN server image.")
+    replicas: int = Field(default=1, ge=1, le=20, description="TURN server pods.")
+    service_type: ServiceType = Field(
+        default="LoadBalancer",
+        description="How visitors reach the TURN server: a LoadBalancer Service, a NodePort Service, or "
+        "HostNetwork (the pod listens on its node's addresses, as jambonz and LiveKit run media).",
+    )
+    external_address: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9.:-]+$",
+        description="Address (IP or host name) visitors reach the TURN server at, written into the "
+        "page's TURN URLs. Empty: the LoadBalancer's address; required for NodePort and HostNetwork.",
+    )
+    port: int = Field(default=3478, ge=1024, le=65535, description="TURN port (UDP and TCP).")
+    tls_port: Literal[5349, 443] = Field(
+        default=5349, description="TURN over TLS port: 5349, or 443 to pass strict firewalls."
+    )
+    tls_secret_name: str | None = Field(
+        default=None,
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="Secret of type kubernetes.io/tls (cert-manager writes such Secrets) for TURN over TLS; "
+        "empty: no TLS listener and no turns: URL.",
+    )
+    realm: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="TURN realm. Empty: the publicURL's host name.",
+    )
+    relay_ports: PortRange = Field(
+        default_factory=PortRange, description="UDP ports the TURN server relays from (coturn min-port/max-port)."
+    )
+    quotas: TurnQuotas = Field(default_factory=TurnQuotas, description="Allocation quotas.")
+    resources: Resources = Field(
+        default_factory=lambda: Resources(requests={"cpu": "100m", "memory": "64Mi"}, limits={"memory": "256Mi"}),
+        description="Compute resources of each TURN pod.",
     )
 
 
@@ -161,6 +251,7 @@ class GuestClusterSpec(Model):
     sip: SipSettings = Field(default_factory=SipSettings, description="SIP settings of the pods.")
     web: WebSettings = Field(default_factory=WebSettings, description="Web front end settings.")
     ice: IceSettings = Field(default_factory=IceSettings, description="STUN and TURN servers for browsers.")
+    turn: TurnSettings = Field(default_factory=TurnSettings, description="The managed TURN edge (coturn).")
     limits: Limits = Field(default_factory=Limits, description="Per-pod call limits.")
     resources: Resources = Field(default_factory=Resources, description="Pod compute resources.")
     branding: Branding | None = Field(
@@ -182,5 +273,14 @@ class GuestClusterStatus(Model):
     ready_replicas: int = Field(default=0, ge=0, description="Signalling pods that are ready.")
     link_base_url: str = Field(default="", alias="linkBaseURL", description="Base of the links' URLs.")
     config_hash: str = Field(default="", description="Hash of the configuration published to the pods.")
+    config_digest: str = Field(
+        default="", description="Digest of the configuration the pods should serve (config.digest of their /v1/status)."
+    )
+    pods_serving_config: int = Field(
+        default=0, ge=0, description="Ready signalling pods that serve the current configuration (configDigest)."
+    )
     trunks: int = Field(default=0, ge=0, description="SipTrunks published in the configuration.")
     links: int = Field(default=0, ge=0, description="GuestLinks published (enabled and valid now).")
+    turn_address: str = Field(
+        default="", description="Where visitors reach the managed TURN server (host:port), once known."
+    )

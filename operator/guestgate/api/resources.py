@@ -54,6 +54,8 @@ GUESTCLUSTER = Resource(
         PrinterColumn("Links", ".status.links", "integer"),
         PrinterColumn("Redundant", _condition("Redundant", "status")),
         PrinterColumn("URL", ".status.linkBaseURL"),
+        PrinterColumn("TURN", ".status.turnAddress"),
+        PrinterColumn("TURN Ready", _condition("TurnReady", "status"), priority=1),
         AGE,
     ),
 )

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -203,6 +204,7 @@ class IceConfig(ConfigModel):
     stun_urls: tuple[str, ...] = Field(default=(), alias="stunURLs")
     turn_urls: tuple[str, ...] = Field(default=(), alias="turnURLs")
     turn_secret: bool = False  # the TURN shared secret is mounted at TURN_SECRET_FILE
+    ice_transport_policy: Literal["all", "relay"] = "all"
 
 
 class LimitsConfig(ConfigModel):
@@ -306,3 +308,12 @@ def _shard_index(name: str) -> int:
 def content_hash(text: str) -> str:
     """Short stable hash used in annotations and status (sha256, 16 hex digits)."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def files_digest(files: Mapping[str, str]) -> str:
+    """Digest of a config dir's files (name and content of each): what a pod reports it serves
+    (`/v1/status` config.digest) and what the operator compares it with."""
+    sha = hashlib.sha256()
+    for name in sorted(files):
+        sha.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return sha.hexdigest()[:16]

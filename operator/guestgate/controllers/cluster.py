@@ -9,11 +9,13 @@ import secrets
 from guestgate.api.objects import GuestCluster
 from guestgate.config.schema import MAX_LINK_SHARDS
 from guestgate.controllers.context import Context
-from guestgate.render import names, network, workload
+from guestgate.controllers.metrics import record_cluster
+from guestgate.kube.client import Manifest
+from guestgate.render import names, network, turn, workload
 from guestgate.render import secrets as secret_render
 from guestgate.render.config import belongs_to, render_published_config
 from guestgate.render.profile import credentials_key
-from guestgate.render.status import cluster_status
+from guestgate.render.status import TurnFacts, cluster_status
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,44 @@ async def _trunk_credentials(ctx: Context, cluster: GuestCluster) -> dict[str, t
     return out
 
 
+async def _signal_pod_ips(ctx: Context, cluster: GuestCluster) -> list[str]:
+    """The signalling pods' addresses: the only peers the TURN server may relay to."""
+    selector = ",".join(f"{k}={v}" for k, v in names.selector_labels(cluster.metadata.name).items())
+    pods = await ctx.io(ctx.kube.list, "Pod", cluster.metadata.namespace, selector)
+    ips: list[str] = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        if pod.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        ips += [entry["ip"] for entry in status.get("podIPs") or [] if entry.get("ip")] or (
+            [status["podIP"]] if status.get("podIP") else []
+        )
+    return ips
+
+
+async def _turn_children(ctx: Context, body: Manifest, cluster: GuestCluster) -> list[Manifest]:
+    """The managed TURN server's children (the generated shared secret created once); when
+    spec.turn is off, the ones a previous spec made are deleted."""
+    ns, name = cluster.metadata.namespace, cluster.metadata.name
+    if not turn.enabled(cluster):
+        for kind in ("Deployment", "Service", "NetworkPolicy", "ConfigMap"):
+            ctx.applied.pop((kind, ns, names.turn_name(name)), None)  # applied again if turned back on
+            if await ctx.io(ctx.kube.delete_if_exists, kind, ns, names.turn_name(name)):
+                await ctx.io(ctx.kube.event, body, "Normal", "Deleted", f"deleted {kind} {names.turn_name(name)}")
+        return []
+    if cluster.spec.ice.turn_secret_name is None:
+        generated = turn.shared_secret(cluster, secrets.token_urlsafe(32).encode())
+        if await ctx.create_once(generated):
+            created = f"created Secret {generated['metadata']['name']}"
+            await ctx.io(ctx.kube.event, body, "Normal", "SecretCreated", created)
+    return [
+        turn.config_map(cluster, await _signal_pod_ips(ctx, cluster)),
+        turn.service(cluster),
+        turn.network_policy(cluster),
+        turn.deployment(cluster),
+    ]
+
+
 async def reconcile_cluster(ctx: Context, key: str) -> None:
     loaded = await ctx.load("GuestCluster", key, GuestCluster, "Ready")
     if loaded is None:
@@ -42,7 +82,11 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     body, cluster = loaded
     now = ctx.clock()
     ns, name = cluster.metadata.namespace, cluster.metadata.name
-    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns))
+    turn_service = (
+        await ctx.io(ctx.kube.get, "Service", ns, names.turn_name(name)) if turn.enabled(cluster) else None
+    )
+    turn_endpoint = turn.endpoint(cluster, turn_service)
+    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint)
     config_hash = published.cluster.pod_start_hash()
     credentials = await _trunk_credentials(ctx, cluster)
 
@@ -50,7 +94,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         secret_render.signing_secret(cluster, secrets.token_hex(32).encode()),
         secret_render.admin_secret(cluster, secrets.token_urlsafe(32).encode()),
     ):
-        if await ctx.io(ctx.kube.create_if_missing, generated):
+        if await ctx.create_once(generated):
             await ctx.io(
                 ctx.kube.event,
                 body,
@@ -64,9 +108,19 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     # Shards the links no longer need are emptied, so no link is served twice (created in order,
     # so the first absent one ends the search).
     for index in range(len(config_maps), MAX_LINK_SHARDS):
-        if await ctx.io(ctx.kube.get, "ConfigMap", ns, names.links_config_map_name(name, index)) is None:
+        shard = names.links_config_map_name(name, index)
+        known = ("ConfigMap", ns, shard) in ctx.applied
+        if not known and await ctx.io(ctx.kube.get, "ConfigMap", ns, shard) is None:
             break
         config_maps.append(secret_render.empty_links_shard(cluster, index))
+    # The pods learn the configuration from the operator at once (controllers.pusher); the
+    # ConfigMaps below are what they start from and fall back to.
+    files = {name: text for config_map in config_maps for name, text in config_map["data"].items()}
+    generations = {
+        link.key: link.metadata.generation for link in ctx.cache.links(ns) if link.spec.cluster_ref == name
+    }
+    ctx.publications.publish(key, files, generations)
+    ctx.wake_pusher()
     children = [
         workload.service_account(cluster),
         *config_maps,
@@ -76,13 +130,24 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         network.pod_disruption_budget(cluster),
         network.sip_network_policy(cluster, sources),
         workload.statefulset(cluster, config_hash, published.logo_files()),
+        *await _turn_children(ctx, body, cluster),
     ]
     for child in children:
-        if await ctx.io(ctx.kube.apply_if_changed, child):
+        if await ctx.apply(child):
             what = f"{child['kind']} {child['metadata']['name']}"
             log.info("applied", extra={"cluster": key, "child": what})
-            await ctx.io(ctx.kube.event, body, "Normal", "Applied", f"applied {what}")
+            if child["kind"] != "ConfigMap":  # the configuration changes with every edit: no Event each time
+                await ctx.io(ctx.kube.event, body, "Normal", "Applied", f"applied {what}")
 
     sts = await ctx.io(ctx.kube.get, "StatefulSet", ns, names.statefulset_name(name))
     ready = int((sts or {}).get("status", {}).get("readyReplicas") or 0)
-    await ctx.write_status(body, cluster_status(cluster, published, config_hash, ready, now, sources))
+    turn_ready = 0
+    if turn.enabled(cluster):
+        deployment = await ctx.io(ctx.kube.get, "Deployment", ns, names.turn_name(name))
+        turn_ready = int((deployment or {}).get("status", {}).get("readyReplicas") or 0)
+    facts = TurnFacts(turn_endpoint, turn_ready)
+    publication = ctx.publications.get(key)
+    serving = (publication.digest, publication.pods_serving_current()) if publication is not None else None
+    status = cluster_status(cluster, published, config_hash, ready, now, sources, facts, serving)
+    await ctx.write_status(body, status)
+    record_cluster(ns, name, status)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from guestgate.api.objects import Object
+from guestgate.config.schema import content_hash
+from guestgate.controllers.publish import Publications
 from guestgate.controllers.runtime.cache import Cache, Parsed
 from guestgate.controllers.runtime.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
@@ -22,6 +25,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def wants_event(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """An Event only where a person would want one: a condition turning False (or False for
+    another reason), and its recovery. Not for things coming up as expected, nor for the
+    Unknown steps in between (a link publishing), which at 10,000 links are 10,000 Events."""
+    was = before.get("status") if before is not None else None
+    if after["status"] == "False":
+        return was != "False" or before is None or before.get("reason") != after["reason"]
+    return was == "False" and after["status"] == "True"
+
+
 @dataclass
 class Context:
     kube: Kube
@@ -30,10 +43,43 @@ class Context:
     clock: Callable[[], datetime] = utcnow
     # What the signalling pods said about each trunk (controllers.health fills it; trunk reconcile reads it).
     health: dict[str, Any] = field(default_factory=dict)
+    # What each cluster's pods should serve and do serve (controllers.pusher keeps it current).
+    publications: Publications = field(default_factory=Publications)
+    wake_pusher: Callable[[], None] = lambda: None
+    # Children as this operator last applied them ((kind, namespace, name) -> hash of the manifest):
+    # an unchanged child costs no request; a changed one a single apply. Cleared on each resync,
+    # which then compares with the live objects again (drift by hand is corrected there).
+    applied: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     async def io(self, fn: Callable[..., R], *args: Any) -> R:
         """Run a blocking API call off the event loop."""
         return await asyncio.to_thread(fn, *args)
+
+    async def apply(self, manifest: Manifest) -> bool:
+        """Server-side apply `manifest` unless it is what this operator applied last; True if written."""
+        meta = manifest["metadata"]
+        key = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+        fingerprint = content_hash(json.dumps(manifest, sort_keys=True))
+        known = self.applied.get(key)
+        if known == fingerprint:
+            return False
+        if known is None:  # not applied by us lately: compare with the live object first
+            written = await self.io(self.kube.apply_if_changed, manifest)
+        else:
+            await self.io(self.kube.apply, manifest)
+            written = True
+        self.applied[key] = fingerprint
+        return written
+
+    async def create_once(self, manifest: Manifest) -> bool:
+        """Create `manifest` if it does not exist (generated keys: never replaced); True if created."""
+        meta = manifest["metadata"]
+        key = (manifest["kind"], meta.get("namespace", ""), meta["name"])
+        if key in self.applied:
+            return False
+        created = await self.io(self.kube.create_if_missing, manifest)
+        self.applied[key] = "exists"
+        return created
 
     async def write_status(self, body: Manifest, desired: dict[str, Any], events: bool = True) -> bool:
         """Merge-patch the status if it would change; post an event per condition transition."""
@@ -45,11 +91,7 @@ class Context:
         if events:
             for condition in desired.get("conditions", []):
                 before = get_condition(current.get("conditions", []), condition["type"])
-                if (
-                    before is None
-                    or before.get("status") != condition["status"]
-                    or before.get("reason") != condition["reason"]
-                ):
+                if wants_event(before, condition):
                     kind = "Normal" if condition["status"] != "False" else "Warning"
                     await self.io(
                         self.kube.event,

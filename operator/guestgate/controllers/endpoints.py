@@ -19,6 +19,7 @@ from guestgate.render import names
 class Endpoint:
     pod: str
     url: str  # base URL of the admin API, no trailing slash
+    ready: bool = True
 
 
 def parse_static_endpoints(values: list[str]) -> dict[str, list[Endpoint]]:
@@ -39,6 +40,12 @@ class EndpointSource:
         self.static = dict(static or {})
 
     def endpoints(self, namespace: str, cluster: str) -> list[Endpoint]:
+        """The ready pods."""
+        return [pod for pod in self.pods(namespace, cluster) if pod.ready]
+
+    def pods(self, namespace: str, cluster: str) -> list[Endpoint]:
+        """Every pod with an address that is not going away, ready or not (a pod that is starting
+        gets the configuration before it turns ready)."""
         key = f"{namespace}/{cluster}"
         if key in self.static:
             return list(self.static[key])
@@ -47,8 +54,9 @@ class EndpointSource:
         for pod in self.kube.list("Pod", namespace, label_selector=selector):
             status = pod.get("status") or {}
             ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-            if ready and status.get("podIP") and not pod["metadata"].get("deletionTimestamp"):
-                found.append(Endpoint(pod["metadata"]["name"], f"http://{status['podIP']}:{names.ADMIN_PORT}"))
+            if status.get("podIP") and not pod["metadata"].get("deletionTimestamp"):
+                url = f"http://{status['podIP']}:{names.ADMIN_PORT}"
+                found.append(Endpoint(pod["metadata"]["name"], url, ready))
         return sorted(found, key=lambda e: e.pod)
 
     def token(self, namespace: str, cluster: str) -> str | None:

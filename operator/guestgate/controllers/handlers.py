@@ -21,7 +21,8 @@ from guestgate.controllers.context import Context
 from guestgate.controllers.endpoints import EndpointSource
 from guestgate.controllers.health import HealthMonitor
 from guestgate.controllers.link import reconcile_link
-from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL
+from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL, forget
+from guestgate.controllers.pusher import ConfigPusher
 from guestgate.controllers.runtime.cache import KINDS
 from guestgate.controllers.runtime.queue import Key
 from guestgate.controllers.trunk import reconcile_trunk
@@ -124,6 +125,7 @@ async def handle(key: Key) -> None:
 async def _resync(ctx: Context) -> None:
     while True:
         await asyncio.sleep(RESYNC_SECONDS)
+        ctx.applied.clear()  # compare children with the live objects again (drift by hand)
         for kind in KINDS:
             for key in ctx.cache.keys(kind):
                 ctx.queue.add((kind, key))
@@ -143,8 +145,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             ctx.cache.put(kind, body)
             ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
     _state["ctx"] = ctx
-    monitor = HealthMonitor(ctx, EndpointSource(kube, memo.get("signal_endpoints") or {}))
+    endpoints = EndpointSource(kube, memo.get("signal_endpoints") or {})
+    monitor = HealthMonitor(ctx, endpoints)
+    pusher = ConfigPusher(ctx, endpoints)
+    ctx.wake_pusher = pusher.wake
     _state["tasks"] = [
+        asyncio.create_task(pusher.run()),
         asyncio.create_task(ctx.queue.run(handle, workers=WORKERS)),
         asyncio.create_task(_resync(ctx)),
         asyncio.create_task(monitor.run()),
@@ -170,6 +176,10 @@ def _on_event(kind: str, event_type: str, body: kopf.Body) -> None:
     previous = ctx.cache.body(kind, key)
     if event_type == "DELETED":
         ctx.cache.remove(kind, key)
+        forget(kind, *key.split("/", 1))
+        if kind == "GuestCluster":  # its children go with it: a cluster of the same name starts afresh
+            ctx.applied.clear()
+            ctx.publications.forget(key)
     else:
         ctx.cache.put(kind, plain)
     if event_type != "DELETED" and spec_unchanged(previous, plain):
@@ -199,7 +209,23 @@ async def guestlink_event(type: str, body: kopf.Body, **_: Any) -> None:
 
 @kopf.on.event("apps", "v1", "statefulsets", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
 async def statefulset_event(body: kopf.Body, **_: Any) -> None:
-    """Pods becoming ready change the GuestCluster's status."""
+    """Pods becoming ready change the GuestCluster's status (and the TURN server's peers)."""
+    _owner_changed(body)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
+async def deployment_event(body: kopf.Body, **_: Any) -> None:
+    """TURN pods becoming ready change the TurnReady condition."""
+    _owner_changed(body)
+
+
+@kopf.on.event("", "v1", "services", labels={"app.kubernetes.io/managed-by": "guestgate-operator"})
+async def service_event(body: kopf.Body, **_: Any) -> None:
+    """A load balancer address for the TURN Service becomes the page's TURN URLs."""
+    _owner_changed(body)
+
+
+def _owner_changed(body: kopf.Body) -> None:
     ctx = _state.get("ctx")
     if ctx is None:
         return

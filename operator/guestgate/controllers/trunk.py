@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from guestgate.api.objects import SipTrunk
 from guestgate.controllers.context import Context
+from guestgate.controllers.metrics import record_trunk
 from guestgate.render.profile import render_trunk_profile
 from guestgate.render.status import TrunkHealthFacts, trunk_status
 
@@ -18,4 +19,6 @@ async def reconcile_trunk(ctx: Context, key: str) -> None:
     profile_hash = render_trunk_profile(trunk).hash()
     pods_said = ctx.health.get(key)
     facts = TrunkHealthFacts(result=pods_said.result, reachable=pods_said.reachable) if pods_said else None
-    await ctx.write_status(body, trunk_status(trunk, cluster, profile_hash, now, facts))
+    status = trunk_status(trunk, cluster, profile_hash, now, facts)
+    await ctx.write_status(body, status)
+    record_trunk(trunk.metadata.namespace, trunk.metadata.name, status)

@@ -31,6 +31,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "Pod": ("v1", "pods"),
     "Event": ("v1", "events"),
     "StatefulSet": ("apps/v1", "statefulsets"),
+    "Deployment": ("apps/v1", "deployments"),
     "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets"),
     "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
     "GuestCluster": ("guestgate.io/v1alpha1", "guestclusters"),
@@ -174,6 +175,16 @@ class Kube:
             self._call("POST", _path(manifest["kind"], meta.get("namespace")), body=manifest)
         except ApiException as error:
             if error.status == 409:  # created meanwhile: keep theirs
+                return False
+            raise
+        return True
+
+    def delete_if_exists(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete an object (its dependents in the background). True if there was one to delete."""
+        try:
+            self._call("DELETE", _path(kind, namespace, name), body={"propagationPolicy": "Background"})
+        except ApiException as error:
+            if error.status == 404:
                 return False
             raise
         return True

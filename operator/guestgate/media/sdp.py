@@ -32,6 +32,7 @@ WEBRTC_ONLY_ATTRIBUTES = (
 # Payloads that only make sense between two WebRTC stacks: redundancy, FEC, retransmission.
 WEBRTC_ONLY_CODECS = ("red", "ulpfec", "flexfec-03", "rtx")
 DTMF_CODEC = "telephone-event"
+ALWAYS_OFFERED = (DTMF_CODEC, "cn")  # events and comfort noise go with whatever codec is chosen
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 
@@ -219,7 +220,7 @@ def offer_flags(browser_codecs: Iterable[str], trunk_codecs: Iterable[str]) -> d
     }
     if trunk:
         codec: dict[str, list[str]] = {}
-        mask = [c for c in browser if c not in trunk and c != DTMF_CODEC and c not in WEBRTC_ONLY_CODECS]
+        mask = [c for c in browser if c not in trunk and c not in ALWAYS_OFFERED and c not in WEBRTC_ONLY_CODECS]
         transcode = [c.upper() if c in ("pcmu", "pcma", "g722") else c for c in trunk if c not in browser]
         if mask:
             codec["mask"] = mask

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from guestgate.config.schema import SIGNING_KEY_FILE, TURN_SECRET_FILE, PublishedConfig
 from guestgate.logs import setup_logging
+from guestgate.media.ng import NgClient, NgError
 from guestgate.pod import options
 from guestgate.web import metrics
 from guestgate.web.app import WebState, build_app
@@ -48,6 +49,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PROXIES",
         help="behind PROXIES load balancers or proxies (default 1) that each append to X-Forwarded-For: "
         "the visitor's address is the entry that many from the right",
+    )
+    parser.add_argument(
+        "--rtpengine",
+        metavar="HOST:PORT",
+        default=None,
+        help="the media relay's ng control address (the pod's rtpengine, on loopback): browser calls' "
+        "media goes through it",
     )
     parser.add_argument(
         "--ice-loopback-only",
@@ -84,6 +92,18 @@ def loopback_ice_only() -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
 
 
+async def _relay(address: str) -> NgClient:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise OSError(f"--rtpengine wants HOST:PORT, not {address!r}")
+    client = await NgClient.connect(host, int(port))
+    try:
+        await client.ping()
+    except NgError as exc:  # not fatal: the relay may start after us; calls wait for it
+        log.warning("media relay not answering yet at %s: %s", address, exc)
+    return client
+
+
 def run(args: argparse.Namespace) -> int:
     # A crash in native code (pjsua2, PyAV) leaves the Python stacks of every thread in the log.
     faulthandler.enable(all_threads=True)
@@ -100,6 +120,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
     secrets = options.secrets_dir(args)
     server = options.build_server(args)
+    server.expect("web")  # not ready before the link pages answer
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -116,14 +137,16 @@ async def _serve(args: argparse.Namespace) -> int:
             assert loaded is not None  # start() refuses to finish without a configuration
             return loaded.config
 
+        relay = await _relay(args.rtpengine) if args.rtpengine else None
         state = WebState(
             source=current,
             engine=server.engine,
+            relay=relay,
             signing_key=_read_secret(secrets / SIGNING_KEY_FILE),
             turn_secret=_read_secret(secrets / TURN_SECRET_FILE),
             trust_forwarded_for=args.trust_forwarded_for,
             # Browser calls follow the keepalive's failover, like health checks do.
-            peer_for=lambda trunk: server.keepalive.active_peer(trunk) if server.keepalive is not None else None,
+            peer_for=server.call_peer,
             expose_metrics=args.web_metrics,
             config_dir=Path(args.config_dir),  # logos kept in ConfigMaps are projected there
         )
@@ -138,6 +161,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await site.start()
         sockets = getattr(getattr(site, "_server", None), "sockets", None) or []
         web_port = int(sockets[0].getsockname()[1]) if sockets else port
+        server.started("web")
     except (ConfigError, SecretError, EngineError, OSError) as error:  # ssl.SSLError is an OSError
         print(f"guestgate signal: {error}", file=sys.stderr)
         if runner is not None:

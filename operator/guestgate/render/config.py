@@ -15,14 +15,19 @@ from guestgate.config.schema import (
     TrunksFile,
     WebConfig,
 )
+from guestgate.render import turn
 from guestgate.render.branding import render_branding
 from guestgate.render.link import render_link_config, render_withdrawn, slug_conflicts
 from guestgate.render.names import ADMIN_PORT
 from guestgate.render.profile import render_trunk_profile
+from guestgate.render.turn import TurnEndpoint
 
 
-def render_cluster_config(cluster: GuestCluster) -> ClusterConfig:
+def render_cluster_config(cluster: GuestCluster, turn_endpoint: TurnEndpoint | None = None) -> ClusterConfig:
+    """Pod-start settings. The page's TURN URLs are the user's ice.turnURLs, else the managed
+    TURN server's (UDP, TCP and TLS) once it has an address visitors reach."""
     spec = cluster.spec
+    turn_urls = tuple(spec.ice.turn_urls) or (turn_endpoint.urls() if turn_endpoint else ())
     return ClusterConfig(
         namespace=cluster.metadata.namespace,
         name=cluster.metadata.name,
@@ -42,8 +47,9 @@ def render_cluster_config(cluster: GuestCluster) -> ClusterConfig:
         ),
         ice=IceConfig(
             stun_urls=tuple(spec.ice.stun_urls),
-            turn_urls=tuple(spec.ice.turn_urls),
-            turn_secret=spec.ice.turn_secret_name is not None,
+            turn_urls=turn_urls,
+            turn_secret=turn.shared_secret_name(cluster) is not None,
+            ice_transport_policy=spec.ice.ice_transport_policy,
         ),
         limits=LimitsConfig(
             max_calls_per_pod=spec.limits.max_calls_per_pod,
@@ -61,7 +67,10 @@ def belongs_to(obj: SipTrunk | GuestLink, cluster: GuestCluster) -> bool:
 
 
 def render_published_config(
-    cluster: GuestCluster, trunks: Sequence[SipTrunk], links: Sequence[GuestLink]
+    cluster: GuestCluster,
+    trunks: Sequence[SipTrunk],
+    links: Sequence[GuestLink],
+    turn_endpoint: TurnEndpoint | None = None,
 ) -> PublishedConfig:
     """Everything the cluster's pods serve. Order is by key, so the output (and its hash) is stable.
 
@@ -80,7 +89,7 @@ def render_published_config(
     ]
     withdrawn = [link for link in own_links if not link.spec.enabled and link.key not in losers]
     return PublishedConfig(
-        cluster=render_cluster_config(cluster),
+        cluster=render_cluster_config(cluster, turn_endpoint),
         trunks=TrunksFile(trunks=tuple(render_trunk_profile(t) for t in own_trunks)),
         links=LinksFile(
             links=tuple(render_link_config(link, cluster.spec.public_url) for link in published),

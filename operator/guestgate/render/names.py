@@ -59,25 +59,56 @@ def pdb_name(cluster: str) -> str:
     return f"{cluster}-signal"
 
 
+def turn_name(cluster: str) -> str:
+    """The managed TURN server's Deployment, Service, ConfigMap and NetworkPolicy."""
+    return f"{cluster}-turn"
+
+
+def turn_secret_name(cluster: str) -> str:
+    """The TURN REST shared secret the operator generates when ice.turnSecretName is empty."""
+    return f"{cluster}-turn-secret"
+
+
 def selector_labels(cluster: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": "guestgate-signal", "app.kubernetes.io/instance": cluster}
 
 
-def labels(cluster: str) -> dict[str, str]:
+def turn_selector_labels(cluster: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "guestgate-turn", "app.kubernetes.io/instance": cluster}
+
+
+def _common_labels(component: str) -> dict[str, str]:
     return {
-        **selector_labels(cluster),
-        "app.kubernetes.io/component": "signalling",
+        "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": "guestgate",
         "app.kubernetes.io/managed-by": "guestgate-operator",
     }
 
 
-def child_metadata(cluster: GuestCluster, name: str) -> dict[str, object]:
+def labels(cluster: str) -> dict[str, str]:
+    return {**selector_labels(cluster), **_common_labels("signalling")}
+
+
+def turn_labels(cluster: str) -> dict[str, str]:
+    return {**turn_selector_labels(cluster), **_common_labels("turn")}
+
+
+def spread_over_nodes(selector: dict[str, str]) -> dict[str, object]:
+    """Pod anti-affinity: the pods with these labels prefer different nodes."""
+    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": selector}}
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": term}
+    ]}}
+
+
+def child_metadata(
+    cluster: GuestCluster, name: str, child_labels: dict[str, str] | None = None
+) -> dict[str, object]:
     """metadata of a child: name, namespace, labels, and the owner reference that lets the
     garbage collector delete it with its GuestCluster."""
     return {
         "name": name,
         "namespace": cluster.metadata.namespace,
-        "labels": labels(cluster.metadata.name),
+        "labels": child_labels or labels(cluster.metadata.name),
         "ownerReferences": [cluster.owner_reference()],
     }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guestgate.api.objects import GuestCluster, SipTrunk
-from guestgate.render import names
+from guestgate.render import names, turn
 
 Manifest = dict[str, Any]
 
@@ -115,6 +115,7 @@ def sip_network_policy(cluster: GuestCluster, sources: SipSources) -> Manifest:
         ingress.append({"ports": sip_ports})
     elif sources.cidrs:
         ingress.append({"from": [{"ipBlock": {"cidr": cidr}} for cidr in sources.cidrs], "ports": sip_ports})
+    ingress += turn.signal_ingress_from_turn(cluster)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

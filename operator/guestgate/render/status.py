@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,8 @@ from guestgate.render.conditions import ConditionChange, get_condition, set_cond
 from guestgate.render.health import healthy_condition, reachable_condition
 from guestgate.render.link import link_path, link_url, time_phase
 from guestgate.render.network import SipSources
+from guestgate.render.turn import TurnEndpoint
+from guestgate.render.turn import condition as turn_condition
 
 Status = dict[str, Any]
 SOON = "the link is published as soon as it exists"
@@ -34,6 +36,14 @@ def sip_peers_condition(sources: SipSources) -> ConditionChange:
     )
 
 
+@dataclass(frozen=True)
+class TurnFacts:
+    """What the reconcile found about the managed TURN server."""
+
+    endpoint: TurnEndpoint | None = None
+    ready_replicas: int = 0
+
+
 def cluster_status(
     cluster: GuestCluster,
     published: PublishedConfig,
@@ -41,8 +51,13 @@ def cluster_status(
     ready_replicas: int,
     now: datetime,
     sources: SipSources | None = None,
+    turn: TurnFacts | None = None,
+    serving: tuple[str, int] | None = None,
 ) -> Status:
+    """`serving`: the digest of the configuration the pods should serve and how many ready pods
+    serve it (None before the operator rendered one)."""
     spec = cluster.spec
+    turn = turn or TurnFacts()
     replicas = spec.replicas
     changes = [
         sip_peers_condition(sources or SipSources((), ())),
@@ -69,8 +84,9 @@ def cluster_status(
         else ConditionChange(
             "Ready", "False", "ReplicasNotReady", f"{ready_replicas}/{replicas} signalling pods ready"
         ),
+        turn_condition(cluster, turn.endpoint, turn.ready_replicas),
     ]
-    return {
+    status: Status = {
         "conditions": set_conditions(
             cluster.status.get("conditions", []), changes, cluster.metadata.generation, now
         ),
@@ -81,7 +97,11 @@ def cluster_status(
         "configHash": config_hash,
         "trunks": len(published.trunks.trunks),
         "links": len(published.links.links),
+        "turnAddress": turn.endpoint.address() if turn.endpoint else "",
     }
+    if serving is not None:
+        status["configDigest"], status["podsServingConfig"] = serving
+    return status
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,8 @@ class LinkFacts:
     cluster: GuestCluster | None
     trunk: SipTrunk | None
     slug_taken_by: str | None  # key of the link that holds this link's slug
+    # Ready pods serving the link's current generation, of the ready pods (None: not known yet).
+    serving: tuple[int, int] | None = None
 
 
 def link_phase_and_condition(
@@ -199,8 +221,50 @@ def link_phase_and_condition(
     return phase, condition
 
 
+SERVED = "; served by "
+VALID_REASONS = ("Active", "Scheduled", "Expired", "Disabled")
+
+
+def with_serving(condition: ConditionChange, serving: tuple[int, int] | None, generation: int) -> ConditionChange:
+    """The Published condition of a valid link, told how far the pods are: True (or Disabled)
+    says how many ready pods serve this generation; Unknown (Publishing) while some do not yet."""
+    if serving is None or condition.reason not in VALID_REASONS:
+        return condition
+    count, ready = serving
+    if ready == 0:
+        return replace(condition, message=condition.message + "; no signalling pod is ready yet")
+    if count < ready and condition.status == "True":
+        return ConditionChange(
+            "Published", "Unknown", "Publishing",
+            f"generation {generation} is rendered; {count} of {ready} ready signalling pods serve it so far",
+        )
+    if count < ready:
+        return replace(condition, message=condition.message + f"; withdrawing: {count} of {ready} ready pods done")
+    if condition.status == "True":
+        return replace(condition, message=condition.message + f"{SERVED}{count} of {ready} ready signalling pods")
+    return replace(condition, message=condition.message + f"; gone from all {ready} ready signalling pods")
+
+
+def _keep_count(before: dict[str, Any] | None, condition: ConditionChange, generation: int) -> ConditionChange:
+    """A link already served keeps the pod count it was published with while its generation stays
+    (a pod restarting elsewhere would otherwise rewrite thousands of links' status)."""
+    if (
+        before is not None
+        and before.get("observedGeneration") == generation
+        and (before.get("status"), before.get("reason")) == (condition.status, condition.reason)
+        and SERVED in condition.message
+        and str(before.get("message", "")).partition(SERVED)[0] == condition.message.partition(SERVED)[0]
+        and SERVED in str(before.get("message", ""))
+    ):
+        return replace(condition, message=str(before["message"]))
+    return condition
+
+
 def link_status(link: GuestLink, facts: LinkFacts, now: datetime) -> Status:
     phase, condition = link_phase_and_condition(link, facts, now)
+    generation = link.metadata.generation
+    condition = with_serving(condition, facts.serving, generation)
+    condition = _keep_count(get_condition(link.status.get("conditions", []), "Published"), condition, generation)
     url = link_url(facts.cluster.spec.public_url, link_path(link)) if facts.cluster is not None else ""
     return {
         "conditions": set_conditions(

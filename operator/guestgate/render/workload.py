@@ -12,7 +12,7 @@ from guestgate.config.schema import (
     SIGNING_KEY_FILE,
     TURN_SECRET_FILE,
 )
-from guestgate.render import names
+from guestgate.render import names, turn
 from guestgate.render.branding import logo_sources
 
 Manifest = dict[str, Any]
@@ -84,7 +84,7 @@ def _volumes(cluster: GuestCluster, logo_files: tuple[str, ...] = ()) -> tuple[l
     optional = [
         ("sip-tls", spec.sip.tls_secret_name if "tls" in spec.sip.transports else None, None),
         ("web-tls", spec.web.tls_secret_name, None),
-        ("turn", spec.ice.turn_secret_name, [("sharedSecret", TURN_SECRET_FILE.split("/")[1])]),
+        ("turn", turn.shared_secret_name(cluster), [("sharedSecret", TURN_SECRET_FILE.split("/")[1])]),
     ]
     for volume, secret, items in optional:
         if secret:
@@ -153,19 +153,7 @@ def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, 
                         "fsGroup": SIGNAL_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "affinity": {
-                        "podAntiAffinity": {
-                            "preferredDuringSchedulingIgnoredDuringExecution": [
-                                {
-                                    "weight": 100,
-                                    "podAffinityTerm": {
-                                        "topologyKey": "kubernetes.io/hostname",
-                                        "labelSelector": {"matchLabels": names.selector_labels(c)},
-                                    },
-                                }
-                            ]
-                        }
-                    },
+                    "affinity": names.spread_over_nodes(names.selector_labels(c)),
                     "containers": [container],
                     "volumes": volumes,
                 },

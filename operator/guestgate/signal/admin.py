@@ -7,6 +7,9 @@ operator puts in the cluster's admin Secret).
   GET  /readyz                                       readiness: engine up and a configuration loaded
   GET  /metrics                                      Prometheus text format
   GET  /v1/status                                    pod, configuration digest and last reload error, trunks
+  PUT  /v1/config                                    the operator pushes the rendered configuration:
+                                                     {"files": {"cluster.json": "...", ...}}; answers
+                                                     {"digest", "applied"}, 400 when it does not validate
   GET  /v1/trunks                                    every trunk: up/down per peer, active peer, engine error
   GET  /v1/trunks/{namespace}/{name}                 one trunk
   POST /v1/trunks/{namespace}/{name}/health-check    run a health check now; body (optional):
@@ -29,6 +32,8 @@ log = logging.getLogger("guestgate.signal.admin")
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 MAX_BODY_BYTES = 16 * 1024
+# A pushed configuration: cluster.json, trunks.json and up to 16 links shards of < 1 MiB each.
+MAX_CONFIG_BYTES = 24 * 1024 * 1024
 
 
 class UnknownTrunk(LookupError):
@@ -54,12 +59,25 @@ class AdminBackend(Protocol):
 
     def metrics_exposition(self) -> tuple[bytes, str]: ...
 
+    async def push_config(self, files: dict[str, str]) -> dict[str, Any]: ...
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+async def _json_object(request: web.Request, limit: int) -> dict[str, Any] | web.Response:
+    """The request's JSON object body, or the error response to send."""
+    if (request.content_length or 0) > limit:
+        return _error(413, "body too large")
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except (ValueError, RecursionError):  # 16 KiB of "[" is too deep for the parser
+        return _error(400, "body must be JSON")
+    return body if isinstance(body, dict) else _error(400, "body must be a JSON object")
 
 
 def make_app(backend: AdminBackend, token: str) -> web.Application:
@@ -112,14 +130,9 @@ def make_app(backend: AdminBackend, token: str) -> web.Application:
         destinations: list[str] | None = None
         trigger = "api"
         if request.can_read_body:
-            if (request.content_length or 0) > MAX_BODY_BYTES:
-                return _error(413, "body too large")
-            try:
-                body = json.loads(await request.read() or b"{}")
-            except (ValueError, RecursionError):  # 16 KiB of "[" is too deep for the parser
-                return _error(400, "body must be JSON")
-            if not isinstance(body, dict):
-                return _error(400, "body must be a JSON object")
+            body = await _json_object(request, MAX_BODY_BYTES)
+            if isinstance(body, web.Response):
+                return body
             names = body.get("destinations")
             if names is not None:
                 if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -136,11 +149,28 @@ def make_app(backend: AdminBackend, token: str) -> web.Application:
             return _error(400, str(error))
         return web.json_response(result)
 
-    app = web.Application(middlewares=[authenticate], client_max_size=MAX_BODY_BYTES)
+    async def push_config(request: web.Request) -> web.Response:
+        body = await _json_object(request, MAX_CONFIG_BYTES)
+        if isinstance(body, web.Response):
+            return body
+        files = body.get("files")
+        if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+        ):
+            return _error(400, 'body must be {"files": {"<name>.json": "<content>", ...}}')
+        try:
+            return web.json_response(await backend.push_config(files))
+        except ValueError as error:  # ConfigError: the file and field that are wrong
+            return _error(400, str(error))
+
+    # Large enough for a pushed configuration (authenticated first); the other routes that read a
+    # body refuse more than MAX_BODY_BYTES themselves.
+    app = web.Application(middlewares=[authenticate], client_max_size=MAX_CONFIG_BYTES)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/status", status)
+    app.router.add_put("/v1/config", push_config)
     app.router.add_get("/v1/trunks", trunks)
     app.router.add_get("/v1/trunks/{namespace}/{name}", trunk)
     app.router.add_post("/v1/trunks/{namespace}/{name}/health-check", run_check)

@@ -78,3 +78,8 @@ class AdminClient:
 
     async def status(self) -> dict[str, Any]:
         return dict(await self._call("GET", "/v1/status", None, self.timeout))
+
+    async def push_config(self, files: dict[str, str]) -> dict[str, Any]:
+        """Hand the pod the rendered configuration; {"digest", "applied"}. AdminError 400 says
+        which file and field the pod refused."""
+        return dict(await self._call("PUT", "/v1/config", {"files": files}, max(self.timeout, 30.0)))

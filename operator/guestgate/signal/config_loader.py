@@ -1,15 +1,23 @@
-"""The rendered configuration on disk: load it, notice changes, keep the last good one.
+"""The rendered configuration: pushed by the operator, or on disk; keep the last good one.
+
+The operator pushes the configuration to every pod over the admin API (`PUT /v1/config`) as soon
+as it renders it: that is how an edit reaches running pods within a second. The mounted ConfigMap
+is the fallback: read at start, and followed after that for whenever the operator cannot push.
 
 Kubernetes updates a mounted ConfigMap by swapping a symlink (`..data`), so modification times
-say little; the loader compares the files' content instead, on a short poll. A change that does
-not parse is reported (log, admin API, metric) and the configuration in force stays.
+say little; the loader compares the files' content instead, on a short poll. The kubelet brings
+the files up to date a minute or so after the operator pushed the same content, or an older one
+when edits came quickly: a configuration the pod served already is never taken from disk again
+(the operator pushes whatever is current). A change that does not parse is reported (log, admin
+API, metric) and the configuration in force stays.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +30,7 @@ from guestgate.config.schema import (
     TRUNKS_FILE,
     LinksFile,
     PublishedConfig,
+    files_digest,
     is_links_file,
 )
 
@@ -29,6 +38,7 @@ log = logging.getLogger("guestgate.signal.config")
 
 _FILE_OF_MODEL = {"ClusterConfig": CLUSTER_FILE, "TrunksFile": TRUNKS_FILE, "LinksFile": LINKS_FILE}
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a ConfigMap holds 1 MiB; anything far larger is not ours
+SERVED_MEMORY = 64  # digests served lately (pushed or read), never taken from disk again
 
 
 class ConfigError(ValueError):
@@ -57,38 +67,38 @@ def _read(config_dir: Path) -> dict[str, str]:
     return files
 
 
-def _digest(files: dict[str, str]) -> str:
-    sha = hashlib.sha256()
-    for name in sorted(files):
-        sha.update(name.encode() + b"\0" + files[name].encode() + b"\0")
-    return sha.hexdigest()[:16]
-
-
 def load_config(config_dir: Path) -> LoadedConfig:
     """Read and validate the directory; ConfigError says what is wrong."""
     try:
         files = _read(config_dir)
     except OSError as error:
         raise ConfigError(f"{config_dir}: {error.strerror or error}") from error
+    return parse_files(files, str(config_dir))
+
+
+def parse_files(files: Mapping[str, str], where: str) -> LoadedConfig:
+    """Validate the files of a configuration (read from `where`: a folder, or "pushed")."""
+    if CLUSTER_FILE not in files:
+        raise ConfigError(f"{where}/{CLUSTER_FILE}: missing (the operator writes it into the ConfigMap)")
     for name, text in files.items():
         try:
             json.loads(text)
         except ValueError as error:
-            raise ConfigError(f"{config_dir / name}: not valid JSON: {error}") from error
+            raise ConfigError(f"{where}/{name}: not valid JSON: {error}") from error
     try:
-        config = PublishedConfig.from_files(files)
+        config = PublishedConfig.from_files(dict(files))
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        at = ".".join(str(p) for p in first["loc"]) or "(top)"
         name = _FILE_OF_MODEL.get(error.title, "") if error.title != "LinksFile" else _links_file_of(files, error)
-        raise ConfigError(f"{config_dir / name}: {where}: {first['msg']} ({error.error_count()} error(s))") from error
+        raise ConfigError(f"{where}/{name}: {at}: {first['msg']} ({error.error_count()} error(s))") from error
     ids = [t.id for t in config.trunks.trunks]
     if len(ids) != len(set(ids)):
-        raise ConfigError(f"{config_dir}/trunks.json: trunk ids are not unique")
-    return LoadedConfig(config, _digest(files))
+        raise ConfigError(f"{where}/trunks.json: trunk ids are not unique")
+    return LoadedConfig(config, files_digest(files))
 
 
-def _links_file_of(files: dict[str, str], error: ValidationError) -> str:
+def _links_file_of(files: Mapping[str, str], error: ValidationError) -> str:
     """Which links file a LinksFile error came from: the first shard that does not validate."""
     for name in sorted(files):
         if is_links_file(name):
@@ -100,38 +110,62 @@ def _links_file_of(files: dict[str, str], error: ValidationError) -> str:
 
 
 class ConfigWatcher:
-    """Holds the configuration in force and tells when a valid new one appears."""
+    """Holds the configuration in force and tells when a valid new one appears (on disk or pushed)."""
 
     def __init__(self, config_dir: Path) -> None:
         self.config_dir = config_dir
         self.current: LoadedConfig | None = None
         self.last_error = ""
-        self._seen_digest = ""
+        self.source = ""  # where the configuration in force came from: "disk" or "pushed"
+        self._seen_digest = ""  # of the files on disk, last time they were read
+        self._served: deque[str] = deque(maxlen=SERVED_MEMORY)
 
     def load_initial(self) -> LoadedConfig:
         self.current = load_config(self.config_dir)
         self._seen_digest = self.current.digest
+        self._served.append(self.current.digest)
+        self.source = "disk"
         return self.current
 
     def poll(self) -> LoadedConfig | None:
-        """A new valid configuration, or None (unchanged, or changed but bad: last good kept)."""
+        """A new valid configuration on disk, or None (unchanged, served before, or bad: last good kept)."""
         try:
             files = _read(self.config_dir)
-            digest = _digest(files)
+            digest = files_digest(files)
         except (OSError, ConfigError) as error:
             self._bad(str(error), "")
             return None
         if digest == self._seen_digest:
             return None
         self._seen_digest = digest
+        if digest in self._served:
+            return None  # the kubelet caught up with a push (or with an older one): nothing new
         try:
-            loaded = load_config(self.config_dir)
+            loaded = parse_files(files, str(self.config_dir))
         except ConfigError as error:
             self._bad(str(error), digest)
             return None
+        return self._take(loaded, "disk")
+
+    def push(self, files: Mapping[str, str]) -> LoadedConfig | None:
+        """Take a configuration the operator pushed; None when it is the one in force already.
+        ConfigError (nothing changed) when it does not validate."""
+        digest = files_digest(files)
+        if self.current is not None and digest == self.current.digest:
+            return None
+        return self._take(parse_files(files, "pushed"), "pushed")
+
+    def _take(self, loaded: LoadedConfig, source: str) -> LoadedConfig:
         self.current = loaded
+        self.source = source
         self.last_error = ""
-        log.info("configuration reloaded digest=%s trunks=%d", loaded.digest, len(loaded.config.trunks.trunks))
+        if loaded.digest in self._served:
+            self._served.remove(loaded.digest)
+        self._served.append(loaded.digest)
+        log.info(
+            "configuration loaded source=%s digest=%s trunks=%d links=%d",
+            source, loaded.digest, len(loaded.config.trunks.trunks), len(loaded.config.links.links),
+        )
         return loaded
 
     def _bad(self, message: str, digest: str) -> None:

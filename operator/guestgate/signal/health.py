@@ -168,8 +168,11 @@ async def run_health_check(
     destinations: Sequence[DestinationConfig] | None = None,
     trigger: str = "",
     peer: PeerConfig | None = None,
+    unplaceable: str = "",
 ) -> HealthResult:
-    """Call every destination in turn (one at a time: each is a real call on the trunk)."""
+    """Call every destination in turn (one at a time: each is a real call on the trunk).
+    `unplaceable` says why no call can be placed now (a peer name that does not resolve): then
+    none is, and each destination reports it (NOT_PLACED)."""
     started = time.monotonic()
     chosen = tuple(destinations if destinations is not None else profile.health_check.destinations)
     settings = settings or CallSettings(
@@ -181,6 +184,8 @@ async def run_health_check(
         error = ""
         setup: float | None = None
         try:
+            if unplaceable:
+                raise EngineError(unplaceable)
             handle = await place_check_call(engine, profile, destination.number, settings, peer)
             capture = handle.capture()
             setup = handle.answered_at - handle.started if handle.answered_at else None

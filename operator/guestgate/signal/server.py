@@ -19,14 +19,14 @@ from aiohttp import web
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.core import EngineSettings, SipEngine
 from guestgate.signal.admin import TrunkUnavailable, UnknownTrunk, make_app
-from guestgate.signal.config_loader import ConfigWatcher, LoadedConfig
+from guestgate.signal.config_loader import ConfigError, ConfigWatcher, LoadedConfig
 from guestgate.signal.health import HealthResult, run_health_check
 from guestgate.signal.keepalive import Keepalive
 from guestgate.signal.metrics import Metrics
+from guestgate.signal.peers import PeerResolver
 from guestgate.signal.secrets import admin_token, trunk_credentials
 
 log = logging.getLogger("guestgate.signal.server")
-PEER_RESOLVE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,11 @@ class SignalServer:
         self._locks: dict[str, asyncio.Lock] = {}
         self._runner: web.AppRunner | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._apply_lock = asyncio.Lock()
+        self.peers = PeerResolver(on_change=self._peers_resolved)
+        # Parts that must run before the pod is ready besides the engine and the configuration
+        # (the link pages: `expect("web")` before start, `started("web")` once they answer).
+        self.pending: set[str] = set()
         self.admin_port = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -97,7 +102,14 @@ class SignalServer:
             len(loaded.config.trunks.trunks),
         )
 
+    def expect(self, part: str) -> None:
+        self.pending.add(part)
+
+    def started(self, part: str) -> None:
+        self.pending.discard(part)
+
     async def stop(self) -> None:
+        await self.peers.stop()
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,22 +124,32 @@ class SignalServer:
     # ---- configuration ---------------------------------------------------------------------
 
     async def _poll_config(self) -> None:
-        resolved = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(self.options.poll_seconds)
-            if self.watcher.current is not None and asyncio.get_running_loop().time() - resolved > PEER_RESOLVE_SECONDS:
-                # Peers given by name may move (a DNS change, a restarted peer pod).
-                resolved = asyncio.get_running_loop().time()
-                await self._allow_peers(self.watcher.current.config.trunks.trunks)
             before = self.watcher.last_error
-            loaded = self.watcher.poll()
-            if self.watcher.last_error and self.watcher.last_error != before:
+            async with self._apply_lock:
+                loaded = self.watcher.poll()
+                if self.watcher.last_error and self.watcher.last_error != before:
+                    self.metrics.config_errors.inc()
+                if loaded is not None:
+                    try:
+                        await self._apply(loaded)
+                    except Exception:  # keep serving with what is in force
+                        log.exception("applying the new configuration failed")
+
+    async def push_config(self, files: dict[str, str]) -> dict[str, Any]:
+        """The operator's push (`PUT /v1/config`): applied at once when valid and new.
+        ConfigError (the message names the file and field) leaves the configuration in force."""
+        async with self._apply_lock:
+            try:
+                loaded = self.watcher.push(files)
+            except ConfigError:
                 self.metrics.config_errors.inc()
+                raise
             if loaded is not None:
-                try:
-                    await self._apply(loaded)
-                except Exception:  # keep serving with what is in force
-                    log.exception("applying the new configuration failed")
+                await self._apply(loaded)
+        current = self.watcher.current
+        return {"digest": current.digest if current else "", "applied": loaded is not None}
 
     async def _apply(self, loaded: LoadedConfig) -> None:
         """Bring engine and keepalive to the configuration; calls in progress are not touched."""
@@ -137,18 +159,33 @@ class SignalServer:
             log.warning("sip.port changed: it takes effect when the pod restarts (the operator rolls it)")
         credentials = trunk_credentials(self.options.secrets_dir, trunks)
         self.trunk_errors = await self.engine.set_trunks(trunks, credentials)
-        await self._allow_peers(trunks)
+        # Never waits for DNS: names come from the resolver's cache, looked up in the background.
+        self.peers.watch(peer for trunk in trunks for peer in trunk.peers)
+        self._allow_peers()
         old = {tid: [p.peer.hostport() for p in state.peers] for tid, state in self.keepalive.trunks.items()}
         self.keepalive.update(trunks)
         for removed in set(old) - {t.id for t in trunks}:
             self.results.pop(removed, None)
             self.metrics.forget_trunk(removed, old[removed])
 
-    async def _allow_peers(self, trunks: tuple[TrunkProfile, ...]) -> None:
-        assert self.engine is not None
-        addresses = await _peer_addresses(trunks)
+    def _allow_peers(self) -> None:
+        if self.engine is None or self.watcher.current is None:
+            return
+        trunks = self.watcher.current.config.trunks.trunks
+        addresses = self.peers.all_addresses(peer for trunk in trunks for peer in trunk.peers)
         if addresses != self.engine.allowed_sources:
             self.engine.set_allowed_sources(addresses)
+
+    def _peers_resolved(self) -> None:
+        try:
+            self._allow_peers()
+        except Exception:  # the filter keeps what it had; the next change tries again
+            log.exception("updating the peer filter failed")
+
+    def call_peer(self, trunk_id: str) -> PeerConfig | None:
+        """The peer a call on the trunk goes to now (keepalive failover), by its cached address."""
+        peer = self.keepalive.active_peer(trunk_id) if self.keepalive is not None else None
+        return self.peers.for_call(peer) if peer is not None else None
 
     def _peer_changed(self, trunk_id: str, peer: PeerConfig, up: bool) -> None:
         self.metrics.peer_state(trunk_id, peer.hostport(), up)
@@ -168,13 +205,20 @@ class SignalServer:
         return self.engine is not None and self.engine.running
 
     def ready(self) -> bool:
-        return self.alive() and self.watcher.current is not None
+        """The SIP engine runs, a configuration is loaded and every expected part (the link
+        pages) answers."""
+        return self.alive() and self.watcher.current is not None and not self.pending
 
     def status(self) -> dict[str, Any]:
         current = self.watcher.current
         return {
             "pod": self.options.pod_name or socket.gethostname(),
-            "config": {"digest": current.digest if current else "", "error": self.watcher.last_error},
+            "config": {
+                "digest": current.digest if current else "",
+                "error": self.watcher.last_error,
+                "source": self.watcher.source,
+            },
+            "ready": self.ready(),
             "trunks": self.trunk_states(),
             # How each SIP listener keeps non-peers out (docs/signal.md, "Peer filtering").
             "peerFilter": dict(self.engine.peer_filter) if self.engine else {},
@@ -212,10 +256,15 @@ class SignalServer:
                 raise ValueError(f"unknown destination(s) {', '.join(unknown)} of trunk {trunk_id}")
             chosen = [d for d in chosen if d.name in destinations]
         assert self.engine is not None and self.keepalive is not None
+        peer = self.call_peer(trunk_id)
+        # Never hand pjsip a name to resolve on its thread (it would stall every call): a peer
+        # name the resolver has no address for places no call, and says so.
+        unresolved = self.peers.error(peer.host) if peer is not None else ""
         # One check per trunk at a time: each is real calls on the trunk.
         async with self._locks.setdefault(trunk_id, asyncio.Lock()):
             result = await run_health_check(
-                self.engine, profile, destinations=chosen, trigger=trigger, peer=self.keepalive.active_peer(trunk_id)
+                self.engine, profile, destinations=chosen, trigger=trigger, peer=peer,
+                unplaceable=unresolved,
             )
         self.results[trunk_id] = result
         for index, outcome in enumerate(result.destinations):
@@ -226,17 +275,3 @@ class SignalServer:
     def metrics_exposition(self) -> tuple[bytes, str]:
         return self.metrics.exposition()
 
-
-async def _peer_addresses(trunks: tuple[TrunkProfile, ...]) -> set[str]:
-    """The IP addresses of every trunk peer (host names resolved now, on each reload)."""
-    loop = asyncio.get_running_loop()
-    found: set[str] = set()
-    for trunk in trunks:
-        for peer in trunk.peers:
-            try:
-                infos = await asyncio.wait_for(loop.getaddrinfo(peer.host, peer.port), 5.0)
-            except (OSError, TimeoutError):
-                log.warning("cannot resolve peer trunk=%s peer=%s", trunk.id, peer.host)
-                continue
-            found.update(str(info[4][0]) for info in infos)
-    return found

@@ -9,7 +9,8 @@ Public API, for `guestgate diagnose`, `guestgate probe` and the operator's statu
 - ``sip.diagnosis.diagnose(ladders, caller_platform=None, callee_platform=None) -> Report``
   (``.outcome``, ``.findings``, ``.comparison``, ``.notes``, ``.outcome_of(call)``).
 - ``sip.report.render_text / report_to_json / render_svg / exit_code (report)`` (0, 1, or 3 for a
-  partial trace, INCONCLUSIVE; sip.partial says what it suggests, sip.legs names B2BUA legs).
+  partial trace, INCONCLUSIVE; sip.partial says what it suggests, sip.legs names B2BUA legs,
+  sip.segments joins a call cut across several files).
 - ``sip.findings.Finding.to_dict()`` / ``.to_status()``: a finding as plain data.
 - ``sip.q850.lookup(value)``, ``sip.fixes.fix_for(code, caller_platform, callee_platform)``.
 

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so `guestgate --help` stays fast.
     from guestgate.sip.diagnosis import diagnose
     from guestgate.sip.report import emit
+    from guestgate.sip.segments import join_segments
 
     ladders = []
     notes: list[str] = []
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_UNREADABLE
         ladders.extend(imported.ladders)
         notes.extend(imported.notes)
+    ladders, joined = join_segments(ladders)  # a call cut across ring-buffer files is one call
+    notes.extend(joined)
     report = diagnose(ladders, caller_platform=args.caller_platform,
                       callee_platform=args.callee_platform, notes=tuple(notes))
     return emit(report, "diagnose", args.json, args.svg)

@@ -18,7 +18,7 @@ import html
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ from guestgate.web.look import (
 )
 from guestgate.web.ratelimit import ConcurrencyLimiter, Decision, RateLimiter
 from guestgate.web.rules import LinkDecision, decide, origin_allowed, origin_of
-from guestgate.web.session import BrowserCall, Engine
+from guestgate.web.session import BadOffer, BrowserCall, Engine, Relay, RelayUnavailable, watch_relay
 from guestgate.web.visitor import PAGE_TEXT, STATE_TEXT, page_text
 
 log = logging.getLogger("guestgate.web")
@@ -62,6 +62,7 @@ class WebState:
 
     source: Callable[[], PublishedConfig]  # the configuration in force (the server reloads it)
     engine: Engine | None = None
+    relay: Relay | None = None  # the pod's rtpengine (ng); None: the browser leg is bridged by aiortc
     signing_key: bytes | None = None
     turn_secret: bytes | None = None
     clock: Callable[[], float] = time.time
@@ -113,6 +114,15 @@ def _json_for_html(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _branding(state: WebState, link: LinkConfig | None) -> BrandingConfig:
+    """The look of a link's pages; a ConfigMap logo that is not there (yet) is left out rather
+    than shown as a broken image."""
+    branding = branding_for(state.config.cluster, link)
+    if branding.logo_file and (state.config_dir is None or not (state.config_dir / branding.logo_file).is_file()):
+        return branding.model_copy(update={"logo_file": None})
+    return branding
+
+
 def _texts(language: str) -> dict[str, str]:
     """The catalogue as template fields: ${t_button_call} is "button.call", escaped for HTML."""
     return {
@@ -148,7 +158,9 @@ def _allowed_origins(state: WebState, link: LinkConfig | None) -> list[str]:
 
 
 def _page_headers(state: WebState, link: LinkConfig | None, branding: BrandingConfig) -> dict[str, str]:
-    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)])
+    # 'self' is the page's own origin (the public URL's, first in the list); the link's and the
+    # cluster's allowed sites follow.
+    frame_ancestors = " ".join(["'self'", *_allowed_origins(state, link)[1:]])
     images = " ".join(["'self'", "data:", *image_sources(branding)])
     return {
         # The page holds time-limited TURN credentials and maybe a token: never cache it.
@@ -200,21 +212,30 @@ def message_page(
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
+def _media_settings(state: WebState, link: LinkConfig) -> dict[str, Any]:
+    """What the page's media.js needs: is the call relayed (the answer comes as an event, the page
+    plays its own ringback), and the trunk's DTMF method (RFC 4733 goes out from the page)."""
+    profile = state.trunk(link.trunk)
+    return {"relayed": state.relay is not None, "dtmf": profile.dtmf if profile is not None else "rfc4733"}
+
+
 def link_page(
     state: WebState, link: LinkConfig, token: str | None, language: str = DEFAULT_LANGUAGE, widget: bool = False
 ) -> web.Response:
-    branding = branding_for(state.config.cluster, link)
+    branding = _branding(state, link)
     settings = {
         "path": link.path,
         "token": token or "",
         "displayName": link.display_name,
         "autoCallAfterSeconds": link.auto_call_after_seconds,
         "iceServers": ice_servers(state.config.cluster.ice, state.turn_secret, link.id, state.clock()),
+        "iceTransportPolicy": state.config.cluster.ice.ice_transport_policy,
         "language": language,
         "texts": catalogue(language),
         "stateText": {state_: text(language, f"state.{state_}") for state_ in STATE_TEXT},
         "widget": widget,
         "allowedOrigins": _allowed_origins(state, link),
+        "media": _media_settings(state, link),
     }
     body = _template("page.html").substitute(
         name=html.escape(link.display_name),
@@ -246,7 +267,7 @@ def refusal(
     title, text_ = page_text(decision.verdict, language)
     if state is None or request is None:
         return message_page(decision.status, title, text_, decision.display_name, language=language)
-    branding = branding_for(state.config.cluster, link)
+    branding = _branding(state, link)
     return message_page(
         decision.status,
         title,
@@ -354,11 +375,18 @@ async def create_call(request: web.Request) -> web.Response:
         state.concurrency.release(link.id)
         state.calls.pop(call.id, None)
 
-    call = BrowserCall(state.engine, link, profile, client, cluster.ice.stun_urls, on_end, state.peer_for(link.trunk))
+    call = BrowserCall(
+        state.engine, link, profile, client, cluster.ice.stun_urls, on_end, state.peer_for(link.trunk), state.relay
+    )
     state.calls[call.id] = call
     try:
         answer = await call.answer(offer)
-    except Exception as exc:
+    except RelayUnavailable as exc:
+        log.error("media relay unavailable link=%s error=%s", link.id, exc)
+        await call.hangup()
+        state.pod_rate.refund("pod", now)
+        return _json_error(503, "unavailable", "Calls cannot be made right now. Please try again later.", 10)
+    except (BadOffer, Exception) as exc:
         log.warning("bad offer link=%s error=%s", link.id, str(exc)[:200])
         await call.hangup()
         state.pod_rate.refund("pod", now)  # nothing reached the trunk
@@ -488,6 +516,17 @@ def install(app: web.Application, state: WebState) -> None:
         await state.close_calls()
 
     app.on_shutdown.append(close_calls)
+    if state.relay is not None:
+        relay = state.relay
+
+        async def relay_watch(_app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.ensure_future(watch_relay(relay, state.calls))
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(relay_watch)
 
 
 def build_app(state: WebState) -> web.Application:

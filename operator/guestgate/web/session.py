@@ -1,8 +1,14 @@
-"""One browser call: the WebRTC peer (aiortc), the SIP call (engine) and what the page is told.
+"""One browser call: the media relay's session (rtpengine), the SIP call (engine) and what the
+page is told.
 
-The session owns the call's whole life: it answers the browser's offer, places the SIP call to
-the link's destination (never to anything the browser sent), relays call events to the page as
-they happen, and tears both legs down whichever side ends first.
+The session owns the call's whole life: it hands the browser's offer to the relay (WebRTC in,
+plain RTP out), places the SIP call to the link's destination (never to anything the browser
+sent) with the relay's SDP, gives the far end's answer (an 18x with SDP or the 200) back through
+the relay to the page, relays call events to the page as they happen, and tears down both legs
+and the relay's session whichever side ends first.
+
+Without a relay (a server started without one) the browser leg is still terminated here with
+aiortc and bridged into pjsua2 (web/bridge.py): that path goes once every pod has its relay.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from aiortc.jitterbuffer import JitterBuffer
 
 from guestgate.config.schema import LinkConfig, PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallEvent, CallHandle
+from guestgate.media import sdp as media_sdp
+from guestgate.media.ng import NgError
 from guestgate.signal.ringback import plays_local_ringback
 from guestgate.sip.message import parse_wire
 from guestgate.web import metrics
@@ -45,7 +53,12 @@ class Engine(Protocol):
     """What a browser call needs from the SIP engine (guestgate.engine.core.SipEngine)."""
 
     async def place_call(
-        self, trunk_id: str, number: str, peer: PeerConfig | None = None, caller_name: str | None = None
+        self,
+        trunk_id: str,
+        number: str,
+        peer: PeerConfig | None = None,
+        caller_name: str | None = None,
+        relay_sdp: str | None = None,
     ) -> CallHandle: ...
 
     async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None: ...
@@ -53,6 +66,34 @@ class Engine(Protocol):
     async def send_dtmf(self, handle: CallHandle, digits: str) -> None: ...
 
     async def hangup(self, handle: CallHandle, status_code: int = 0) -> None: ...
+
+
+class Relay(Protocol):
+    """What a browser call needs from the media relay (guestgate.media.ng.NgClient)."""
+
+    async def offer(self, call_id: str, from_tag: str, sdp: str, **flags: Any) -> str: ...
+
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, **flags: Any) -> str: ...
+
+    async def delete(self, call_id: str, from_tag: str | None = None) -> dict[str, Any]: ...
+
+    async def list_calls(self, limit: int = 1000) -> list[str]: ...
+
+
+class BadOffer(ValueError):
+    """The browser's offer cannot be relayed (not SDP, no media)."""
+
+
+class RelayUnavailable(RuntimeError):
+    """The media relay refused the offer or did not answer."""
+
+
+BROWSER_TAG, TRUNK_TAG = "browser", "trunk"  # the two sides of a call in the relay's session
+MEDIA_LOST = EndReason(
+    "media-lost",
+    "The call's audio connection was lost. Please try again.",
+    "media relay",
+)
 
 
 def reason_header(handle: CallHandle) -> str | None:
@@ -97,6 +138,7 @@ class BrowserCall:
         stun_urls: tuple[str, ...] = (),
         on_end: Callable[[BrowserCall], None] | None = None,
         peer: PeerConfig | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.engine = engine
@@ -104,13 +146,17 @@ class BrowserCall:
         self.profile = profile
         self.client = client
         self.peer = peer  # the trunk peer keepalive says is up (failover); None: the first
+        self.relay = relay
+        self.relay_sdp: str | None = None  # the relay's plain-RTP offer, sent to the trunk
+        self.relayed_since: float | None = None  # monotonic time the relay took the call
+        self._answered_to_page = False
         self.to_sip = FrameBuffer(FRAME_BYTES)
         self.from_sip = FrameBuffer(FRAME_BYTES)
         self.track = SipAudioTrack(self.from_sip)
         self.inbound = BrowserAudio(self.to_sip)
         self.lease = PortLease()
         ice = [RTCIceServer(urls=list(stun_urls))] if stun_urls else []
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        self.pc = None if relay is not None else RTCPeerConnection(RTCConfiguration(iceServers=ice))
         self.handle: CallHandle | None = None
         self.state = "connecting"
         self.reason: EndReason | None = None
@@ -153,34 +199,84 @@ class BrowserCall:
 
     # ---- the two legs ------------------------------------------------------------------------
 
-    async def answer(self, offer_sdp: str) -> str:
-        """Answer the browser's offer (non-trickle: its candidates are in the SDP)."""
+    async def answer(self, offer_sdp: str) -> str | None:
+        """Take the browser's offer (non-trickle: its candidates are in the SDP). With a relay the
+        answer comes later, in a {"type": "answer"} event, once the far end's SDP is known (None)."""
+        if self.relay is not None:
+            await self._offer_to_relay(offer_sdp)
+            return None
+        return await self._answer_with_aiortc(offer_sdp)
 
-        @self.pc.on("track")
+    async def _offer_to_relay(self, offer_sdp: str) -> None:
+        assert self.relay is not None
+        if not media_sdp.has_media(offer_sdp):
+            raise BadOffer("the offer holds no media")
+        trunk_codecs = list(self.profile.codecs)
+        flags = media_sdp.offer_flags(media_sdp.codec_names(offer_sdp), trunk_codecs)
+        try:
+            plain = await self.relay.offer(self.id, BROWSER_TAG, offer_sdp, **flags)
+        except NgError as exc:
+            raise RelayUnavailable(str(exc)) from exc
+        self.relayed_since = time.monotonic()
+        self.relay_sdp = media_sdp.strip_webrtc(media_sdp.order_codecs(plain, trunk_codecs))
+
+    async def _answer_to_page(self, far_sdp: str) -> None:
+        """The far end's SDP (18x or 200) through the relay; the page gets the first answer."""
+        assert self.relay is not None
+        try:
+            answer = await self.relay.answer(self.id, BROWSER_TAG, TRUNK_TAG, far_sdp, **media_sdp.answer_flags())
+        except NgError as exc:
+            log.warning("relay refused the far end's answer call=%s error=%s", self.id, exc)
+            await self.media_lost()
+            return
+        if not self._answered_to_page:
+            self._answered_to_page = True
+            self._emit({"type": "answer", "sdp": answer})
+
+    async def media_lost(self) -> None:
+        """The relay lost this call (restarted, timed out, gone): end both legs and say so."""
+        if self.ended:
+            return
+        log.warning("media relay lost the call call=%s link=%s", self.id, self.link.id)
+        if self.handle is not None and not self.handle.ended:
+            with contextlib.suppress(Exception):
+                await self.engine.hangup(self.handle)
+        await self._finish(MEDIA_LOST)
+
+    async def _answer_with_aiortc(self, offer_sdp: str) -> str:
+        pc = self.pc
+        assert pc is not None
+
+        @pc.on("track")
         def on_track(track: Any) -> None:
             if track.kind == "audio":
                 self.inbound.start(track)
 
-        @self.pc.on("connectionstatechange")
+        @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if self.pc.connectionState in ("failed", "closed") and not self.ended:
-                log.info("browser leg lost call=%s state=%s", self.id, self.pc.connectionState)
+            if pc.connectionState in ("failed", "closed") and not self.ended:
+                log.info("browser leg lost call=%s state=%s", self.id, pc.connectionState)
                 await self.hangup(by_visitor=True)
 
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        for transceiver in self.pc.getTransceivers():
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        for transceiver in pc.getTransceivers():
             if transceiver.kind == "audio" and not shorten_jitter_buffer(transceiver.receiver):
                 log.warning("aiortc jitter buffer left at its default prefetch call=%s", self.id)
-        self.pc.addTrack(self.track)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        return str(self.pc.localDescription.sdp)
+        pc.addTrack(self.track)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
 
     async def start_sip(self) -> None:
         try:
             self.handle = await self.engine.place_call(
-                self.link.trunk, self.link.destination, self.peer, caller_name=self.link.caller_name
+                self.link.trunk,
+                self.link.destination,
+                self.peer,
+                caller_name=self.link.caller_name,
+                relay_sdp=self.relay_sdp,
             )
-            await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip, self.lease))
+            if self.relay is None:
+                await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip, self.lease))
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)
             await self._finish(
@@ -209,6 +305,8 @@ class BrowserCall:
         queue = handle.subscribe()
         while True:
             event = await queue.get()
+            if self.relay is not None and event.sdp and event.kind in ("progress", "answered") and not self.ended:
+                await self._answer_to_page(event.sdp)
             self._on_sip_event(event)
             if event.kind == "ended":
                 break
@@ -217,6 +315,13 @@ class BrowserCall:
         )
 
     def _on_sip_event(self, event: CallEvent) -> None:
+        heard = self.track.mode
+        self._follow_sip_event(event)
+        if self.relay is not None and (self.track.mode == "ringback") != (heard == "ringback") and not self.ended:
+            # With the relay the page makes its own ringback: tell it when to start and stop.
+            self._emit({"type": "ringback", "on": self.track.mode == "ringback"})
+
+    def _follow_sip_event(self, event: CallEvent) -> None:
         if event.kind == "progress" and self.state == "connecting" and event.status_code >= 180:
             metrics.SETUP_SECONDS.labels("ringing").observe(time.monotonic() - self._clicked)
         if event.kind == "progress" and event.status_code >= 180 and self.state in ("connecting", "ringing"):
@@ -237,6 +342,8 @@ class BrowserCall:
     async def dtmf(self, digits: str) -> None:
         if self.handle is None or self.state != "connected":
             return
+        if self.relay is not None and self.profile.dtmf == "rfc4733":
+            return  # the page sends RFC 4733 events itself (RTCDTMFSender), through the relay
         # A person presses a few keys a second; a script hammering the socket must not flood
         # the engine's queue or the trunk.
         if not self._keys.check("keys", DTMF_PER_SECOND, time.monotonic()).allowed:
@@ -281,8 +388,15 @@ class BrowserCall:
         self._torn_down = True
         self.track.stop()
         await self.inbound.stop()
-        with contextlib.suppress(Exception):
-            await self.pc.close()
+        if self.pc is not None:
+            with contextlib.suppress(Exception):
+                await self.pc.close()
+        if self.relay is not None and self.relayed_since is not None:
+            # Every way a call ends comes through here: the relay forgets the session.
+            try:
+                await self.relay.delete(self.id)
+            except NgError as exc:
+                log.info("relay session not deleted call=%s error=%s", self.id, exc)
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -310,3 +424,27 @@ for _direction in ("to_sip", "from_sip"):
         metrics.BRIDGE_QUEUE_DEPTH.labels(_direction, _stat).set_function(
             functools.partial(bridge_queue_depth, LIVE_CALLS, _direction, _stat)
         )
+
+
+RELAY_WATCH_SECONDS = 1.0
+
+
+async def watch_relay(relay: Relay, calls: dict[str, BrowserCall], interval: float = RELAY_WATCH_SECONDS) -> None:
+    """End the calls the relay no longer carries (it was restarted, or ended them itself: no
+    media for its timeout) with a reason the visitor reads, and all of them when it stops
+    answering. The pod itself carries on: the next call gets a new session."""
+    while True:
+        await asyncio.sleep(interval)
+        relayed = [c for c in list(calls.values()) if c.relayed_since is not None and not c.ended]
+        if not relayed:
+            continue
+        asked = time.monotonic()
+        try:
+            alive: set[str] | None = set(await relay.list_calls())
+        except NgError as exc:
+            log.error("media relay not answering: ending %d calls error=%s", len(relayed), exc)
+            alive = None
+        for call in relayed:
+            since = call.relayed_since
+            if alive is None or (call.id not in alive and since is not None and since < asked):
+                await call.media_lost()

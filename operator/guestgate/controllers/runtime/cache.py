@@ -18,6 +18,9 @@ from guestgate.api.objects import GuestCluster, GuestLink, Object, SipTrunk
 log = logging.getLogger(__name__)
 
 KINDS = ("GuestCluster", "SipTrunk", "GuestLink")
+# Kept out of the cache: the API server's bookkeeping of who wrote which field (often larger than
+# the object) and kubectl's copy of the last applied manifest. Nothing here reads them.
+DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 Body = dict[str, Any]
 T = TypeVar("T", bound=Object[Any])
 
@@ -51,7 +54,7 @@ class Cache:
         meta = body.get("metadata", {})
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         self.remove(kind, key)
-        body = copy.deepcopy(body)
+        body = slim(body)
         self._bodies[kind][key] = body
         parsed: Parsed[Any] = Parsed(body, MODELS[kind])
         self._parsed[kind][key] = parsed
@@ -110,6 +113,15 @@ class Cache:
             if parsed is not None and parsed.obj is not None:
                 out.append(parsed.obj)
         return out
+
+
+def slim(body: Body) -> Body:
+    """A copy of `body` with only what the operator reads: no managedFields, no kubectl copy."""
+    meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
+    annotations = meta.get("annotations")
+    if annotations:
+        meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
+    return copy.deepcopy({**body, "metadata": meta})
 
 
 MODELS: dict[str, type[Object[Any]]] = {"GuestCluster": GuestCluster, "SipTrunk": SipTrunk, "GuestLink": GuestLink}

@@ -7,6 +7,7 @@ ladders and returns them with notes on what could not be read. Every reason to g
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -47,9 +48,7 @@ class Imported:
 
 def detect_format(data: bytes) -> str:
     """The format of a trace, from its content: what ``--format auto`` reads it as."""
-    from guestgate.sip.importers.pcap import is_capture
-
-    if is_capture(data):
+    if _is_capture(data):
         return "pcap"
     if is_hep(data):
         return "hep"
@@ -64,6 +63,15 @@ def detect_format(data: bytes) -> str:
 
 
 _PRINTABLE = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
+
+
+_ANSI: Final = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _is_capture(data: bytes) -> bool:
+    from guestgate.sip.importers.pcap import is_capture  # dpkt only when a capture is read
+
+    return is_capture(data)
 
 
 def _decode_text(data: bytes, label: str) -> str:
@@ -84,6 +92,8 @@ def import_bytes(data: bytes, label: str, fmt: str = "auto") -> Imported:
                          "may have; cut it down to the calls you want diagnosed")
     if not data.strip():
         raise InputError(f"{label}: empty, nothing to diagnose")
+    if b"\x1b[" in data and not is_hep(data) and not _is_capture(data):
+        data = _ANSI.sub(b"", data)  # a console's colours (fs_cli, asterisk -r) around the lines
     chosen = detect_format(data) if fmt == "auto" else fmt
     notes: list[str] = []
     raw: list[RawMessage]

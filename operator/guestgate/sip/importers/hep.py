@@ -21,7 +21,8 @@ from typing import Final
 
 MAGIC: Final = b"HEP3"
 PROTOCOL_SIP: Final = 1
-MAX_PAYLOAD: Final = 1 << 20
+MAX_PAYLOAD: Final = 1 << 16  # a datagram, and so a HEP packet, holds at most 64 KiB
+MAX_INFLATED: Final = 64 << 20  # as much as a trace file may hold
 _TRANSPORTS: Final = {17: "udp", 6: "tcp", 132: "sctp"}
 
 
@@ -53,32 +54,47 @@ def _address(host: str | None, port: int | None) -> str | None:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _inflate(data: bytes) -> bytes:
-    try:  # zlib or gzip header, whichever it has; a SIP message is far below the cap
-        return zlib.decompressobj(wbits=47).decompress(data, MAX_PAYLOAD)
-    except zlib.error as error:
-        raise HepError(f"a compressed HEP payload does not inflate ({error})") from None
+class Budget:
+    """How many bytes compressed payloads may still inflate to, over one whole input: a file of
+    small compressed packets must not grow into gigabytes."""
+
+    def __init__(self, limit: int = MAX_INFLATED) -> None:
+        self.remaining = limit
+
+    def inflate(self, data: bytes) -> bytes:
+        room = min(MAX_PAYLOAD, self.remaining)
+        try:  # zlib or gzip header, whichever it has
+            inflater = zlib.decompressobj(wbits=47)
+            out = inflater.decompress(data, room + 1)
+        except zlib.error as error:
+            raise HepError(f"a compressed HEP payload does not inflate ({error})") from None
+        if len(out) > room:
+            raise HepError(f"compressed HEP payloads inflate to more than {MAX_INFLATED // 2**20} MiB in all, "
+                           f"or one to more than {MAX_PAYLOAD // 2**10} KiB")
+        self.remaining -= len(out)
+        return out
 
 
-def parse_hep(data: bytes) -> tuple[HepPacket, int]:
-    """One HEP packet at the start of ``data``, and its length. Raises HepError."""
-    if len(data) < 6 or not is_hep(data):
+def parse_hep(data: bytes, offset: int = 0, budget: Budget | None = None) -> tuple[HepPacket, int]:
+    """The HEP packet at ``offset`` of ``data``, and the offset after it. Raises HepError."""
+    if len(data) - offset < 6 or data[offset:offset + 4] != MAGIC:
         raise HepError("not a HEPv3 packet (no HEP3 magic)")
-    (total,) = struct.unpack_from("!H", data, 4)
-    if total < 6 or total > len(data):
-        raise HepError(f"a HEP packet announces {total} bytes but {len(data)} are there (cut short?)")
+    (total,) = struct.unpack_from("!H", data, offset + 4)
+    end = offset + total
+    if total < 6 or end > len(data):
+        raise HepError(f"a HEP packet announces {total} bytes but {len(data) - offset} are there (cut short?)")
     fields: dict[int, bytes] = {}
-    offset = 6
-    while offset < total:
-        if offset + 6 > total:
-            raise HepError(f"a HEP chunk header is cut at byte {offset}")
-        vendor, kind, length = struct.unpack_from("!HHH", data, offset)
-        if length < 6 or offset + length > total:
+    at = offset + 6
+    while at < end:
+        if at + 6 > end:
+            raise HepError(f"a HEP chunk header is cut at byte {at - offset}")
+        vendor, kind, length = struct.unpack_from("!HHH", data, at)
+        if length < 6 or at + length > end:
             raise HepError(f"a HEP chunk (type {kind}) announces {length} bytes past the packet's end")
         if vendor == 0:
-            fields.setdefault(kind, data[offset + 6:offset + length])
-        offset += length
-    return _packet(fields), total
+            fields.setdefault(kind, data[at + 6:at + length])
+        at += length
+    return _packet(fields, budget or Budget()), end
 
 
 def _number(fields: dict[int, bytes], kind: int) -> int | None:
@@ -88,7 +104,7 @@ def _number(fields: dict[int, bytes], kind: int) -> int | None:
     return int.from_bytes(value, "big")
 
 
-def _packet(fields: dict[int, bytes]) -> HepPacket:
+def _packet(fields: dict[int, bytes], budget: Budget) -> HepPacket:
     src_host = dst_host = None
     if len(fields.get(3, b"")) == 4 and len(fields.get(4, b"")) == 4:
         src_host, dst_host = socket.inet_ntop(socket.AF_INET, fields[3]), socket.inet_ntop(socket.AF_INET, fields[4])
@@ -99,21 +115,21 @@ def _packet(fields: dict[int, bytes]) -> HepPacket:
     time = seconds + (micros or 0) / 1_000_000 if seconds is not None else None
     payload = fields.get(15)
     if payload is None and 16 in fields:
-        payload = _inflate(fields[16])
+        payload = budget.inflate(fields[16])
     proto = _number(fields, 2)
     return HepPacket(src=_address(src_host, _number(fields, 7)), dst=_address(dst_host, _number(fields, 8)),
                      transport=_TRANSPORTS.get(proto) if proto is not None else None, time=time,
                      protocol=_number(fields, 11), payload=payload or b"")
 
 
-def parse_stream(data: bytes) -> list[HepPacket]:
+def parse_stream(data: bytes, budget: Budget | None = None) -> list[HepPacket]:
     """HEP packets one after the other (a TCP stream to a collector, or a file of them)."""
+    budget = budget or Budget()
     packets: list[HepPacket] = []
     offset = 0
     while offset < len(data):
-        if not data[offset:].strip(b"\r\n\x00"):
-            break
-        packet, length = parse_hep(data[offset:])
+        if not data[offset:offset + 64].strip(b"\r\n\x00") and not data[offset:].strip(b"\r\n\x00"):
+            break  # trailing line ends or padding
+        packet, offset = parse_hep(data, offset, budget)
         packets.append(packet)
-        offset += length
     return packets

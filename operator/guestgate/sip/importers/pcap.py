@@ -15,7 +15,7 @@ from typing import Any
 
 import dpkt
 
-from guestgate.sip.importers.hep import PROTOCOL_SIP, HepError, is_hep, parse_hep, parse_stream
+from guestgate.sip.importers.hep import PROTOCOL_SIP, Budget, HepError, is_hep, parse_hep, parse_stream
 from guestgate.sip.ladder import Ladder, MediaFacts, RawMessage
 from guestgate.sip.message import is_start_line
 
@@ -221,6 +221,7 @@ class _HepCount:
     other: int = 0
     broken: int = 0
     first_error: str = ""
+    budget: Budget = field(default_factory=Budget)
 
     def notes(self, label: str) -> list[str]:
         notes = []
@@ -238,7 +239,7 @@ class _HepCount:
 def _hep_messages(data: bytes, where: str, count: _HepCount, stream: bool = False) -> list[tuple[float, RawMessage]]:
     """SIP messages inside HEP packets (one datagram, or a TCP stream of them)."""
     try:
-        packets = parse_stream(data) if stream else [parse_hep(data)[0]]
+        packets = parse_stream(data, count.budget) if stream else [parse_hep(data, 0, count.budget)[0]]
     except HepError as error:
         count.broken += 1
         count.first_error = count.first_error or str(error)

@@ -83,38 +83,43 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
             context = found.apply(context)
             i += 1
             continue
-        if not is_start_line(line.strip()):
+        lead = _LEAD.match(line)
+        prefix = lead.group(0) if lead else ""
+        if not is_start_line(line[len(prefix):].strip()):
             if line.strip():
                 skipped.append(i + 1)
             i += 1
             continue
         start = i
-        # Loggers indent whole messages (FreeSWITCH by three spaces, mail clients by more): the start
-        # line's indentation is taken off every line of the message, so folded headers stay folded.
-        indent = len(line) - len(line.lstrip())
+        # Loggers indent whole messages (FreeSWITCH by three spaces) and mail clients quote them
+        # ("> "): the start line's prefix is taken off every line of the message, so folded
+        # headers stay folded.
+        def view(k: int, prefix: str = prefix) -> str:
+            return _unprefix(lines[k], prefix)
+
         cut_by_prose = False
         i += 1
-        while i < len(lines) and lines[i].strip() and banner(lines[i]) is None \
-                and not is_start_line(lines[i].strip()):
-            if i < last and not _HEADER_SHAPE.match(_dedent(lines[i], indent)):
+        while i < len(lines) and view(i).strip() and banner(lines[i]) is None \
+                and not is_start_line(view(i).strip()):
+            if i < last and not _HEADER_SHAPE.match(view(i)):
                 # Prose glued to a pasted message ends its headers; say so, nothing is lost silently.
                 ended.append(f"{label}: line {i + 1} is not a header line, so the headers of the message "
                              f"at line {start + 1} end before it ({lines[i].strip()[:40]!r})")
                 cut_by_prose = True
                 break
             i += 1
-        headers = [_dedent(text_line, indent).rstrip("\r") for text_line in lines[start:i]]
+        headers = [view(k).rstrip("\r") for k in range(start, i)]
         headers[0] = headers[0].strip()
-        ended_cleanly = i < len(lines) and not lines[i].strip()
+        ended_cleanly = i < len(lines) and not view(i).strip()
         length = _content_length(headers)
         body: list[str] = []
         size = 0  # running wire size of the body: recounting it per line would be quadratic
         if ended_cleanly:
             i += 1  # the blank line between headers and body
-            while i < len(lines) and banner(lines[i]) is None and not is_start_line(lines[i].strip()):
+            while i < len(lines) and banner(lines[i]) is None and not is_start_line(view(i).strip()):
                 if length is not None and size >= length:
                     break
-                body.append(_dedent(lines[i], indent))
+                body.append(view(i))
                 size += _wire_size(body[-1:])
                 i += 1
         elif i >= len(lines) and (length is None or length > 0) and not cut_by_prose:
@@ -135,16 +140,26 @@ def split_messages(text: str, banner: BannerReader, label: str) -> tuple[list[Ra
     return messages, [*ended, *_skipped_note(skipped, label)]
 
 
+# What may stand before a pasted start line: blanks (a logger's indentation) and ">" (a mail quote).
+_LEAD = re.compile(r"^[ \t>]*")
+
+
 # A header line ("Name: value", token characters before the colon) or a folded continuation.
 _HEADER_SHAPE = re.compile(r"^(?:[!-9;-~]+\s*:|[ \t]+\S)")
 
 
-def _dedent(line: str, indent: int) -> str:
-    """``line`` without up to ``indent`` leading blanks."""
-    if not indent:
-        return line
-    kept = line[:indent]
-    return line[len(kept) - len(kept.lstrip()):] if kept.strip() else line[indent:]
+def _unprefix(line: str, prefix: str) -> str:
+    """``line`` without the message's prefix: all of it when the line has it, else what it has of it
+    (a quoted blank line is often just ">", an indented one may have fewer blanks)."""
+    if not prefix or line.startswith(prefix):
+        return line[len(prefix):]
+    marker = prefix.rstrip(" \t")  # ">" or "> >" of a mail quote; "" for plain indentation
+    if marker:
+        if not line.startswith(marker):
+            return line  # the quote ended: the line is what it is (prose, most likely)
+        line, prefix = line[len(marker):], prefix[len(marker):]
+    blanks = len(line) - len(line.lstrip(" \t"))
+    return line[min(blanks, len(prefix)):]
 
 
 def _content_length(headers: list[str]) -> int | None:

@@ -1,9 +1,11 @@
-"""Importer for SIP as text: raw messages, SIPp ``-trace_msg`` logs, and best effort for other
-loggers that print whole messages (Asterisk ``pjsip set logger on``, FreeSWITCH siptrace, CUCM
-SDL traces).
+"""Importer for SIP as text: raw messages (a ticket pasting them among prose, mail quotes),
+SIPp ``-trace_msg`` logs, Asterisk ``pjsip set logger on`` (console or ``full`` log), FreeSWITCH
+``sofia global siptrace on`` (messages indented between dashed lines), sngrep's ``.txt`` export
+and CUCM SDL traces.
 
 Banners are recognised only to learn the time, the direction and the addresses; anything else
-that is not SIP is skipped and reported in a note.
+that is not SIP is skipped and reported in a note. Auto-detected text is read with every
+logger's banners at once; ``--format <logger>`` reads with that logger's banners only.
 """
 
 from __future__ import annotations

@@ -53,6 +53,19 @@
     } catch (e) { /* no device list: the default microphone still works */ }
   }
 
+  // What the visitor hears, for the level tests and gg.remoteToneDb: the far end, local ringback.
+  function heardNode() {
+    if (!remoteAnalyser) {
+      remoteAnalyser = audioCtx.createAnalyser();
+      remoteAnalyser.fftSize = 4096;
+    }
+    return remoteAnalyser;
+  }
+  const media = window.GGMedia.create({
+    context: () => audioCtx, heard: heardNode, peer: () => pc, settings,
+    failed: (e) => { ui.detail.textContent = String(e && e.message || e); send({ type: "hangup" }); },
+  });
+
   function analyser(stream, size) {
     const node = audioCtx.createAnalyser();
     node.fftSize = size;
@@ -95,6 +108,7 @@
 
   function cleanup() {
     if (pc) { pc.close(); pc = null; }
+    media.reset();
     if (local) { local.getTracks().forEach((t) => t.stop()); local = null; }
     ui.mute.setAttribute("aria-pressed", "false");
     ui.mute.textContent = t("button.mute");
@@ -102,7 +116,7 @@
 
   function onEvent(event) {
     gg.events.push(event);
-    if (event.type !== "state") return;
+    if (media.onEvent(event) || event.type !== "state") return;
     const reason = event.message ? t(event.message) : event.reasonText;
     gg.endReason = event.reason;  // the reason's key (hangup, busy, ...): widget.js tells the host page
     setState(event.state, settings.stateText[event.state], reason, event.detail);
@@ -123,6 +137,7 @@
     gg.events = [];
     gg.error = gg.endReason = null;
     hangupWanted = false;
+    media.reset();
     try {
       audioCtx = audioCtx || new AudioContext();
       await audioCtx.resume();
@@ -130,12 +145,12 @@
       local = await navigator.mediaDevices.getUserMedia({ audio, video: false });
       listMicrophones();  // labels are only visible once the visitor allowed the microphone
       meter(analyser(local, 2048));
-      pc = new RTCPeerConnection({ iceServers: settings.iceServers });
+      pc = new RTCPeerConnection({ iceServers: settings.iceServers, iceTransportPolicy: settings.iceTransportPolicy || "all" });
       local.getAudioTracks().forEach((t) => pc.addTrack(t, local));
       pc.ontrack = (e) => {
         const stream = e.streams[0] || new MediaStream([e.track]);
         ui.remote.srcObject = stream;  // Chrome feeds WebAudio from a remote stream only once it plays
-        remoteAnalyser = analyser(stream, 4096);
+        audioCtx.createMediaStreamSource(stream).connect(heardNode());
       };
       pc.onconnectionstatechange = () => {
         if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
@@ -156,7 +171,7 @@
         const wait = reply.headers.get("Retry-After");
         gg.error = body.error || `http-${reply.status}`;
         const known = [`error.${body.error}`, `refused.${body.error}.title`].find((k) => t(k) !== k);
-        setState("ended", t("state.not-started"), known ? t(known) : body.text || t("error.not-started"),
+        setState("ended", t("state.not-started"), known ? t(known) : t("error.not-started"),
           wait ? t("error.retry-after", { seconds: wait }) : `HTTP ${reply.status}`);
         cleanup();
         return;
@@ -171,7 +186,8 @@
           cleanup();
         }
       };
-      await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+      // A relayed call's answer comes later, as an "answer" event (media.js).
+      if (body.sdp) await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
     } catch (e) {
       const denied = e && e.name === "NotAllowedError";
       gg.error = denied ? "microphone-denied" : "not-started";
@@ -205,7 +221,12 @@
   }
   gg.call = () => { if (!ui.call.disabled) call(); };
   gg.hangup = () => { if (!ui.hangup.disabled) hangup(); };
-  gg.dtmf = (digit) => { if (gg.state === "connected") send({ type: "dtmf", digits: digit }); };
+  function dtmf(digit) {
+    if (gg.state !== "connected") return;
+    media.dtmf(digit);  // RFC 4733 in the media when the trunk wants it
+    send({ type: "dtmf", digits: digit });  // the server sends SIP INFO when the trunk wants that
+  }
+  gg.dtmf = dtmf;
   ui.call.addEventListener("click", call);
   ui.hangup.addEventListener("click", hangup);
   ui.mute.addEventListener("click", () => {
@@ -217,7 +238,7 @@
   });
   ui.keypad.addEventListener("click", (e) => {
     const digit = e.target.closest("button[data-digit]");
-    if (digit) send({ type: "dtmf", digits: digit.dataset.digit });
+    if (digit) dtmf(digit.dataset.digit);
   });
   window.addEventListener("pagehide", () => send({ type: "hangup" }));
   if (navigator.mediaDevices) {

@@ -12,7 +12,7 @@
   if (!settings.widget) return;
   const allowed = new Set(settings.allowedOrigins || []);
   const host = window.parent !== window ? window.parent : null;
-  const gg = window.gg || {};
+  const gg = window.gg || (window.gg = {});
   gg.posted = [];  // what was posted, for tests and the console
 
   function post(type, fields) {
@@ -62,5 +62,9 @@
     keypad.classList.toggle("open", open);
   });
 
-  post("ready", { state: gg.state || "idle" });
+  if (gg.error) {  // no call is possible here (no secure page): say so instead of "ready"
+    post("error", { code: gg.error, text: document.getElementById("state-text").textContent });
+  } else {
+    post("ready", { state: gg.state || "idle" });
+  }
 })();

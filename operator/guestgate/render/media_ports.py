@@ -1,0 +1,41 @@
+"""The signalling pods' media ports: the one place the rest of the render layer takes them from.
+
+The managed TURN server may relay only to these ports (its NetworkPolicy's egress), and the
+signalling pods' NetworkPolicy lets the TURN pods in on them. When the media plane changes
+(aiortc's ephemeral ports today, an rtpengine port range tomorrow) this module is the edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from guestgate.api.objects import GuestCluster
+
+# aiortc in the pod binds its ICE sockets to ephemeral ports: the kernel's
+# net.ipv4.ip_local_port_range, 32768-60999 by default.
+EPHEMERAL_FIRST, EPHEMERAL_LAST = 32768, 60999
+
+
+@dataclass(frozen=True)
+class PortSpan:
+    protocol: str  # UDP or TCP, as in a NetworkPolicy
+    first: int
+    last: int
+
+
+def signal_media_ports(cluster: GuestCluster) -> tuple[PortSpan, ...]:
+    """Where the signalling pods receive a call's media (the browser's, through the TURN relay)."""
+    del cluster  # one media plane for every cluster today
+    return (PortSpan("UDP", EPHEMERAL_FIRST, EPHEMERAL_LAST),)
+
+
+def policy_ports(spans: tuple[PortSpan, ...]) -> list[dict[str, Any]]:
+    """NetworkPolicy `ports` entries for the spans (a single port has no endPort)."""
+    out: list[dict[str, Any]] = []
+    for span in spans:
+        port: dict[str, Any] = {"protocol": span.protocol, "port": span.first}
+        if span.last != span.first:
+            port["endPort"] = span.last
+        out.append(port)
+    return out

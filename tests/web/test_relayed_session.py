@@ -1,0 +1,212 @@
+"""A relayed browser call (the media relay carries the media) with a fake engine and a fake relay:
+what goes to the relay and the trunk, what the page is told, and that every way a call ends
+deletes the relay's session."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_session import LINK, FakeEngine, profile, settle
+
+from guestgate.engine.calls import CallEvent
+from guestgate.media.ng import NgError, NgUnreachable
+from guestgate.web.session import BadOffer, BrowserCall, RelayUnavailable, watch_relay
+
+OFFER = (Path(__file__).parents[1] / "media" / "data" / "chromium-offer.sdp").read_text()
+PLAIN = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 30000 RTP/AVP 8 0 126\r\na=mid:0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:126 telephone-event/8000\r\na=ssrc:1 cname:x\r\n"
+)
+FAR = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
+
+
+class FakeRelay:
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.offers: list[tuple[str, dict[str, Any]]] = []
+        self.answers: list[str] = []
+        self.sessions: set[str] = set()
+        self.deleted: list[str] = []
+        self.down = False
+
+    async def offer(self, call_id: str, from_tag: str, sdp: str, **flags: Any) -> str:
+        if self.refuse:
+            raise NgError("rtpengine refused 'offer': no ports")
+        self.offers.append((sdp, flags))
+        self.sessions.add(call_id)
+        return PLAIN
+
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, **flags: Any) -> str:
+        self.answers.append(sdp)
+        return f"webrtc answer {len(self.answers)}"
+
+    async def delete(self, call_id: str, from_tag: str | None = None) -> dict[str, Any]:
+        self.deleted.append(call_id)
+        self.sessions.discard(call_id)
+        return {"result": "ok"}
+
+    async def list_calls(self, limit: int = 1000) -> list[str]:
+        if self.down:
+            raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'list'")
+        return sorted(self.sessions)
+
+
+async def placed(relay: FakeRelay, **early: Any) -> tuple[FakeEngine, BrowserCall]:
+    engine = FakeEngine()
+    call = BrowserCall(engine, LINK, profile(**early), "1.2.3.4", relay=relay)
+    assert await call.answer(OFFER) is None  # the page's answer comes as an event
+    await call.start_sip()
+    return engine, call
+
+
+async def test_the_trunk_gets_the_relays_plain_offer_in_its_codec_order_without_webrtc_lines() -> None:
+    relay = FakeRelay()
+    engine, call = await placed(relay)
+    sent, flags = relay.offers[0]
+    assert sent == OFFER and flags["ICE"] == "remove" and flags["codec"] == {"mask": ["opus"]}
+    assert engine.relay_sdp is not None
+    assert "m=audio 30000 RTP/AVP 0 8 126" in engine.relay_sdp  # PCMU, PCMA, G722: the profile's order
+    assert "a=ssrc" not in engine.relay_sdp and "a=mid" not in engine.relay_sdp
+    await call.close()
+
+
+PAGE_EVENTS = [
+    # name, SIP events (kind, status, far SDP), the page's media events in order
+    ("180 without SDP: local ringback, then the 200's answer", [("progress", 180, ""), ("answered", 200, FAR)],
+     [("ringback", True), ("answer", "webrtc answer 1"), ("ringback", False)]),
+    ("183 with SDP: early media, one answer for the page", [("progress", 183, FAR), ("answered", 200, FAR)],
+     [("answer", "webrtc answer 1")]),
+    ("180 then 183 with SDP: ringback stops when early media starts", [("progress", 180, ""), ("progress", 183, FAR)],
+     [("ringback", True), ("answer", "webrtc answer 1"), ("ringback", False)]),
+]
+
+
+@pytest.mark.parametrize(("name", "sip", "expected"), PAGE_EVENTS, ids=[p[0] for p in PAGE_EVENTS])
+async def test_far_end_sdp_reaches_the_page_through_the_relay(
+    name: str, sip: list[tuple[str, int, str]], expected: list[tuple[str, Any]]
+) -> None:
+    relay = FakeRelay()
+    engine, call = await placed(relay)
+    assert engine.handle is not None
+    for kind, status, far in sip:
+        engine.handle.publish(CallEvent(kind, 0.0, status, "", has_sdp=bool(far), sdp=far))  # type: ignore[arg-type]
+        await settle()
+    seen = [
+        (e["type"], e["on"] if e["type"] == "ringback" else e["sdp"])
+        for e in call.events
+        if e["type"] in ("answer", "ringback")
+    ]
+    assert seen == expected
+    assert relay.answers == [far for _, _, far in sip if far]  # every far SDP updates the relay
+    await call.close()
+
+
+async def hung_up_by_visitor(engine: FakeEngine, call: BrowserCall) -> None:
+    await call.hangup()
+
+
+async def hung_up_by_far_end(engine: FakeEngine, call: BrowserCall) -> None:
+    assert engine.handle is not None
+    engine.handle.publish(CallEvent("answered", 0.0, 200, "", sdp=FAR))
+    await settle()
+    engine.handle.publish(CallEvent("ended", 0.0, 200, ""))
+
+
+async def refused_by_far_end(engine: FakeEngine, call: BrowserCall) -> None:
+    assert engine.handle is not None
+    engine.handle.publish(CallEvent("ended", 0.0, 486, ""))
+
+
+async def server_shutdown(engine: FakeEngine, call: BrowserCall) -> None:
+    await call.close()
+
+
+async def relay_lost_it(engine: FakeEngine, call: BrowserCall) -> None:
+    await call.media_lost()
+
+
+ENDINGS = [
+    ("the visitor hangs up", hung_up_by_visitor, "hangup"),
+    ("the far end hangs up", hung_up_by_far_end, "remote-hangup"),
+    ("the far end is busy", refused_by_far_end, "busy"),
+    ("the server shuts down", server_shutdown, "hangup"),
+    ("the relay lost the call", relay_lost_it, "media-lost"),
+]
+
+
+@pytest.mark.parametrize(("name", "end", "reason"), ENDINGS, ids=[e[0] for e in ENDINGS])
+async def test_every_way_a_call_ends_deletes_the_relay_session(name: str, end: Any, reason: str) -> None:
+    relay = FakeRelay()
+    engine, call = await placed(relay)
+    await end(engine, call)
+    await settle()
+    await asyncio.wait_for(call._ended.wait(), 2)
+    await call.teardown()
+    assert call.reason is not None and call.reason.key == reason
+    assert relay.deleted == [call.id] and relay.sessions == set()
+
+
+async def test_a_call_the_sip_engine_cannot_place_deletes_its_session_too() -> None:
+    relay = FakeRelay()
+    call = BrowserCall(FakeEngine(fail=True), LINK, profile(), "1.2.3.4", relay=relay)
+    await call.answer(OFFER)
+    await call.start_sip()
+    assert call.reason is not None and call.reason.key == "failed"
+    assert relay.sessions == set()
+
+
+async def test_a_relay_that_refuses_the_offer_is_unavailable_and_nothing_is_dialled() -> None:
+    engine = FakeEngine()
+    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", relay=FakeRelay(refuse=True))
+    with pytest.raises(RelayUnavailable, match="no ports"):
+        await call.answer(OFFER)
+    assert engine.placed == []
+    await call.close()
+
+
+@pytest.mark.parametrize("offer", ["", "not sdp", "v=0\r\nm=audio 0 RTP/AVP 0\r\n"], ids=["empty", "text", "no media"])
+async def test_an_offer_without_media_is_refused_before_the_relay(offer: str) -> None:
+    relay = FakeRelay()
+    call = BrowserCall(FakeEngine(), LINK, profile(), "1.2.3.4", relay=relay)
+    with pytest.raises(BadOffer):
+        await call.answer(offer)
+    assert relay.offers == []
+    await call.close()
+
+
+async def test_rfc4733_keys_are_left_to_the_page_sip_info_goes_through_the_engine() -> None:
+    for method, sent in (("rfc4733", []), ("sip-info", ["5"])):
+        relay = FakeRelay()
+        engine = FakeEngine()
+        call = BrowserCall(engine, LINK, profile().model_copy(update={"dtmf": method}), "1.2.3.4", relay=relay)
+        await call.answer(OFFER)
+        await call.start_sip()
+        assert engine.handle is not None
+        engine.handle.publish(CallEvent("answered", 0.0, 200, "", sdp=FAR))
+        await settle()
+        await call.dtmf("5")
+        assert engine.digits == sent, method
+        await call.close()
+
+
+async def test_the_watch_ends_calls_the_relay_forgot_and_all_when_it_stops_answering() -> None:
+    relay = FakeRelay()
+    _, kept = await placed(relay)
+    _, forgotten = await placed(relay)
+    calls = {kept.id: kept, forgotten.id: forgotten}
+    relay.sessions.discard(forgotten.id)  # rtpengine restarted, or timed the call out
+    watch = asyncio.ensure_future(watch_relay(relay, calls, interval=0.01))
+    try:
+        await asyncio.wait_for(forgotten._ended.wait(), 2)
+        assert forgotten.reason is not None and forgotten.reason.key == "media-lost"
+        assert "audio connection was lost" in forgotten.events[-1]["reasonText"]
+        assert not kept.ended
+        relay.down = True
+        await asyncio.wait_for(kept._ended.wait(), 2)
+        assert kept.reason is not None and kept.reason.key == "media-lost"
+    finally:
+        watch.cancel()

@@ -185,7 +185,8 @@ class Call:
                 raise RuntimeError(f"POST /_gg/calls: {response.status} {body}")
         self.mark("answer")
         self.server_id = str(body["id"])
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
+        if body.get("sdp"):  # a relayed call's answer comes later, as an "answer" event
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
         ws = await self.http.ws_connect(f"{url}/_gg/calls/{body['id']}/events", headers={"Origin": origin})
 
         async def follow() -> None:
@@ -193,6 +194,9 @@ class Call:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     continue
                 event = json.loads(message.data)
+                if event.get("type") == "answer" and event.get("sdp"):
+                    await self.pc.setRemoteDescription(RTCSessionDescription(sdp=event["sdp"], type="answer"))
+                    continue
                 state = event.get("state")
                 if state == "ringing":
                     self.mark("ringing")

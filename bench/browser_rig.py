@@ -129,8 +129,16 @@ def start_echo_peer(root: Path, log_name: str = "peer") -> EchoPeer:
     scenario.write_text(ECHO_UAS)
     trace = root / f"{log_name}.msg"
     trace.unlink(missing_ok=True)
-    sipp = start_sipp(root, scenario, calls=0, run_seconds=900, rtp_echo=True, messages=trace,
-                      log=root / f"{log_name}.log", extra=["-max_recv_loops", "10000"])
+    sipp = start_sipp(
+        root,
+        scenario,
+        calls=0,
+        run_seconds=900,
+        rtp_echo=True,
+        messages=trace,
+        log=root / f"{log_name}.log",
+        extra=["-max_recv_loops", "10000"],
+    )
     return EchoPeer(sipp.process, sipp.port, trace)
 
 
@@ -200,7 +208,12 @@ def published(web: int, sip: int, admin: int, peer: int, max_calls: int = 100) -
 
 
 def start_signal(
-    root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0, max_calls: int = 100
+    root: Path,
+    peer_port: int,
+    name: str = "signal",
+    timeout: float = 40.0,
+    max_calls: int = 100,
+    extra: tuple[str, ...] = (),
 ) -> Signal:
     """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link."""
     folder = root / name
@@ -212,7 +225,7 @@ def start_signal(
     for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
         (secrets / rel).write_bytes(value)
-    command = signal_command(config_dir, secrets_dir=secrets, extra=["--ice-loopback-only"])
+    command = signal_command(config_dir, secrets_dir=secrets, extra=["--ice-loopback-only", *extra])
     started = launch_signal_server(command, folder / "signal.log", env=env()).wait_ready(timeout)
     return Signal(started.process, started.log, started.web_url, started.admin_url)
 

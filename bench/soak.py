@@ -1,14 +1,14 @@
 """Soak: browser calls placed and ended continuously at half the pod's capacity, for 10 minutes
 (45 s with --quick), against one `guestgate signal` (with the link pages) whose trunk goes to a
-SIPp peer echoing RTP.
+SIPp peer echoing RTP, the media through rtpengine as in a pod.
 
 Half the capacity: the calls the pod holds at once (its call cap, the smaller of its
 limits.maxCallsPerPod, 8 here, and the pjsua build's PJSUA_MAX_CALLS, as /v1/status
 callSlots.max says), halved; each of that many aiortc callers (bench/browser_caller.py, one process each) places one
 call after another, holding each HOLD seconds. Sampled every few seconds: the server's RSS and
 open file descriptors, its call slots (the engine's calls and pjsua's own count), the browser
-calls it has in progress. Goals: RSS growth under 5 % from the end of the warm-up to the end,
-0 call slots left once the last call is over, 0 failed calls.
+calls it has in progress, rtpengine's sessions. Goals: RSS growth under 5 % from the end of the warm-up to the end,
+0 call slots or rtpengine sessions left once the last call is over, 0 failed calls.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from bench.report import PartResult
 from bench.settings import Settings
 from guestgate.engine.capture import MAX_WATCHED_CALLS
 from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 
 RSS_GROWTH_GOAL = 5.0  # per cent, warm-up to end
 # The soaked pod's limits.maxCallsPerPod: a small pod's worth of browser calls on this 2-core
@@ -63,6 +64,7 @@ class Sample:
     engine_calls: int
     pjsua_calls: int
     browser_calls: float
+    relay_sessions: int
     calls: int = 0  # calls ended so far
 
 
@@ -74,7 +76,7 @@ def _status(signal: Signal) -> dict[str, Any]:
         return dict(json.loads(response.read()))
 
 
-def _sample(signal: Signal, at: float) -> Sample:
+def _sample(signal: Signal, relay: LocalRelay, at: float) -> Sample:
     slots = _status(signal).get("callSlots", {})
     active = sum(metric_values(signal.metrics(), "guestgate_browser_calls_active").values())
     return Sample(
@@ -84,6 +86,7 @@ def _sample(signal: Signal, at: float) -> Sample:
         engine_calls=int(slots.get("engine", -1)),
         pjsua_calls=int(slots.get("pjsua", -1)),
         browser_calls=active,
+        relay_sessions=len(relay.sessions()),
     )
 
 
@@ -91,12 +94,13 @@ def _growth(first: Sample, last: Sample) -> float:
     return 100.0 * (last.rss - first.rss) / first.rss if first.rss else 0.0
 
 
-def _drained(signal: Signal, timeout: float = 30.0) -> Sample:
+def _drained(signal: Signal, relay: LocalRelay, timeout: float = 30.0) -> Sample:
     """The first sample with no call in progress anywhere (or the last one after timeout)."""
     deadline = time.monotonic() + timeout
     while True:
-        sample = _sample(signal, 0.0)
-        if (sample.engine_calls, sample.pjsua_calls, sample.browser_calls) == (0, 0, 0) or time.monotonic() > deadline:
+        sample = _sample(signal, relay, 0.0)
+        busy = (sample.engine_calls, sample.pjsua_calls, sample.browser_calls, sample.relay_sessions)
+        if busy == (0, 0, 0, 0) or time.monotonic() > deadline:
             return sample
         time.sleep(0.5)
 
@@ -106,9 +110,10 @@ def run(settings: Settings) -> PartResult:
     result = PartResult(name="soak")
     scratch = settings.scratch("soak")
     peer = start_echo_peer(scratch)
+    relay = start_relay(scratch / "rtpengine.log")  # the pod's media relay (its sidecar in a cluster)
     samples: list[Sample] = []
     try:
-        signal = start_signal(scratch, peer.port, max_calls=MAX_CALLS_PER_POD)
+        signal = start_signal(scratch, peer.port, max_calls=MAX_CALLS_PER_POD, extra=("--rtpengine", relay.ng))
         try:
             capacity = int(_status(signal)["callSlots"]["max"])
             at_once = max(1, capacity // 2)
@@ -122,7 +127,7 @@ def run(settings: Settings) -> PartResult:
                 "hold": plan.hold,
                 "burst_every": 1.0,
             }
-            idle = _sample(signal, 0.0)
+            idle = _sample(signal, relay, 0.0)
             callers = start_callers(spec, at_once * per_caller, per_caller, scratch)
             start = time.monotonic()
             try:
@@ -132,18 +137,19 @@ def run(settings: Settings) -> PartResult:
                     if any(p.poll() is not None for p in callers.processes):
                         break  # a caller gave up: its error is in the results
                     if time.monotonic() >= next_sample:
-                        sample = _sample(signal, time.monotonic() - start)
+                        sample = _sample(signal, relay, time.monotonic() - start)
                         sample.calls = callers.count("result")
                         samples.append(sample)
                         next_sample += plan.every
             finally:
                 results = callers.stop(timeout=plan.hold + 20)
             ran = time.monotonic() - start
-            after = _drained(signal)
+            after = _drained(signal, relay)
         finally:
             stop_process(signal.process)
     finally:
         stop_process(peer.process)
+        relay.stop()
 
     failed = [r for r in results if r.get("error")]
     # Warm: the pools hold what the calls at once need, and the engine's capture store (the SIP
@@ -154,7 +160,7 @@ def run(settings: Settings) -> PartResult:
     early = next((s for s in samples if s.at >= plan.warmup), warm)
     end = samples[-1] if samples else idle
     growth = _growth(warm, end)
-    leaked = max(after.engine_calls, after.pjsua_calls, 0)
+    leaked = max(after.engine_calls, after.pjsua_calls, 0) + after.relay_sessions
     mib = 2**20
     table = result.table(
         f"Soak: browser calls placed and ended continuously, {at_once} at once (half of {capacity})",
@@ -167,6 +173,7 @@ def run(settings: Settings) -> PartResult:
             "open fds idle / end / after",
             "pjsua slots peak / after",
             "engine calls after",
+            "rtpengine sessions peak / after",
         ],
     )
     table.add(
@@ -178,6 +185,7 @@ def run(settings: Settings) -> PartResult:
         f"{idle.fds} / {end.fds} / {after.fds}",
         f"{max((s.pjsua_calls for s in samples), default=0)} / {after.pjsua_calls}",
         after.engine_calls,
+        f"{max((s.relay_sessions for s in samples), default=0)} / {after.relay_sessions}",
     )
     table.notes += [
         f"Each caller (aiortc, its own process) places one call after another on the echo link, holding each "
@@ -185,8 +193,8 @@ def run(settings: Settings) -> PartResult:
         f"RSS growth from 'warm' ({warm.at:.0f} s in, {warm.calls} calls ended: the engine keeps the SIP messages of "
         f"the last {MAX_WATCHED_CALLS} calls for the ladders, a store that fills first) to the last sample; goal "
         f"under {RSS_GROWTH_GOAL:.0f} %. From {early.at:.0f} s in: {_growth(early, end):.1f} %. "
-        "Slots 'after': once the callers stopped and the last BYE was done; "
-        "goal 0. rtpengine sessions: not sampled (the media plane runs in the pod; no rtpengine yet).",
+        "Slots and sessions 'after': once the callers stopped and the last BYE was done; goal 0. Media "
+        "through rtpengine (Debian rtpengine-daemon, userspace) as in a pod: WebRTC to the relay, plain RTP on.",
         f"Samples every {plan.every:.0f} s: bench/results/soak.json (data.samples).",
     ]
     result.data = {

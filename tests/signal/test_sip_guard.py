@@ -89,6 +89,10 @@ def test_the_far_side_cannot_make_the_pod_act_for_it(
     messages = trace.read_text(errors="replace")
     received = re.findall(r"message received \[\d+\] bytes :\s*\n\s*(INVITE \S+) SIP/2\.0", messages)
     assert received == [received[0]] and "+1900" not in received[0], received
+    # ... and pjsua holds no call slot once the pod's own call is over: the INVITEs with Replaces
+    # or Join and the peer's own never became calls.
+    slots = wait_for(lambda: (s := pod.request("GET", "/v1/status")[1]["callSlots"])["pjsua"] == 0 and s, 10)
+    assert slots and slots["engine"] == 0, pod.request("GET", "/v1/status")[1]
     metrics = pod.request("GET", "/metrics", token=None)[1]
     assert refused(metrics) == REFUSED, metrics
     logs = pod.logs()

@@ -33,7 +33,6 @@ from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
 
 PER_CALLER = 4  # calls per aiortc caller process
-PJSUA_MAX_CALLS = 4  # the pjsua2 wheel's compile-time cap on one process's calls
 
 
 def _queue_depths(signals: list[Signal]) -> dict[str, float]:
@@ -199,16 +198,16 @@ def run(settings: Settings) -> PartResult:
         " loud frame decoded back, on the caller's clock (includes aiortc's jitter buffer and 20 ms framing).",
         "queue: the most 20 ms frames any call's bridge buffer held (guestgate_bridge_queue_depth{stat=peak},"
         " sampled every 0.25 s; bounded at 5, older audio is dropped): each waiting frame is 20 ms of RTT.",
-        f"The pjsua2 wheel caps one signal process at {PJSUA_MAX_CALLS} calls (PJSUA_MAX_CALLS): more calls take"
-        " more processes (pods); the 5-call step on one process shows the cap as a failed call.",
+        "One signal process holds hundreds of calls (pjsua2 built from pjproject 2.17, docs/prack.md); the"
+        " 8-call step runs over two processes to show calls spread over pods.",
         *notes,
     ]
     for step in steps:
         step["rttP50ms"], step["rttP99ms"] = ms(percentile(step["rtts"], 50)), ms(percentile(step["rtts"], 99))
     result.data = {"windowSeconds": window, "steps": steps}
-    broken = [s for s in steps if s["system"] == "GuestGate" and s["calls"] <= PJSUA_MAX_CALLS * s["serverProcesses"]]
+    broken = [s for s in steps if s["system"] == "GuestGate"]
     if any(s["failed"] for s in broken):
-        result.error = "GuestGate calls failed below the pjsua2 cap: " + "; ".join(
+        result.error = "GuestGate calls failed: " + "; ".join(
             f"{s['calls']} calls: {s['errors']}" for s in broken if s["failed"]
         )
     return result

@@ -8,6 +8,10 @@ offered and achieved rate, failures with their reasons, each answered call's set
 sent to 200 received, from the engine's own message log), and the CPU and RSS of this process
 over the step. A call counts as failed when it could not be placed (the engine refused it, e.g.
 its concurrent-call cap), was not answered within the timeout, or did not end after the BYE.
+
+{"held": N, "rate": calls per second, "seconds": S} (the concurrency part) places N calls at that
+rate, holds them all at once for S seconds and measures this process over that window alone
+(CPU seconds, RSS before the calls and while they are all up), then hangs them all up.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ ANSWER_TIMEOUT = 5.0
 END_TIMEOUT = 5.0
 TRUNK = "bench/uas"
 PAGE_SIZE = 4096
+MAX_CALLS = 1024  # the build's PJSUA_MAX_CALLS: the bench measures the engine, not a configured limit
 
 
 def _rss() -> int:
@@ -109,9 +114,64 @@ async def step(engine: SipEngine, rate: float, calls: int, hold: float) -> dict[
     }
 
 
+async def held(engine: SipEngine, calls: int, rate: float, seconds: float) -> dict[str, Any]:
+    rss_idle, start = _rss(), time.monotonic()
+    tasks: list[asyncio.Task[CallHandle | str]] = []
+
+    async def place(number: str) -> CallHandle | str:
+        try:
+            return await engine.place_call(TRUNK, number)
+        except EngineError as exc:
+            return "refused: " + str(exc).split(" (")[0]
+
+    for index in range(calls):
+        delay = start + index / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(place(str(1000 + index % 9000))))
+    placed = await asyncio.gather(*tasks)
+    handles = [h for h in placed if isinstance(h, CallHandle)]
+    failures = Counter(h for h in placed if isinstance(h, str))
+    answers = await asyncio.gather(*(h.wait(("answered", "ended"), ANSWER_TIMEOUT + calls / rate) for h in handles))
+    up = [h for h, a in zip(handles, answers, strict=True) if a is not None and a.kind == "answered"]
+    for h, a in zip(handles, answers, strict=True):
+        if a is None or a.kind != "answered":
+            failures[f"not answered ({h.last_status or 'timeout'})"] += 1
+    all_up = time.monotonic()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    rss_held = _rss()
+    while time.monotonic() - wall0 < seconds:
+        await asyncio.sleep(min(1.0, seconds))
+        rss_held = max(rss_held, _rss())
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    dropped = sum(1 for h in up if h.ended)  # ended during the hold: failed too
+    if dropped:
+        failures["ended during the hold"] += dropped
+    await asyncio.gather(*(engine.hangup(h) for h in handles if not h.ended))
+    ends = await asyncio.gather(*(h.wait(("ended",), END_TIMEOUT + calls / 100) for h in handles))
+    unended = sum(1 for h, e in zip(handles, ends, strict=True) if e is None and h in up)
+    if unended:
+        failures["no end after BYE"] += unended
+    setups = [s for s in (setup_seconds(h) for h in up) if s is not None]
+    return {
+        "held": calls,
+        "rate": rate,
+        "placeSeconds": all_up - start,
+        "holdSeconds": wall,
+        "ok": len(up) - dropped,
+        "failed": sum(failures.values()),
+        "failures": dict(failures),
+        "setupSeconds": setups,
+        "cpuSeconds": cpu,
+        "rssIdleBytes": rss_idle,
+        "rssHeldBytes": rss_held,
+        "maxCalls": engine.max_calls,
+    }
+
+
 async def main_async(peer: str) -> None:
     host, _, port = peer.rpartition(":")
-    engine = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",)))
+    engine = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",), max_calls=MAX_CALLS))
     engine.start()
     try:
         engine.register_current_thread()
@@ -128,7 +188,10 @@ async def main_async(peer: str) -> None:
             if not line.strip():
                 break
             ask = json.loads(line)
-            result = await step(engine, float(ask["rate"]), int(ask["calls"]), float(ask["hold"]))
+            if "held" in ask:
+                result = await held(engine, int(ask["held"]), float(ask["rate"]), float(ask["seconds"]))
+            else:
+                result = await step(engine, float(ask["rate"]), int(ask["calls"]), float(ask["hold"]))
             print(json.dumps(result), flush=True)
     finally:
         engine.stop()

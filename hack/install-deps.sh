@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Install everything GuestGate's demo and tests need on a fresh Debian machine (root):
-# Debian packages (SIPp, capture tools, Chromium) and a Python venv with the package and its
-# dev tools. Idempotent and quick when nothing changed. Go builds of Kubernetes, etcd and Helm
-# are done (and cached under ~/.cache/guestgate) by `guestgate-dev cluster build`.
+# Debian packages (SIPp, capture tools, Chromium, pjproject's build dependencies) and a Python
+# venv with the package, its dev tools and pjsua2 built from pinned pjproject 2.17 source
+# (hack/build-pjsua2.sh: about 3 minutes once per machine, then cached in
+# ~/.cache/guestgate/wheels). Idempotent and quick when nothing changed. Go builds of
+# Kubernetes, etcd and Helm are done (and cached under ~/.cache/guestgate) by
+# `guestgate-dev cluster build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(sip-tester tshark tcpdump chromium chromium-driver openssl iproute2 procps
   containerd runc containernetworking-plugins iptables conntrack buildah debootstrap
-  janus rtpengine-daemon coturn sqlite3 prometheus)
+  janus rtpengine-daemon coturn sqlite3 prometheus
+  # pjproject 2.17 and its SWIG binding (hack/build-pjsua2.sh); the runtime libraries libopus0,
+  # libssl3 and libuuid1 come with them. python3-dev: Debian's python3, for which the signalling
+  # image's wheel is built (pyenv and python.org interpreters carry their own headers).
+  build-essential pkg-config swig libopus-dev libssl-dev uuid-dev python3-dev)
 
 # npm fetches axe-core (below); a nodejs that bundles npm (nodesource) needs no Debian npm.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
@@ -38,6 +45,16 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[signal,dev]' -e ./dev
   echo "$want" > "$stamp"
+fi
+
+# pjsua2 from source (the wheel is cached per machine; 0 s when it is). The PyPI wheel
+# pjsua2-python of older venvs provides the same module: it goes first.
+wheel=$(PYTHON=.venv/bin/python hack/build-pjsua2.sh | tail -1)
+if [[ ! -f .venv/.pjsua2 || "$(cat .venv/.pjsua2)" != "$wheel" ]]; then
+  echo ">> pjsua2 into .venv: $wheel"
+  .venv/bin/pip uninstall -q -y pjsua2-python 2>/dev/null || true
+  .venv/bin/pip install -q --no-deps --force-reinstall "$wheel"
+  echo "$wheel" > .venv/.pjsua2
 fi
 
 # axe-core, the accessibility checker tests/browser injects into the link page (WCAG 2.1 A/AA),

@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ["diagnosis", "peer_filter", "sip_leg", "click_to_ring", "browser_leg", "soak", "operator_scale"]
+PARTS = ["diagnosis", "peer_filter", "sip_leg", "concurrency", "click_to_ring", "browser_leg", "soak", "operator_scale"]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,13 @@ def test_the_sip_leg_has_ours_and_the_sipp_reference(quick_run: Any) -> None:
     sip = quick_run[1]["sip_leg"]
     assert sip["data"]["maxSustained"]["ours"] > 0 and sip["data"]["maxSustained"]["sipp"] > 0
     assert all(step["ok"] > 0 for step in sip["data"]["ours"] + sip["data"]["sipp"])
+
+
+def test_the_engine_holds_calls_at_once_beside_sipp(quick_run: Any) -> None:
+    table = rows(quick_run[1]["concurrency"], "Concurrency")
+    ours = [row for row in table if row["side"] == "GuestGate engine"]
+    assert ours and all(row["ok"] == row["held"] and row["failed"] == 0 for row in ours), table
+    assert any(row["side"] == "SIPp uac" and row["ok"] > 0 for row in table), table
 
 
 def test_the_browser_leg_bridges_calls_beside_janus(quick_run: Any) -> None:

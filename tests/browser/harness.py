@@ -175,6 +175,8 @@ def published(ports: Ports) -> PublishedConfig:
                 _link("silent", "silent", web),
                 _link("early", "early", web),
                 _link("echo", "early", web),  # the early trunk's port, another SIPp scenario
+                _link("video", "early", web, video_policy="sendrecv"),
+                _link("watch", "early", web, video_policy="recvonly"),
                 _link("auto", "silent", web, auto_call_after_seconds=1),
                 _link(
                     "cube", "cube", web, destination="+442079460000", access=AccessConfig(calls_per_minute_per_ip=30)

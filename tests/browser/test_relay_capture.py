@@ -14,6 +14,7 @@ import pytest
 from chromium import Chromium
 from harness import MIC_HZ, PHONE_HZ, SCENARIOS, Bench, stop_process
 
+from guestgate_dev.support.rtpengine import start_relay
 from guestgate_dev.support.sipp import start_sipp
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -85,3 +86,80 @@ async def test_the_trunk_peer_gets_rtp_from_the_relay_only(bench: Bench, browser
     foreign_rtcp = sum(n for port, n in rtcp.items() if port not in relay_ports)
     assert foreign_rtcp <= (0 if pjsua2_version() >= (2, 17) else 2), f"RTCP from outside the relay: {rtcp}"
 
+
+
+VIDEO_PLAYING = """(() => {
+  const v = document.getElementById(%r);
+  return Boolean(v && v.srcObject && v.videoWidth > 0 && v.currentTime > 0.5);
+})()"""
+
+
+async def test_video_is_relayed_untouched_with_self_view_and_camera_toggle(bench: Bench, browser: Chromium) -> None:
+    """A video endpoint (SIPp echoing audio and VP8 video) and a link whose policy is sendrecv:
+    the page sends its camera, decodes the echoed frames, shows its self view, and the camera
+    button stops sending."""
+    scenario = Path(__file__).parent / "scenarios" / "video-echo.xml"
+    peer = start_sipp(bench.root, scenario, port=bench.ports.early, rtp_echo=True, run_seconds=120)
+    try:
+        await browser.open(f"{bench.server.web_url}/call/video")
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'connected'", 20)
+        await browser.wait_for(VIDEO_PLAYING % "self-view", 15)
+        await browser.wait_for(VIDEO_PLAYING % "remote-video", 20)  # our own frames, echoed by the peer
+        await browser.screenshot("video-connected")
+        assert await browser.eval("document.getElementById('camera').hidden") is False
+        await browser.click("#camera")
+        assert await browser.eval("document.getElementById('camera').getAttribute('aria-pressed')") == "false"
+        answer = await browser.eval("gg.events.find((e) => e.type === 'answer').sdp")
+        assert "m=video" in answer and "VP8/90000" in answer
+        await browser.click("#hangup")
+        await browser.wait_for("gg.state === 'ended'", 10)
+        assert peer.process.wait(15) == 0
+    finally:
+        stop_process(peer.process)
+
+
+async def test_recvonly_video_asks_for_no_camera(bench: Bench, browser: Chromium) -> None:
+    scenario = Path(__file__).parent / "scenarios" / "video-echo.xml"
+    peer = start_sipp(bench.root, scenario, port=bench.ports.early, rtp_echo=True, run_seconds=120)
+    try:
+        await browser.open(f"{bench.server.web_url}/call/watch")
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'connected'", 20)
+        answer = await browser.eval("gg.events.find((e) => e.type === 'answer').sdp")
+        video = answer.split("m=video", 1)[1]
+        assert "a=sendonly" in video, answer  # the far end may send, the visitor sends nothing
+        assert await browser.eval("document.getElementById('camera').hidden") is True
+        assert await browser.eval("document.getElementById('self-view').srcObject") is None
+        await browser.click("#hangup")
+        await browser.wait_for("gg.state === 'ended'", 10)
+        assert peer.process.wait(15) == 0
+    finally:
+        stop_process(peer.process)
+
+
+async def test_a_relay_killed_mid_call_ends_it_clearly_and_the_pod_recovers(bench: Bench, browser: Chromium) -> None:
+    """rtpengine dies during a call: the page is told the audio connection was lost, the far end
+    gets a BYE, and once rtpengine is back the next call works (the pod was never restarted)."""
+    assert bench.relay is not None
+    peer = start_sipp(bench.root, SCENARIOS / "asterisk-180-no-sdp.xml", port=bench.ports.early, rtp_echo=True,
+                      calls=2, run_seconds=120)
+    try:
+        await browser.open(f"{bench.server.web_url}/call/echo")
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'connected'", 20)
+        bench.relay.process.kill()
+        bench.relay.process.wait(10)
+        await browser.wait_for("gg.state === 'ended'", 15)
+        assert "audio connection was lost" in await browser.eval("document.getElementById('reason').innerText")
+        await browser.screenshot("relay-lost")
+        bench.relay = start_relay(bench.relay.log, bench.relay.settings)
+        await browser.click("#call")
+        await browser.wait_for("gg.state === 'connected'", 20)
+        margin = await browser.tone_margin(MIC_HZ, PHONE_HZ, seconds=2.0)
+        assert margin > 10, f"no echo through the restarted relay: {margin:.0f} dB"
+        await browser.click("#hangup")
+        await browser.wait_for("gg.state === 'ended'", 10)
+        assert peer.process.wait(15) == 0, "SIPp did not see both calls end with a BYE"
+    finally:
+        stop_process(peer.process)

@@ -4,6 +4,7 @@ harm, the browser leg's AudioMediaPort, DTMF methods, trunk removal during a cal
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -14,8 +15,15 @@ import pytest
 from guestgate.config.schema import AuthConfig, PeerConfig, SessionTimerConfig, TrunkProfile
 from guestgate.engine.calls import CallHandle
 from guestgate.engine.config import EngineInputError
-from guestgate.engine.core import PJSUA_MAX_ACCOUNTS, EngineError, EngineSettings, SipEngine
-from support.signal_helpers import SippFactory, free_port
+from guestgate.engine.core import (
+    CONFIG_SITE,
+    PJSUA_MAX_ACC,
+    CallLimitError,
+    EngineError,
+    EngineSettings,
+    SipEngine,
+)
+from support.signal_helpers import REPO, SippFactory, free_port
 from support.signal_server import refused_invite
 
 
@@ -211,14 +219,30 @@ async def test_incoming_calls_are_refused(engine: SipEngine) -> None:
     assert engine.running
 
 
-async def test_the_wheel_limits_are_refused_not_asserted(engine: SipEngine, settled: None) -> None:
-    """pjsua holds PJSUA_MAX_ACC accounts (one more asserts: abort) and PJSUA_MAX_CALLS calls."""
-    trunks = [profile(f"t{i}", 9) for i in range(PJSUA_MAX_ACCOUNTS)]
+async def test_limits_are_refused_with_an_error_not_an_abort(engine: SipEngine, settled: None) -> None:
+    """A trunk past pjsua's account table and a call past maxCallsPerPod (8 here) are refused
+    with errors naming the limit; the engine keeps running and takes calls again afterwards."""
+    trunks = [profile(f"t{i}", 9) for i in range(PJSUA_MAX_ACC)]
     errors = await engine.set_trunks(trunks, {})
-    assert list(errors) == [trunks[-1].id] and "PJSUA_MAX_ACC" in errors[trunks[-1].id]
+    assert list(errors) == [trunks[-1].id]
+    assert f"at most {PJSUA_MAX_ACC - 1} trunks" in errors[trunks[-1].id]
+    assert engine.max_calls == 8
     handles = [await engine.place_call(trunks[0].id, str(1000 + i)) for i in range(engine.max_calls)]
-    with pytest.raises(EngineError, match="too many calls"):
-        await engine.place_call(trunks[0].id, "2000")
+    with pytest.raises(CallLimitError, match=r"8 calls in progress.*maxCallsPerPod=8"):
+        await engine.place_call(trunks[1].id, "2000")
     for handle in handles:
         await wait_ended(engine, handle)
     assert engine.running
+    again = await engine.place_call(trunks[0].id, "3000")
+    await wait_ended(engine, again)
+
+
+def test_the_build_is_the_projects(engine: SipEngine) -> None:
+    """pjsua2 comes from hack/build-pjsua2.sh: pjproject 2.17 with config_site.h's sizes and Opus
+    (the PyPI wheel had 2.15, 4 calls, 8 accounts and no Opus)."""
+    config_site = (REPO / CONFIG_SITE).read_text()
+    sizes = dict(re.findall(r"^#define\s+(PJSUA_MAX_CALLS|PJSUA_MAX_ACC)\s+(\d+)", config_site, re.M))
+    assert int(sizes["PJSUA_MAX_ACC"]) == PJSUA_MAX_ACC >= 64
+    assert int(pj.EpConfig().uaConfig.maxCalls) == int(sizes["PJSUA_MAX_CALLS"]) >= 512
+    assert pj.Endpoint.instance().libVersion().full.startswith("2.17")
+    assert "opus/48000/2" in engine.codecs

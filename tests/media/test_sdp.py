@@ -119,7 +119,7 @@ def test_video_policy(case: str, policy: sdp.VideoPolicy, mline: str, direction:
 
 
 def test_splice_keeps_pjsua_origin_and_takes_the_relay_media() -> None:
-    pjsua = "v=0\r\no=- 3900000000 3900000001 IN IP4 10.0.0.5\r\ns=pjmedia\r\nt=0 0\r\n"
+    pjsua = "v=0\r\no=- 3900000000 3900000001 IN IP4 10.0.0.5\r\ns=pjmedia\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
     relay = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n"
     spliced = sdp.splice_offer(pjsua, relay).splitlines()
     assert spliced[:3] == ["v=0", "o=- 3900000000 3900000001 IN IP4 10.0.0.5", "s=pjmedia"]
@@ -141,3 +141,36 @@ def test_has_media_and_connection() -> None:
     assert sdp.has_media(OFFER)
     assert sdp.connection_address(OFFER) == "127.0.0.1"
     assert not sdp.has_media("v=0\r\nm=audio 0 RTP/AVP 0\r\n")
+
+
+SPLICE_COUNTS = [
+    ("as many lines as pjsua made", 2, 2, ["30000", "30002"]),
+    ("a re-offer with fewer lines: the relay's first", 1, 2, ["30000"]),
+    ("a re-offer with more lines: the rest refused", 3, 2, ["30000", "30002", "0"]),
+]
+
+
+@pytest.mark.parametrize(("case", "ours", "relays", "ports"), SPLICE_COUNTS, ids=[c[0] for c in SPLICE_COUNTS])
+def test_splice_keeps_pjsuas_media_count(case: str, ours: int, relays: int, ports: list[str]) -> None:
+    pjsua = "v=0\r\no=- 1 2 IN IP4 10.0.0.5\r\ns=-\r\nt=0 0\r\n" + "m=audio 4000 RTP/AVP 0\r\n" * ours
+    relay = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" + "".join(
+        f"m={kind} {30000 + 2 * i} RTP/AVP 0\r\n" for i, kind in enumerate(["audio", "video"][:relays])
+    )
+    assert [m.port for m in sdp.parse(sdp.splice_offer(pjsua, relay)).media] == ports
+
+
+ANSWER_DIRECTIONS = [
+    ("a sloppy sendrecv to a recvonly offer becomes sendonly", "recvonly", "sendrecv", "sendonly"),
+    ("recvonly to a recvonly offer: nobody sends", "recvonly", "recvonly", "inactive"),
+    ("sendrecv policy leaves the answer alone", "sendrecv", "sendrecv", "sendrecv"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "policy", "far", "page"), ANSWER_DIRECTIONS, ids=[a[0] for a in ANSWER_DIRECTIONS]
+)
+def test_answer_video_policy(case: str, policy: sdp.VideoPolicy, far: str, page: str) -> None:
+    head = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\na=sendrecv\r\n"
+    answer = head + f"m=video 3 RTP/AVP 96\r\na={far}\r\n"
+    media = sdp.parse(sdp.answer_video_policy(answer, policy)).media
+    assert media[1].direction == page and media[0].direction == "sendrecv"

@@ -18,7 +18,7 @@ from guestgate.config.schema import (
     TrunksFile,
 )
 from guestgate.engine.capture import MessageStore, call_id_of, parse_log_entry
-from guestgate.engine.config import EngineInputError, check_number, codec_priorities, peer_uri
+from guestgate.engine.config import EngineInputError, call_limit, check_number, codec_priorities, peer_uri
 from guestgate.signal.config_loader import ConfigError, ConfigWatcher, load_config
 from guestgate.signal.keepalive import PeerState, TrunkState, final_status, options_request, record
 from guestgate.signal.ringback import plays_local_ringback
@@ -222,3 +222,19 @@ def test_message_store_has_a_byte_budget() -> None:
             store.feed(f"TX 1 bytes Request msg INVITE (t) to UDP 127.0.0.1:5099:\n{body}{'x' * 400}\n--end msg--")
     assert store.messages("a") == []  # the oldest call made room
     assert len(store.messages("c")) == 2
+
+
+@pytest.mark.parametrize(
+    ("wanted", "build", "fds", "limit", "reason"),
+    [
+        (100, 1024, 20000, 100, "spec.limits.maxCallsPerPod=100"),
+        (5000, 1024, None, 1024, "PJSUA_MAX_CALLS"),
+        (500, 1024, 1024, 384, "RLIMIT_NOFILE=1024"),
+        (0, 1024, None, 1, "maxCallsPerPod=0"),
+        (1024, 1024, 2304, 1024, "maxCallsPerPod=1024"),
+    ],
+    ids=["the spec decides", "the build caps it", "file descriptors cap it", "never below one", "a tie names the spec"],
+)
+def test_call_limit(wanted: int, build: int, fds: int | None, limit: int, reason: str) -> None:
+    got, why = call_limit(wanted, build, fds)
+    assert got == limit and reason in why

@@ -13,6 +13,7 @@ from test_session import LINK, FakeEngine, profile, settle
 
 from guestgate.engine.calls import CallEvent
 from guestgate.media.ng import NgError, NgUnreachable
+from guestgate.web import metrics
 from guestgate.web.session import BadOffer, BrowserCall, RelayUnavailable, watch_relay
 
 OFFER = (Path(__file__).parents[1] / "media" / "data" / "chromium-offer.sdp").read_text()
@@ -49,6 +50,11 @@ class FakeRelay:
         self.sessions.discard(call_id)
         return {"result": "ok"}
 
+    async def statistics(self) -> dict[str, Any]:
+        if self.down:
+            raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'statistics'")
+        return {"currentstatistics": {"sessionsown": len(self.sessions), "transcodedmedia": 0}, "totalstatistics": {}}
+
     async def list_calls(self, limit: int = 1000) -> list[str]:
         if self.down:
             raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'list'")
@@ -67,7 +73,9 @@ async def test_the_trunk_gets_the_relays_plain_offer_in_its_codec_order_without_
     relay = FakeRelay()
     engine, call = await placed(relay)
     sent, flags = relay.offers[0]
-    assert sent == OFFER and flags["ICE"] == "remove" and flags["codec"] == {"mask": ["opus"]}
+    assert flags["ICE"] == "remove" and flags["codec"] == {"mask": ["opus"]}
+    # The link's video policy (inactive, the default of a link config) holds whatever the page offered.
+    assert "m=audio 40123 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126" in sent and "m=video 0 " in sent
     assert engine.relay_sdp is not None
     assert "m=audio 30000 RTP/AVP 0 8 126" in engine.relay_sdp  # PCMU, PCMA, G722: the profile's order
     assert "a=ssrc" not in engine.relay_sdp and "a=mid" not in engine.relay_sdp
@@ -205,8 +213,11 @@ async def test_the_watch_ends_calls_the_relay_forgot_and_all_when_it_stops_answe
         assert forgotten.reason is not None and forgotten.reason.key == "media-lost"
         assert "audio connection was lost" in forgotten.events[-1]["reasonText"]
         assert not kept.ended
+        assert metrics.MEDIA_UP._value.get() == 1 and metrics.MEDIA_SESSIONS._value.get() == 1
         relay.down = True
         await asyncio.wait_for(kept._ended.wait(), 2)
         assert kept.reason is not None and kept.reason.key == "media-lost"
+        await asyncio.sleep(0.1)
+        assert metrics.MEDIA_UP._value.get() == 0
     finally:
         watch.cancel()

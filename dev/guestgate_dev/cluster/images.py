@@ -1,11 +1,14 @@
 """Container images for the local node, built from ``images/`` with buildah, no registry.
 
-    base     debootstrap of Debian bookworm (minbase + python3, python3-venv, ca-certificates),
+    base     debootstrap of Debian bookworm (minbase + python3, python3-venv, ca-certificates and
+             the runtime libraries of pjsua2: libopus0, libssl3, libuuid1),
              imported as ``localhost/guestgate/base:bookworm-python3``: the BASE_IMAGE the
              Dockerfiles are built on here (their default stays the public python image users pull)
     pause    images/pause: the pod sandbox image, a static Go binary
     operator images/operator/Dockerfile
-    signal   images/signal/Dockerfile
+    signal   images/signal/Dockerfile, with the pjsua2 wheel of hack/build-pjsua2.sh (pjproject
+             2.17 built for Debian's python3, cp311: the same wheel as the venv's) in its context
+    media    images/media/Dockerfile (rtpengine, the signalling pods' sidecar with spec.media.relay)
 
 Everything is cached under ``~/.cache/guestgate/images/``: the base rootfs tarball, buildah's own
 storage, and one ``<image>-<key>.tar`` archive per image, where the key hashes every input (the
@@ -40,8 +43,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-# python3-venv: the Dockerfiles make a venv; ca-certificates: pip reaches PyPI over https.
-BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# python3-venv: the Dockerfiles make a venv; ca-certificates: pip reaches PyPI over https;
+# libopus0, libssl3, libuuid1: what the project's pjsua2 build links against.
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libopus0", "libssl3", "libuuid1")
 BASE_NAME = "localhost/guestgate/base"
 # Namespace the CRI plugin of containerd reads images from.
 K8S_NAMESPACE = "k8s.io"
@@ -60,6 +64,8 @@ class ImageSpec:
     ``inputs``: files and directories (relative to the repo) whose content decides the image;
     ``context``: the build context, ``None`` for the repository root (what ``docker build .``
     users run). ``go_binary``: a Go source built into the context first (the pause image).
+    ``pjsua2_wheel``: the context is a copy of ``inputs`` plus ``wheels/`` holding the pjsua2
+    wheel (hack/build-pjsua2.sh), which is an input too.
     """
 
     name: str
@@ -67,6 +73,7 @@ class ImageSpec:
     inputs: tuple[str, ...]
     uses_base: bool = True
     go_binary: str | None = None
+    pjsua2_wheel: bool = False
 
 
 PAUSE = ImageSpec("pause", "images/pause/Dockerfile", ("images/pause",), uses_base=False,
@@ -74,8 +81,12 @@ PAUSE = ImageSpec("pause", "images/pause/Dockerfile", ("images/pause",), uses_ba
 OPERATOR = ImageSpec("operator", "images/operator/Dockerfile",
                      ("images/operator", "pyproject.toml", "README.md", "operator/guestgate"))
 SIGNAL = ImageSpec("signal", "images/signal/Dockerfile",
-                   ("images/signal", "pyproject.toml", "README.md", "operator/guestgate"))
-ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL)
+                   ("images/signal", "pyproject.toml", "README.md", "operator/guestgate"), pjsua2_wheel=True)
+# The interpreter of the bookworm base (python3 3.11): the wheel is built for its tag (cp311).
+IMAGE_PYTHON = "/usr/bin/python3"
+WHEELS = "wheels"  # the folder of the build context the signal Dockerfile installs from
+MEDIA = ImageSpec("media", "images/media/Dockerfile", ("images/media",))
+ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL, MEDIA)
 
 
 # --- pure -------------------------------------------------------------------------------------
@@ -198,6 +209,37 @@ def _read_inputs(paths: Iterable[str]) -> dict[str, bytes]:
     return files
 
 
+def pjsua2_wheel(python: str = IMAGE_PYTHON) -> Path:
+    """The pjsua2 wheel for ``python``'s tag: cached per machine, built once (minutes) otherwise."""
+    script = REPO / "hack" / "build-pjsua2.sh"
+    out = _run([str(script)], "hack/build-pjsua2.sh", env={**os.environ, "PYTHON": python}, timeout=3600)
+    wheel = Path(out.strip().splitlines()[-1]) if out.strip() else None
+    if wheel is None or not wheel.is_file():
+        raise ImageError(f"hack/build-pjsua2.sh named no wheel: {out[-500:]!r}")
+    return wheel
+
+
+def _context_inputs(spec: ImageSpec) -> tuple[dict[str, bytes], Path | None]:
+    """The files whose content decides the image, and the pjsua2 wheel it needs (if any)."""
+    files = _read_inputs(spec.inputs)
+    wheel = pjsua2_wheel() if spec.pjsua2_wheel else None
+    if wheel is not None:
+        files[f"{WHEELS}/{wheel.name}"] = wheel.read_bytes()
+    return files, wheel
+
+
+def _copy_context(spec: ImageSpec, wheel: Path, target: Path) -> None:
+    for relative in spec.inputs:
+        source = REPO / relative
+        if source.is_dir():
+            shutil.copytree(source, target / relative, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+    (target / WHEELS).mkdir()
+    shutil.copy2(wheel, target / WHEELS / wheel.name)
+
+
 def ensure_base(cache: CacheLayout) -> str:
     """The local base image (debootstrap once, cached as a tarball); returns its reference."""
     key = base_key()
@@ -247,7 +289,8 @@ def build_image(spec: ImageSpec, cache: CacheLayout) -> BuiltImage:
     directory = images_dir(cache)
     with exclusive(directory / "build.lock"):
         base = ensure_base(cache) if spec.uses_base else None
-        key = image_key(spec, tree_digest(_read_inputs(spec.inputs)), base)
+        files, wheel = _context_inputs(spec)
+        key = image_key(spec, tree_digest(files), base)
         ref = image_ref(spec.name, key)
         archive = directory / "archives" / f"{spec.name}-{key}.tar"
         if archive.is_file():
@@ -257,6 +300,9 @@ def build_image(spec: ImageSpec, cache: CacheLayout) -> BuiltImage:
         log_file = directory / "logs" / f"{spec.name}.log"
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             context = REPO
+            if wheel is not None:
+                context = Path(tmp) / "context"
+                _copy_context(spec, wheel, context)
             if spec.go_binary is not None:
                 context = Path(tmp)
                 env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}

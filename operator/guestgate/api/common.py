@@ -28,6 +28,9 @@ def schema_extra(*rules: tuple[str, str], **extra: Any) -> dict[str, Any]:
     return out
 
 
+VideoPolicy = Literal["sendrecv", "recvonly", "inactive"]  # as Jabber Guest's videoPolicy
+
+
 class Model(BaseModel):
     """Base of every API model: camelCase on the wire, unknown fields rejected."""
 

@@ -14,11 +14,13 @@ from guestgate.api.common import (
     ORIGIN,
     Condition,
     Model,
+    VideoPolicy,
     schema_extra,
 )
 
 DEFAULT_SIGNAL_IMAGE = "ghcr.io/guestgate/signal:0.1.0"
 DEFAULT_TURN_IMAGE = "ghcr.io/guestgate/turn:0.1.0"
+DEFAULT_MEDIA_IMAGE = "ghcr.io/guestgate/media:0.1.0"
 # Fewer replicas than this give no redundancy: one pod down during a rollout is half the capacity
 # with two pods, and a zone or node outage takes everything with one.
 REDUNDANT_REPLICAS = 3
@@ -214,6 +216,39 @@ class TurnSettings(Model):
     )
 
 
+class MediaSettings(Model):
+    """The media relay (Sipwise rtpengine, userspace) beside every signalling pod: browser calls'
+    audio and video go through it untouched (transcoded only when the page and the trunk share no
+    codec), instead of being bridged in the pod's own process."""
+
+    relay: bool = Field(
+        default=False,
+        description="Run rtpengine as a sidecar of every signalling pod and relay browser calls through it. "
+        "Off: the pod bridges browser audio itself (more CPU per call, no video).",
+    )
+    image: str = Field(default=DEFAULT_MEDIA_IMAGE, min_length=1, max_length=512, description="rtpengine image.")
+    ports: PortRange = Field(
+        default_factory=lambda: PortRange(min=30000, max=30999),
+        description="UDP ports rtpengine relays on (four per call: RTP and RTCP towards the browser and the trunk).",
+    )
+    advertised_address: str | None = Field(
+        default=None,
+        max_length=45,
+        pattern=r"^[0-9A-Fa-f.:]+$",
+        description="IP address rtpengine writes into SDP when peers reach the pods at another address "
+        "(a node's or a load balancer's). Empty: the pod's own address.",
+    )
+    video_policy: VideoPolicy = Field(
+        default="sendrecv",
+        description="Video of a browser call, as Jabber Guest's videoPolicy: sendrecv (the visitor sends and "
+        "receives), recvonly (the visitor only watches), inactive (audio only). A GuestLink may override it.",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(requests={"cpu": "50m", "memory": "32Mi"}, limits={"memory": "256Mi"}),
+        description="Compute resources of the rtpengine container.",
+    )
+
+
 GUESTCLUSTER_RULES = (
     (
         "!('tls' in self.sip.transports) || has(self.sip.tlsSecretName)",
@@ -253,6 +288,7 @@ class GuestClusterSpec(Model):
     ice: IceSettings = Field(default_factory=IceSettings, description="STUN and TURN servers for browsers.")
     turn: TurnSettings = Field(default_factory=TurnSettings, description="The managed TURN edge (coturn).")
     limits: Limits = Field(default_factory=Limits, description="Per-pod call limits.")
+    media: MediaSettings = Field(default_factory=MediaSettings, description="The media relay of the pods.")
     resources: Resources = Field(default_factory=Resources, description="Pod compute resources.")
     branding: Branding | None = Field(
         default=None,

@@ -15,6 +15,7 @@ from guestgate.api.common import (
     ORIGIN,
     Condition,
     Model,
+    VideoPolicy,
     schema_extra,
 )
 from guestgate.api.siptrunk import DESTINATION_PATTERN
@@ -34,7 +35,15 @@ class Media(Model):
     model_config = ConfigDict(json_schema_extra=schema_extra(*MEDIA_RULES))
 
     audio: bool = Field(default=True, description="Audio (always on in this version).")
-    video: bool = Field(default=False, description="Video (not supported by this version's SIP engine).")
+    video: bool = Field(
+        default=False, description="Video through the pod's own bridge (not supported: use videoPolicy)."
+    )
+    video_policy: VideoPolicy | None = Field(
+        default=None,
+        description="Video of a call relayed by the pod's media relay (GuestCluster media.relay), as Jabber "
+        "Guest's videoPolicy: sendrecv, recvonly (the visitor only watches) or inactive (audio only). "
+        "Empty: the GuestCluster's media.videoPolicy.",
+    )
 
 
 class Access(Model):

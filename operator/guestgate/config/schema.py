@@ -176,6 +176,8 @@ class LinkConfig(ConfigModel):
     valid_until: datetime | None = None
     audio: bool = True
     video: bool = False
+    # Video of relayed calls: sendrecv, recvonly, inactive (the link's, else its cluster's media.videoPolicy)
+    video_policy: str = "inactive"
     access: AccessConfig = AccessConfig()
 
 

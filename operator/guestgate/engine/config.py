@@ -14,9 +14,20 @@ from typing import Any, Literal
 
 from guestgate.config.schema import PeerConfig, TrunkProfile
 
-# The CRD's codec names -> pjmedia codec ids of this wheel (checked with Endpoint.codecEnum2:
-# speex 8/16/32k, iLBC, GSM, PCMU, PCMA, G722, L16; no opus, no G.729).
+# The CRD's codec names -> pjmedia codec ids of the project's build (checked with
+# Endpoint.codecEnum2: speex 8/16/32k, iLBC, GSM, PCMU, PCMA, G722, opus/48000/2, L16; no G.729).
 CODEC_IDS: dict[str, str] = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
+
+# Compile-time sizes of the project's pjsua2 build (hack/pjsua2/config_site.h, pjproject 2.17).
+# The engine refuses a trunk or a call past them itself, with an error that names the limit:
+# pjsua's own checks would only say "too many" (or, in a debug build, abort the process).
+# PJSUA_MAX_CALLS is read back from the build (UaConfig's default); PJSUA_MAX_ACC is not exposed
+# by pjsua2, so it is mirrored here (a test compares it with config_site.h).
+PJSUA_MAX_ACC = 128
+CONFIG_SITE = "hack/pjsua2/config_site.h"
+# Each call holds two UDP sockets (RTP and RTCP); the rest of the process (SIP listeners and
+# connections, the web server, WebRTC legs) gets this many descriptors besides.
+FDS_BESIDES_CALLS = 256
 
 _NUMBER = re.compile(r"^(\+?[0-9*#]{1,32}|[A-Za-z0-9][A-Za-z0-9._~-]{0,63})$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -146,3 +157,15 @@ def account_config(
         cred = pj.AuthCredInfo("digest", realm, credentials.username, 0, credentials.password)
         cfg.sipConfig.authCreds.append(cred)
     return cfg
+
+
+def call_limit(wanted: int, build: int, fds: int | None) -> tuple[int, str]:
+    """The calls a pod may hold at once and why: spec.limits.maxCallsPerPod (`wanted`), capped by
+    the pjsua2 build's PJSUA_MAX_CALLS and by the file descriptors of the process (`fds`:
+    RLIMIT_NOFILE, None when unlimited; two UDP sockets per call)."""
+    limits = [(max(1, wanted), f"spec.limits.maxCallsPerPod={wanted}")]
+    limits.append((build, f"this pjsua2 build holds {build} calls (PJSUA_MAX_CALLS, {CONFIG_SITE})"))
+    if fds is not None:
+        by_fds = max(1, (fds - FDS_BESIDES_CALLS) // 2)
+        limits.append((by_fds, f"RLIMIT_NOFILE={fds} file descriptors leave room for {by_fds} calls"))
+    return min(limits, key=lambda item: item[0])

@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import queue
+import resource
 import socket
 import sys
 import threading
@@ -39,9 +40,12 @@ from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.engine.capture import MessageStore
 from guestgate.engine.config import (
     CODEC_IDS,
+    CONFIG_SITE,
+    PJSUA_MAX_ACC,
     Credentials,
     EngineInputError,
     account_config,
+    call_limit,
     check_display_name,
     check_host,
     check_number,
@@ -51,7 +55,7 @@ from guestgate.engine.config import (
 )
 from guestgate.engine.guard import MODULE, SipGuard, parse_refusal
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
-from guestgate.media.sdp import splice_offer
+from guestgate.media.sdp import MAX_MEDIA_LINES, media_count, splice_offer
 from guestgate.sip.capture import MediaCounters
 from guestgate.sip.message import parse_wire
 
@@ -59,22 +63,23 @@ log = logging.getLogger("guestgate.engine.core")
 
 T = TypeVar("T")
 MEDIA_SAMPLE_SECONDS = 0.25
-# Compile-time limits of pjsua (PJSUA_MAX_ACC, PJSUA_MAX_CALLS): 8 and 4 in pjsip 2.15 and in the
-# pjsua2-python wheel (docs/prack.md). One account more asserts and aborts the process, so the
-# engine refuses it first; calls beyond the limit fail. An image that builds pjsua2 with larger
-# limits says so in these variables; they must never exceed what the build has.
-PJSUA_MAX_ACCOUNTS = int(os.environ.get("GUESTGATE_PJSUA_MAX_ACC", "8"))
-PJSUA_MAX_CALLS = int(os.environ.get("GUESTGATE_PJSUA_MAX_CALLS", "4"))
 REJECTED_KEEP_SECONDS = 5.0
 IDLE_POLL_MS = 10
 BUSY_POLL_MS = 2
 BUSY_SECONDS = 0.5
+# Jobs run in slices: SIP that arrived meanwhile (a 200 OK, an ACK) waits at most this long for
+# the next poll, however many calls are being placed at once.
+JOB_SLICE_SECONDS = 0.002
 MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
 
 
 class EngineError(RuntimeError):
     """The engine could not do what was asked (stopped, pjsua2 refused, unknown trunk...)."""
+
+
+class CallLimitError(EngineError):
+    """A call refused because the pod holds as many calls as it may (the message says which limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,7 @@ class EngineSettings:
     tls_key_file: str = ""  # its PEM private key
     public_address: str | None = None  # what Contact/Via and SDP advertise, when behind NAT
     media_port_start: int = 0  # 0: any free RTP ports
-    max_calls: int = 64
+    max_calls: int = 64  # spec.limits.maxCallsPerPod
     user_agent: str = "GuestGate"
     pjsip_log_level: int = 2  # pjsip's own chatter forwarded to Python logging at WARNING
     # Drop SIP from anyone but the allowed sources in the kernel (sip.source_filter): what a
@@ -152,6 +157,7 @@ class SipEngine:
         self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
         self._next_sample = 0.0
         self._last_job = 0.0
+        self._call_limit, self._call_limit_reason = max(1, settings.max_calls), "spec.limits.maxCallsPerPod"
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -199,8 +205,9 @@ class SipEngine:
 
     @property
     def max_calls(self) -> int:
-        """Calls this engine can hold at once: the settings, capped by the pjsua2 build."""
-        return max(1, min(self.settings.max_calls, PJSUA_MAX_CALLS))
+        """Calls this engine holds at once: spec.limits.maxCallsPerPod, unless the pjsua2 build
+        (PJSUA_MAX_CALLS) or the process's file descriptors allow fewer (known once started)."""
+        return self._call_limit
 
     @property
     def codecs(self) -> dict[str, int]:
@@ -344,7 +351,7 @@ class SipEngine:
                 # Short polls while calls run or jobs come in keep call setup and slot reuse quick;
                 # long ones when idle keep an idle pod's CPU low.
                 busy = bool(self._calls) or time.monotonic() - self._last_job < BUSY_SECONDS
-                wait_ms = BUSY_POLL_MS if busy else IDLE_POLL_MS
+                wait_ms = 0 if not self._jobs.empty() else BUSY_POLL_MS if busy else IDLE_POLL_MS
                 self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
                 self._reap_calls()
                 self._sample_media()
@@ -358,9 +365,12 @@ class SipEngine:
             self._shutdown()
 
     def _run_jobs(self) -> int:
-        """Run the queued jobs (at most 100); how many there were."""
+        """Run queued jobs for up to JOB_SLICE_SECONDS (at least one, at most 100); how many ran."""
         count = 0
+        deadline = time.monotonic() + JOB_SLICE_SECONDS
         for count in range(1, 101):  # bounded: events must keep flowing under a burst of jobs
+            if count > 1 and time.monotonic() > deadline:
+                return count - 1
             try:
                 fn, future = self._jobs.get_nowait()
             except queue.Empty:
@@ -406,9 +416,15 @@ class SipEngine:
             # to the commands (probe --json).
             ep.libCreate()
         cfg = pj.EpConfig()
+        self._call_limit, self._call_limit_reason = call_limit(
+            s.max_calls, int(cfg.uaConfig.maxCalls), _raise_fd_limit()
+        )
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
-        cfg.uaConfig.maxCalls = s.max_calls
+        # pjsua keeps a call's slot until its last transaction ends (an unanswered INVITE: up to
+        # 32 s after the engine is done with it), so pjsua gets every slot the build has and the
+        # engine enforces the pod's own limit on the calls it tracks.
+        cfg.uaConfig.maxCalls = int(cfg.uaConfig.maxCalls)
         cfg.uaConfig.userAgent = s.user_agent
         # pjsua answers a NOTIFY of message-summary 200 by default: GuestGate subscribes to nothing.
         cfg.uaConfig.mwiUnsolicitedEnabled = False
@@ -447,9 +463,11 @@ class SipEngine:
         guard_cfg = pj.AccountConfig()
         guard_cfg.idUri = f"sip:guestgate@{s.public_address or s.bind_address}"
         self._guard.create(guard_cfg, True)
-        if s.max_calls > PJSUA_MAX_CALLS:
-            log.warning("max_calls=%d but this pjsua2 build holds %d calls at once", s.max_calls, PJSUA_MAX_CALLS)
-        log.info("sip engine started listen=%s codecs=%s", self._local, sorted(self._codecs))
+        if self._call_limit < s.max_calls:
+            log.warning("maxCallsPerPod=%d but this pod holds %d calls at once: %s",
+                        s.max_calls, self._call_limit, self._call_limit_reason)
+        log.info("sip engine started listen=%s max_calls=%d codecs=%s", self._local, self._call_limit,
+                 sorted(self._codecs))
 
     def _create_transports(self, port: int) -> None:
         pj, ep, s = self._pj, self._ep, self.settings
@@ -568,10 +586,11 @@ class SipEngine:
                     pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred
                 )
                 if current is None:
-                    if len(self._trunks) + 1 >= PJSUA_MAX_ACCOUNTS:  # + the guard account
+                    if len(self._trunks) + 1 >= PJSUA_MAX_ACC:  # + the guard account
                         raise EngineInputError(
-                            f"trunk {trunk_id}: at most {PJSUA_MAX_ACCOUNTS - 1} trunks per pod "
-                            f"(pjsua2 is built with PJSUA_MAX_ACC={PJSUA_MAX_ACCOUNTS}, see docs/prack.md)"
+                            f"trunk {trunk_id} refused: a signalling pod holds at most {PJSUA_MAX_ACC - 1} "
+                            f"trunks (pjsua2 is built with PJSUA_MAX_ACC={PJSUA_MAX_ACC}, {CONFIG_SITE}); "
+                            "spread the trunks over more GuestClusters"
                         )
                     account = _TrunkAccount(self, trunk_id)
                     account.create(cfg)
@@ -610,8 +629,12 @@ class SipEngine:
         profile = trunk.profile
         target_peer = peer or profile.peers[0]
         target = peer_uri(target_peer, check_number(number))
-        if len(self._calls) >= self.max_calls:
-            raise EngineError(f"too many calls in progress (this engine takes {self.max_calls} at once)")
+        self._reap_calls()  # a hang-up job may have ended calls synchronously (never ACKed INVITEs)
+        if len(self._calls) >= self._call_limit:
+            raise CallLimitError(
+                f"call refused: {len(self._calls)} calls in progress, the most this pod holds "
+                f"({self._call_limit_reason})"
+            )
         if target_peer.transport not in self._local:
             raise EngineError(f"no {target_peer.transport} transport for {target_peer.hostport()}")
         # Codec order is global in pjsua; calls are made one at a time on this thread and the
@@ -629,9 +652,10 @@ class SipEngine:
         param = pj.CallOpParam(True)
         param.opt.customCallId = call_id
         # A relayed call's m= lines are the relay's, put into the SDP in onCallSdpCreated; its
-        # pjsua audio stream is muzzled as it is created (see _muzzle_stream). pjsua needs one
-        # media of its own: without any it cannot build an SDP (it asserts on the o= address).
-        param.opt.audioCount = 1
+        # pjsua audio streams are muzzled as they are created (see _muzzle_stream). pjsua needs a
+        # media of its own for each m= line (fewer assert in pjsua_media_channel_update; none at
+        # all asserts on the o= address): audio ones, a video m= line's is refused as media type.
+        param.opt.audioCount = relay_media_count(relay_sdp) if relay_sdp else 1
         param.opt.videoCount = 0
         if caller_name:
             param.txOption.localUri = f'"{caller_name}" <{trunk.account.getInfo().uri}>'
@@ -887,6 +911,14 @@ class SipEngine:
             log.warning("pjsip %s", text.strip()[:500])
 
 
+def relay_media_count(relay_sdp: str) -> int:
+    """pjsua media for a relayed offer: one per m= line (pjsua2 takes at most MAX_MEDIA_LINES)."""
+    count = media_count(relay_sdp)
+    if not 1 <= count <= MAX_MEDIA_LINES:
+        raise EngineInputError(f"a relayed offer needs 1 to {MAX_MEDIA_LINES} m= lines, not {count}")
+    return count
+
+
 _PJMEDIA: list[Any] = []  # the loaded pjsua2 library, for the one pjmedia call pjsua2 does not wrap
 
 
@@ -1000,6 +1032,17 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
             log.exception("stream created hook failed")
 
 
+def _raise_fd_limit() -> int | None:
+    """Lift the soft RLIMIT_NOFILE to the hard one (each call takes two sockets); the limit now,
+    None when unlimited."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
     sys.stdout.flush()
@@ -1025,4 +1068,15 @@ def running_engine(settings: EngineSettings) -> Iterator[SipEngine]:
         engine.stop()
 
 
-__all__ = ["CODEC_IDS", "CallEvent", "CallHandle", "EngineError", "EngineSettings", "SipEngine", "running_engine"]
+__all__ = [
+    "CODEC_IDS",
+    "CONFIG_SITE",
+    "PJSUA_MAX_ACC",
+    "CallEvent",
+    "CallHandle",
+    "CallLimitError",
+    "EngineError",
+    "EngineSettings",
+    "SipEngine",
+    "running_engine",
+]

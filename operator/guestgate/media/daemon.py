@@ -33,7 +33,8 @@ class RelaySettings:
         if self.port_max - self.port_min < 3:
             raise ValueError("the media port range needs at least 4 ports (RTP and RTCP for each side of a call)")
         for address in (self.interface, self.advertised):
-            if address is not None:
+            # "$(POD_IP)": Kubernetes puts the pod's address into a container's arguments.
+            if address is not None and not (address.startswith("$(") and address.endswith(")")):
                 ipaddress.ip_address(address)  # ValueError names the bad address
 
     @property
@@ -62,4 +63,17 @@ def rtpengine_args(settings: RelaySettings, binary: str = RTPENGINE) -> list[str
         f"--timeout={settings.media_timeout_seconds}",
         f"--log-level={settings.log_level}",
         "--num-threads=2",
+    ]
+
+
+def ng_ping_probe(ng_port: int = DEFAULT_NG_PORT) -> list[str]:
+    """An exec probe for the rtpengine container: one ng ping over bash's /dev/udp (the image needs
+    no client of its own), healthy when `pong` comes back within 2 s."""
+    request = "probe " + "d7:command4:pinge"
+    answer_bytes = len("probe d6:result4:ponge")
+    return [
+        "bash",
+        "-c",
+        f"exec 3<>/dev/udp/127.0.0.1/{ng_port} && printf '{request}' >&3 "
+        f"&& timeout 2 head -c {answer_bytes} <&3 | grep -q pong",
     ]

@@ -182,6 +182,34 @@ def apply_video_policy(sdp: str, policy: VideoPolicy) -> str:
     return session.text()
 
 
+MAX_MEDIA_LINES = 4  # PJSUA_MAX_CALL_MEDIA: the SIP engine takes no offer with more m= lines
+
+
+def media_count(sdp: str) -> int:
+    """How many m= lines (0 for text that is not SDP)."""
+    try:
+        return len(parse(sdp).media)
+    except SdpError:
+        return 0
+
+
+ANSWER_TO_RECVONLY = {"sendrecv": "sendonly", "recvonly": "inactive", "sendonly": "sendonly", "inactive": "inactive"}
+
+
+def answer_video_policy(answer: str, policy: VideoPolicy) -> str:
+    """The answer the page gets, held to the video policy it offered under: to a recvonly offer
+    the far end may only send (a sloppy sendrecv becomes sendonly), as RFC 3264 says; the page
+    would refuse the answer otherwise."""
+    if policy != "recvonly":
+        return answer
+    session = parse(answer)
+    for m in session.media:
+        if m.kind == "video" and m.port != "0":
+            direction = ANSWER_TO_RECVONLY[m.direction]
+            m.lines = [x for x in m.lines if not (x.startswith("a=") and x[2:] in DIRECTIONS)] + [f"a={direction}"]
+    return session.text()
+
+
 def has_media(sdp: str) -> bool:
     """An SDP with at least one m= line whose port is not 0."""
     try:
@@ -197,7 +225,12 @@ def splice_offer(pjsua_sdp: str, relay_sdp: str) -> str:
     ours, relay = parse(pjsua_sdp), parse(relay_sdp)
     keep = [x for x in ours.head if x[:2] in ("v=", "o=", "s=")]
     rest = [x for x in relay.head if x[:2] not in ("v=", "o=", "s=")]
-    return Session(head=keep + rest, media=relay.media).text()
+    # pjsua asserts when its SDP holds more m= lines than it has media (and an answer must keep
+    # the offer's count): as many lines as pjsua made, the relay's first, then refused ones.
+    media = relay.media[: len(ours.media)]
+    for extra in ours.media[len(media) :]:
+        media.append(Media(extra.kind, "0", extra.proto, extra.formats[:1], ["a=inactive"]))
+    return Session(head=keep + rest, media=media).text()
 
 
 # ---- ng flags (rtpengine 10.5): what worked in the trial, in one place ----------------------------

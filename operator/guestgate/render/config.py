@@ -92,7 +92,9 @@ def render_published_config(
         cluster=render_cluster_config(cluster, turn_endpoint),
         trunks=TrunksFile(trunks=tuple(render_trunk_profile(t) for t in own_trunks)),
         links=LinksFile(
-            links=tuple(render_link_config(link, cluster.spec.public_url) for link in published),
+            links=tuple(
+                render_link_config(link, cluster.spec.public_url, cluster.spec.media.video_policy) for link in published
+            ),
             withdrawn=tuple(render_withdrawn(link) for link in withdrawn),
         ),
     )

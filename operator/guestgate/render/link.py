@@ -72,7 +72,8 @@ def slug_conflicts(links: Iterable[GuestLink]) -> dict[str, str]:
     return losers
 
 
-def render_link_config(link: GuestLink, public_url: str) -> LinkConfig:
+def render_link_config(link: GuestLink, public_url: str, video_policy: str = "sendrecv") -> LinkConfig:
+    """`video_policy`: the cluster's default (media.videoPolicy), for a link that names none."""
     spec = link.spec
     path = link_path(link)
     return LinkConfig(
@@ -92,6 +93,7 @@ def render_link_config(link: GuestLink, public_url: str) -> LinkConfig:
         valid_until=spec.valid_until,
         audio=spec.media.audio,
         video=spec.media.video,
+        video_policy=spec.media.video_policy or video_policy,
         access=AccessConfig(
             require_token=spec.access.require_token,
             allowed_origins=tuple(spec.access.allowed_origins),

@@ -12,6 +12,7 @@ from guestgate.config.schema import (
     SIGNING_KEY_FILE,
     TURN_SECRET_FILE,
 )
+from guestgate.media.daemon import DEFAULT_NG_PORT, RelaySettings, ng_ping_probe, rtpengine_args
 from guestgate.render import names, turn
 from guestgate.render.branding import logo_sources
 
@@ -93,6 +94,41 @@ def _volumes(cluster: GuestCluster, logo_files: tuple[str, ...] = ()) -> tuple[l
     return volumes, mounts
 
 
+MEDIA_UID = 10002  # the rtpengine sidecar's own user (not the signalling server's)
+
+
+def media_container(cluster: GuestCluster) -> Manifest:
+    """The rtpengine sidecar: userspace only, ng on the pod's loopback (the signal container is
+    its only client), media on the pod's address within spec.media.ports, probed by an ng ping."""
+    media = cluster.spec.media
+    relay = RelaySettings(
+        ng_port=DEFAULT_NG_PORT,
+        interface="$(POD_IP)",
+        advertised=media.advertised_address,
+        port_min=media.ports.min,
+        port_max=media.ports.max,
+    )
+    probe = {"exec": {"command": ng_ping_probe(DEFAULT_NG_PORT)}, "periodSeconds": 10, "timeoutSeconds": 5}
+    return {
+        "name": "media",
+        "image": media.image,
+        "args": rtpengine_args(relay)[1:],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "readinessProbe": probe,
+        "livenessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
+        "resources": {"requests": media.resources.requests, "limits": media.resources.limits},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": MEDIA_UID,
+            "runAsGroup": MEDIA_UID,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "media-tmp", "mountPath": "/tmp"}],
+    }
+
+
 def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, ...] = ()) -> Manifest:
     """The signalling pods. `config_hash` is the hash of the pod-start configuration
     (cluster.json): changing it rolls the pods; trunks and links reload without a restart.
@@ -104,7 +140,8 @@ def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, 
     container: Manifest = {
         "name": "signal",
         "image": spec.image,
-        "args": ["signal", "--config-dir", names.CONFIG_MOUNT, "--secrets-dir", names.SECRETS_MOUNT],
+        "args": ["signal", "--config-dir", names.CONFIG_MOUNT, "--secrets-dir", names.SECRETS_MOUNT]
+        + (["--rtpengine", f"127.0.0.1:{DEFAULT_NG_PORT}"] if spec.media.relay else []),
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
@@ -154,8 +191,9 @@ def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, 
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "affinity": names.spread_over_nodes(names.selector_labels(c)),
-                    "containers": [container],
-                    "volumes": volumes,
+                    "containers": [container, media_container(cluster)] if spec.media.relay else [container],
+                    "volumes": volumes
+                    + ([{"name": "media-tmp", "emptyDir": {"sizeLimit": "16Mi"}}] if spec.media.relay else []),
                 },
             },
         },

@@ -214,9 +214,16 @@ def message_page(
 
 def _media_settings(state: WebState, link: LinkConfig) -> dict[str, Any]:
     """What the page's media.js needs: is the call relayed (the answer comes as an event, the page
-    plays its own ringback), and the trunk's DTMF method (RFC 4733 goes out from the page)."""
+    plays its own ringback), the trunk's DTMF method (RFC 4733 goes out from the page) and the
+    link's video policy (camera and self view for sendrecv, receive-only video for recvonly)."""
     profile = state.trunk(link.trunk)
-    return {"relayed": state.relay is not None, "dtmf": profile.dtmf if profile is not None else "rfc4733"}
+    relayed = state.relay is not None
+    return {
+        "relayed": relayed,
+        "dtmf": profile.dtmf if profile is not None else "rfc4733",
+        # Video only through the relay (the pod's own bridge carries audio alone).
+        "video": link.video_policy if relayed else "inactive",
+    }
 
 
 def link_page(

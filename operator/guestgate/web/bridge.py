@@ -201,7 +201,9 @@ class _PortPool:
     pjsua2 frees an AudioMediaPort's memory in its destructor right after asking the conference
     bridge to remove it, and since pjsip 2.14 that removal happens on the bridge's next clock
     tick: destroying a port (the engine drops its reference when a call ends) let the clock
-    thread call into freed memory, which crashed the process a few calls later. So Python does
+    thread call into freed memory, which crashed the process a few calls later. pjsip 2.17
+    guards the C++ side, but SWIG tears the Python half of the port down first, and a tick in
+    between still lands on a dead object (re-checked, docs/prack.md). So Python does
     not own the C++ ports (`thisown = False`), the pool keeps every one it made, and a port goes
     back to the pool detached from its call's buffers. The pool grows to the most calls ever
     in progress at once, which the engine bounds.

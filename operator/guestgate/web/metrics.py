@@ -38,6 +38,36 @@ WEB_ERRORS = Counter(
 )
 
 
+MEDIA_UP = Gauge("guestgate_media_relay_up", "1 when the pod's media relay (rtpengine) answers its ng control, else 0")
+MEDIA_SESSIONS = Gauge("guestgate_media_sessions", "Calls the media relay carries now")
+MEDIA_TRANSCODED = Gauge("guestgate_media_transcoded_streams", "Media streams the relay transcodes now")
+MEDIA_PACKETS = Gauge(
+    "guestgate_media_relayed_packets", "RTP/RTCP packets the relay forwarded since it started (its own counter)"
+)
+MEDIA_ERRORS = Gauge("guestgate_media_packet_errors", "Packets the relay could not forward since it started")
+MEDIA_GAUGES = (MEDIA_UP, MEDIA_SESSIONS, MEDIA_TRANSCODED, MEDIA_PACKETS, MEDIA_ERRORS)
+
+
+def set_media(statistics: dict[str, object] | None) -> None:
+    """The media gauges from rtpengine's ng `statistics` (None: the relay did not answer)."""
+    MEDIA_UP.set(0 if statistics is None else 1)
+    if statistics is None:
+        return
+    current = statistics.get("currentstatistics")
+    total = statistics.get("totalstatistics")
+    current = current if isinstance(current, dict) else {}
+    total = total if isinstance(total, dict) else {}
+    for gauge, source, key in (
+        (MEDIA_SESSIONS, current, "sessionsown"),
+        (MEDIA_TRANSCODED, current, "transcodedmedia"),
+        (MEDIA_PACKETS, total, "relayedpackets"),
+        (MEDIA_ERRORS, total, "relayedpacketerrors"),
+    ):
+        value = source.get(key)
+        if isinstance(value, int):
+            gauge.set(value)
+
+
 def register_into(registry: CollectorRegistry) -> None:
     """Also expose the browser-leg metrics on another registry (the pod's admin /metrics)."""
     collectors = (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, BRIDGE_QUEUE_DEPTH, BRIDGE_FRAMES_DROPPED)

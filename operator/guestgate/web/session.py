@@ -79,6 +79,8 @@ class Relay(Protocol):
 
     async def list_calls(self, limit: int = 1000) -> list[str]: ...
 
+    async def statistics(self) -> dict[str, Any]: ...
+
 
 class BadOffer(ValueError):
     """The browser's offer cannot be relayed (not SDP, no media)."""
@@ -211,6 +213,10 @@ class BrowserCall:
         assert self.relay is not None
         if not media_sdp.has_media(offer_sdp):
             raise BadOffer("the offer holds no media")
+        if media_sdp.media_count(offer_sdp) > media_sdp.MAX_MEDIA_LINES:
+            raise BadOffer(f"the offer holds more than {media_sdp.MAX_MEDIA_LINES} m= lines")
+        # The link's video policy holds whatever the page offered (anyone can post an offer).
+        offer_sdp = media_sdp.apply_video_policy(offer_sdp, self.video_policy)
         trunk_codecs = list(self.profile.codecs)
         flags = media_sdp.offer_flags(media_sdp.codec_names(offer_sdp), trunk_codecs)
         try:
@@ -219,6 +225,12 @@ class BrowserCall:
             raise RelayUnavailable(str(exc)) from exc
         self.relayed_since = time.monotonic()
         self.relay_sdp = media_sdp.strip_webrtc(media_sdp.order_codecs(plain, trunk_codecs))
+
+    @property
+    def video_policy(self) -> media_sdp.VideoPolicy:
+        if self.link.video_policy == "sendrecv":
+            return "sendrecv"
+        return "recvonly" if self.link.video_policy == "recvonly" else "inactive"
 
     async def _answer_to_page(self, far_sdp: str) -> None:
         """The far end's SDP (18x or 200) through the relay; the page gets the first answer."""
@@ -231,17 +243,18 @@ class BrowserCall:
             return
         if not self._answered_to_page:
             self._answered_to_page = True
-            self._emit({"type": "answer", "sdp": answer})
+            self._emit({"type": "answer", "sdp": media_sdp.answer_video_policy(answer, self.video_policy)})
 
     async def media_lost(self) -> None:
         """The relay lost this call (restarted, timed out, gone): end both legs and say so."""
         if self.ended:
             return
         log.warning("media relay lost the call call=%s link=%s", self.id, self.link.id)
-        if self.handle is not None and not self.handle.ended:
+        handle = self.handle
+        await self._finish(MEDIA_LOST)  # first: the BYE's own ending must not name another reason
+        if handle is not None and not handle.ended:
             with contextlib.suppress(Exception):
-                await self.engine.hangup(self.handle)
-        await self._finish(MEDIA_LOST)
+                await self.engine.hangup(handle)
 
     async def _answer_with_aiortc(self, offer_sdp: str) -> str:
         pc = self.pc
@@ -427,14 +440,22 @@ for _direction in ("to_sip", "from_sip"):
 
 
 RELAY_WATCH_SECONDS = 1.0
+RELAY_STATS_EVERY = 5  # watch turns between two reads of the relay's counters (guestgate_media_*)
 
 
 async def watch_relay(relay: Relay, calls: dict[str, BrowserCall], interval: float = RELAY_WATCH_SECONDS) -> None:
     """End the calls the relay no longer carries (it was restarted, or ended them itself: no
     media for its timeout) with a reason the visitor reads, and all of them when it stops
     answering. The pod itself carries on: the next call gets a new session."""
+    turn = 0
     while True:
         await asyncio.sleep(interval)
+        turn += 1
+        if turn % RELAY_STATS_EVERY == 1:
+            try:
+                metrics.set_media(await relay.statistics())
+            except NgError:
+                metrics.set_media(None)
         relayed = [c for c in list(calls.values()) if c.relayed_since is not None and not c.ended]
         if not relayed:
             continue

@@ -67,10 +67,10 @@ def test_pause_is_built_from_scratch_without_the_base() -> None:
     assert not PAUSE.uses_base and PAUSE.go_binary == "images/pause/pause.go"
 
 
-def test_debootstrap_is_a_minimal_bookworm_with_python() -> None:
+def test_debootstrap_is_a_minimal_bookworm_with_python_and_pjsua2s_libraries() -> None:
     command = images.debootstrap_command(Path("/tmp/rootfs"))
     assert command[:2] == ["debootstrap", "--variant=minbase"]
-    assert "--include=python3,python3-venv,ca-certificates" in command
+    assert "--include=python3,python3-venv,ca-certificates,libopus0,libssl3,libuuid1" in command
     assert command[-3:] == ["bookworm", "/tmp/rootfs", "http://deb.debian.org/debian"]
 
 

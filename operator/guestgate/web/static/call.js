@@ -142,12 +142,18 @@
       audioCtx = audioCtx || new AudioContext();
       await audioCtx.resume();
       const audio = ui.mic.value ? { deviceId: { exact: ui.mic.value } } : true;
-      local = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+      local = await navigator.mediaDevices.getUserMedia({ audio, video: media.wantsCamera })
+        .catch((e) => {  // no camera (or not allowed): the call goes on with audio alone
+          if (!media.wantsCamera) throw e;
+          return navigator.mediaDevices.getUserMedia({ audio, video: false });
+        });
       listMicrophones();  // labels are only visible once the visitor allowed the microphone
       meter(analyser(local, 2048));
       pc = new RTCPeerConnection({ iceServers: settings.iceServers, iceTransportPolicy: settings.iceTransportPolicy || "all" });
       local.getAudioTracks().forEach((t) => pc.addTrack(t, local));
+      media.addVideo(pc, local);
       pc.ontrack = (e) => {
+        if (media.onTrack(e)) return;
         const stream = e.streams[0] || new MediaStream([e.track]);
         ui.remote.srcObject = stream;  // Chrome feeds WebAudio from a remote stream only once it plays
         audioCtx.createMediaStreamSource(stream).connect(heardNode());
@@ -207,7 +213,8 @@
       track.enabled = ui.mute.getAttribute("aria-pressed") !== "true";
       const sender = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
       if (sender) await sender.replaceTrack(track);
-      local.getTracks().forEach((t) => t.stop());
+      local.getAudioTracks().forEach((t) => t.stop());
+      local.getVideoTracks().forEach((t) => next.addTrack(t));  // the camera stays as it is
       local = next;
       meter(analyser(local, 2048));
     } catch (e) {

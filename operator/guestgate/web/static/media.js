@@ -42,7 +42,17 @@ window.GGMedia = (() => {
   // measures what the visitor hears with), peer() (the RTCPeerConnection), settings (gg-settings).
   function create(options) {
     const media = options.settings.media || {};
-    let tone = null, answered = false;
+    const policy = media.relayed ? (media.video || "inactive") : "inactive";  // sendrecv, recvonly, inactive
+    const $ = (id) => document.getElementById(id);
+    const view = { box: $("video"), remote: $("remote-video"), self: $("self-view"), camera: $("camera") };
+    let tone = null, answered = false, camera = null;
+    if (view.camera) {
+      view.camera.addEventListener("click", () => {
+        if (!camera) return;
+        camera.enabled = !camera.enabled;
+        view.camera.setAttribute("aria-pressed", String(camera.enabled));
+      });
+    }
     const ring = () => {
       tone = tone || ringback(options.context(), () => [options.context().destination, options.heard()]);
       return tone;
@@ -66,7 +76,40 @@ window.GGMedia = (() => {
         if (event.type === "state" && (event.state === "connected" || event.state === "ended") && tone) tone.stop();
         return false;
       },
-      reset() { answered = false; if (tone) tone.stop(); },
+      reset() {
+        answered = false;
+        if (tone) tone.stop();
+        camera = null;
+        if (view.box) view.box.hidden = true;
+        if (view.camera) view.camera.hidden = true;
+        if (view.remote) view.remote.srcObject = null;
+        if (view.self) view.self.srcObject = null;
+      },
+      videoPolicy: policy,
+      // Whether to ask for the camera as well as the microphone.
+      get wantsCamera() { return policy === "sendrecv"; },
+      // After the microphone (and camera) tracks are added: a receive-only video for recvonly;
+      // the self view and the camera toggle for sendrecv.
+      addVideo(pc, stream) {
+        if (policy === "inactive") return;
+        if (view.box) view.box.hidden = false;
+        const track = stream.getVideoTracks()[0];
+        if (policy === "recvonly" || !track) {
+          pc.addTransceiver("video", { direction: "recvonly" });
+          return;
+        }
+        camera = track;
+        pc.addTrack(track, stream);
+        if (view.self) view.self.srcObject = new MediaStream([track]);
+        if (view.camera) { view.camera.hidden = false; view.camera.setAttribute("aria-pressed", "true"); }
+      },
+      // A remote track: video goes to the video element (true), audio is the page's (false).
+      onTrack(event) {
+        if (event.track.kind !== "video") return false;
+        if (view.remote) view.remote.srcObject = new MediaStream([event.track]);
+        if (view.box) view.box.hidden = false;
+        return true;
+      },
       get ringing() { return Boolean(tone && tone.on); },
       // A keypad digit: RFC 4733 events in the media when the trunk wants them (true), else the
       // server sends it (SIP INFO).

@@ -1,0 +1,76 @@
+"""The cache fed with sequences of watch events (put = ADDED/MODIFIED, remove = DELETED): what
+it answers after each step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from guestgate.controllers.runtime.cache import Cache
+
+
+def link(name: str, slug: str | None, ns: str = "a", destination: str = "2001") -> dict[str, Any]:
+    spec: dict[str, Any] = {"clusterRef": "gc", "trunkRef": "t1", "destination": destination, "displayName": "Call"}
+    if slug:
+        spec["slug"] = slug
+    return {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestLink", "metadata": {"name": name, "namespace": ns},
+            "spec": spec}
+
+
+def slugs(cache: Cache, ns: str = "a") -> dict[str, list[str]]:
+    return {slug: [found.metadata.name for found in cache.links_with_slug(ns, slug)] for slug in ("sales", "support")}
+
+
+Step = tuple[str, dict[str, Any] | str]
+SEQUENCES: list[tuple[str, list[Step], dict[str, list[str]], list[str]]] = [
+    # name, events (put body | remove key), links by slug after them, the keys held
+    ("added", [("put", link("l1", "sales"))], {"sales": ["l1"], "support": []}, ["a/l1"]),
+    ("two ask for one slug", [("put", link("l2", "sales")), ("put", link("l1", "sales"))],
+     {"sales": ["l1", "l2"], "support": []}, ["a/l1", "a/l2"]),
+    ("a slug changed: out of the old index, into the new",
+     [("put", link("l1", "sales")), ("put", link("l1", "support"))], {"sales": [], "support": ["l1"]}, ["a/l1"]),
+    ("the slug dropped", [("put", link("l1", "sales")), ("put", link("l1", None))],
+     {"sales": [], "support": []}, ["a/l1"]),
+    ("deleted", [("put", link("l1", "sales")), ("put", link("l2", "sales")), ("remove", "a/l1")],
+     {"sales": ["l2"], "support": []}, ["a/l2"]),
+    ("deleted twice, or never known: nothing to do", [("remove", "a/l1"), ("put", link("l1", "sales")),
+                                                      ("remove", "a/l1"), ("remove", "a/l1")],
+     {"sales": [], "support": []}, []),
+    ("another namespace's slug is its own", [("put", link("l1", "sales", ns="b"))],
+     {"sales": [], "support": []}, ["b/l1"]),
+    ("a spec that does not parse is held but never answered as a link",
+     [("put", link("l1", "sales", destination=""))], {"sales": [], "support": []}, ["a/l1"]),
+    ("then fixed", [("put", link("l1", "sales", destination="")), ("put", link("l1", "sales"))],
+     {"sales": ["l1"], "support": []}, ["a/l1"]),
+]
+
+
+@pytest.mark.parametrize(("name", "events", "by_slug", "keys"), SEQUENCES, ids=[s[0] for s in SEQUENCES])
+def test_event_sequences(name: str, events: list[Step], by_slug: dict[str, list[str]], keys: list[str]) -> None:
+    cache = Cache()
+    for what, item in events:
+        if what == "put":
+            assert isinstance(item, dict)
+            cache.put("GuestLink", item)
+        else:
+            assert isinstance(item, str)
+            cache.remove("GuestLink", item)
+    assert slugs(cache) == by_slug, name
+    assert cache.keys("GuestLink") == keys, name
+
+
+def test_a_spec_that_does_not_parse_says_where() -> None:
+    cache = Cache()
+    cache.put("GuestLink", link("l1", None, destination=""))
+    parsed = cache.parsed("GuestLink", "a/l1")
+    assert parsed is not None and parsed.obj is None
+    assert parsed.error is not None and parsed.error.startswith("spec.destination"), parsed.error
+    assert cache.links("a") == [] and cache.keys("GuestLink") == ["a/l1"]
+
+
+def test_the_cache_keeps_its_own_copy() -> None:
+    cache, body = Cache(), link("l1", "sales")
+    cache.put("GuestLink", body)
+    body["spec"]["slug"] = "support"
+    assert cache.body("GuestLink", "a/l1") == link("l1", "sales")

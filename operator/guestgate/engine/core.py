@@ -225,9 +225,12 @@ class SipEngine:
         their calls get 403 (and pjsua answers their OPTIONS).
         """
         self._allowed_sources = frozenset(hosts)
-        if self.running:
+        if self.running and threading.current_thread() is not self._thread:
             allowed = self._allowed_sources
-            self.submit(lambda: self._sip_guard.set_peers(allowed))  # INVITE: 480 to peers, 403 else
+            # The guard answers an INVITE 480 from a peer, 403 from anyone else: in force when this
+            # returns (one turn of the engine's loop, a few ms), like the kernel filter below.
+            with contextlib.suppress(concurrent.futures.TimeoutError, EngineError):
+                self.submit(lambda: self._sip_guard.set_peers(allowed)).result(timeout=5)
         if self.settings.peers_only and self._local:
             self._filter_sources()
 

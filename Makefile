@@ -20,9 +20,11 @@ check-crds: deps
 golden: deps ## refresh golden files (read the diff before committing)
 	GUESTGATE_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/render tests/chart tests/sip -k golden
 
-lint: deps ## ruff, mypy (strict), the layer contract
+lint: deps ## ruff, mypy --strict (product, dev package, bench, tests), the import contracts
 	.venv/bin/ruff check $(SRC)
 	.venv/bin/mypy
+	.venv/bin/mypy bench
+	cd tests && MYPYPATH=../operator:../dev ../.venv/bin/mypy --config-file ../pyproject.toml --explicit-package-bases .
 	.venv/bin/lint-imports
 
 test: deps lint tools ## everything: lint, unit tables, the real control plane, SIPp, Chromium

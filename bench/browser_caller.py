@@ -185,7 +185,7 @@ class Call:
                 raise RuntimeError(f"POST /_gg/calls: {response.status} {body}")
         self.mark("answer")
         self.server_id = str(body["id"])
-        if body.get("sdp"):  # a relayed call's answer comes later, as an "answer" event
+        if body.get("sdp"):  # bridged: the answer at once; relayed: an "answer" event once the far end answers
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
         ws = await self.http.ws_connect(f"{url}/_gg/calls/{body['id']}/events", headers={"Origin": origin})
 
@@ -194,9 +194,8 @@ class Call:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     continue
                 event = json.loads(message.data)
-                if event.get("type") == "answer" and event.get("sdp"):
+                if event.get("type") == "answer" and self.pc.remoteDescription is None:
                     await self.pc.setRemoteDescription(RTCSessionDescription(sdp=event["sdp"], type="answer"))
-                    continue
                 state = event.get("state")
                 if state == "ringing":
                     self.mark("ringing")

@@ -78,12 +78,12 @@ def run(settings: Settings) -> PartResult:
     rows: list[dict[str, Any]] = []
     try:
         for calls in plan.held:
-            driver = Driver(uas.hostport, scratch / f"driver-{calls}.log")
+            driver = Driver(uas.peer, scratch / f"driver-{calls}.log")
             try:
                 rows.append(ours(driver, calls, plan.seconds))
             finally:
                 driver.close()
-            rows.append(sipp(scratch / f"uac-{calls}", uas.hostport, calls, plan.seconds))
+            rows.append(sipp(scratch / f"uac-{calls}", uas.peer, calls, plan.seconds))
     finally:
         uas.stop()
 

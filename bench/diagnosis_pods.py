@@ -54,7 +54,7 @@ def launch_pod(
         name="edge",
         public_url="https://guest.example.com",
         admin_port=free_port(socket.SOCK_STREAM),
-        sip=SipListenConfig(port=free_port(), transports=transports),  # type: ignore[arg-type]
+        sip=SipListenConfig(port=free_port(), transports=transports),
     )
     config_dir = root / name / "config"
     config_dir.mkdir(parents=True, exist_ok=True)

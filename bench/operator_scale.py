@@ -54,7 +54,7 @@ PODS = 3
 PY_SPY = REPO / ".venv" / "bin" / "py-spy"
 
 QUICK = {"steps": [50, 200], "edits": 3, "budget": 60.0}
-FULL = {"steps": [1000, 10000], "edits": 20, "budget": 540.0}
+FULL = {"steps": [1000, 10000], "edits": 10, "budget": 900.0}
 
 
 def manifests() -> str:
@@ -212,9 +212,13 @@ def edit_to_live(
                         if not any(other == label for other, _ in pending):
                             latencies[label].append(time.monotonic() - start)
             time.sleep(0.01)
-        if pending:
-            raise TimeoutError(f"edit {index} of {name}: {sorted(pending)} not serving it in {timeout:.0f} s")
+        for label in {label for label, _ in pending}:  # not live within the timeout: counted as such
+            latencies[label].append(float("inf"))
     return latencies
+
+
+def finite(values: list[float]) -> list[float]:
+    return [v for v in values if v != float("inf")]
 
 
 def run(settings: Settings) -> PartResult:
@@ -267,6 +271,7 @@ def run(settings: Settings) -> PartResult:
         have = 0
         budget_end = begun + float(mode["budget"])  # type: ignore[arg-type]
         profile: dict[str, Any] = {}
+        edits_by_step: list[tuple[int, dict[str, list[float]]]] = []
         with RssSampler(window):
             for step_index, total in enumerate(steps):
                 added = total - have
@@ -340,6 +345,10 @@ def run(settings: Settings) -> PartResult:
                     }
                 )
                 have = total
+                # Edits under this step's load (the link in the middle of those created so far).
+                step_edits = edit_to_live(api, {"pushed": pushed, "mounted": mounted}, f"link-{have // 2:05d}",
+                                          int(mode["edits"]), timeout=60)  # type: ignore[call-overload]
+                edits_by_step.append((total, step_edits))
                 if live is None:
                     projection = (total - count) / rate if rate else None
                     table.notes.append(
@@ -348,19 +357,21 @@ def run(settings: Settings) -> PartResult:
                     )
                     break
 
-            edits = int(mode["edits"])  # type: ignore[call-overload]
-            latencies = edit_to_live(
-                api, {"pushed": pushed, "mounted": mounted}, f"link-{have // 2:05d}", edits, timeout=90
-            )
         edit_table = result.table(
-            f"Edit-to-live under load ({have} links): PATCH displayName until all {PODS} servers of a set serve it",
-            ["design", "edits", "p50 ms", "p99 ms", "max ms"],
+            f"Edit-to-live: PATCH displayName until all {PODS} servers of a set serve it",
+            ["links", "design", "edits", "not live in 60 s", "p50 ms", "p99 ms", "max ms"],
         )
-        for label, design in (("pushed", "pushed by the operator (now)"),
-                              ("mounted", "mounted ConfigMap (previous)")):
-            values = latencies[label]
-            edit_table.add(design, len(values), ms(percentile(values, 50)), ms(percentile(values, 99)),
-                           ms(max(values)))
+        for total, step_edits in edits_by_step:
+            for label, design in (("pushed", "pushed by the operator (now)"),
+                                  ("mounted", "mounted ConfigMap (previous)")):
+                values = finite(step_edits[label])
+                missed = len(step_edits[label]) - len(values)
+                if values:
+                    edit_table.add(total, design, len(step_edits[label]), missed, ms(percentile(values, 50)),
+                                   ms(percentile(values, 99)), ms(max(values)))
+                else:
+                    edit_table.add(total, design, len(step_edits[label]), missed, None, None, None)
+        latencies = edits_by_step[-1][1] if edits_by_step else {"pushed": [], "mounted": []}
         edit_table.notes.append(
             "mounted: servers re-read their config dir every 0.5 s (--reload-seconds; pods default to 2 s) and "
             "the ConfigMap reaches them by a watch, so this is a floor: a real kubelet adds its own sync delay "
@@ -381,8 +392,13 @@ def run(settings: Settings) -> PartResult:
         result.data = {
             "setupSeconds": setup_seconds,
             "steps": steps_data,
-            "editLatenciesSeconds": latencies["pushed"],
-            "editLatenciesMountedSeconds": latencies["mounted"],
+            "editLatenciesSeconds": finite(latencies["pushed"]),
+            "editLatenciesMountedSeconds": finite(latencies["mounted"]),
+            "editsByStep": [
+                {"links": total, **{label: [v if v != float("inf") else None for v in values]
+                                    for label, values in step_edits.items()}}
+                for total, step_edits in edits_by_step
+            ],
             "profile": profile,
             "pods": PODS,
         }

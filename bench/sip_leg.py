@@ -29,8 +29,7 @@ from guestgate_dev.support.process import stop_process
 
 HOLD_SECONDS = 0.1
 FAIL_RATIO = 0.001  # more than 0.1% failed: not sustained
-DEGRADED_FACTOR = 2.0  # p99 setup time doubled against the first step...
-DEGRADED_FLOOR_MS = 50.0  # ...and grew by at least this much (a shared machine's scheduling spikes are not load)
+SETUP_GOAL_MS = 20.0  # the goal for setup p99; reported beside the rate, never a reason to stop
 BEHIND = 0.95  # achieved below 95% of offered: not sustained
 WARMUP_RATE, WARMUP_CALLS = 10.0, 5  # not counted
 
@@ -73,19 +72,12 @@ class StepFigures:
     def p99(self) -> float | None:
         return percentile(self.setup_ms, 99)
 
-    def verdict(self, first: StepFigures | None) -> str:
-        """ "" when sustained, else why not."""
+    def verdict(self) -> str:
+        """ "" when sustained (at most 0.1% failed, the offered rate kept), else why not."""
         if self.failed > FAIL_RATIO * self.calls:
             return f"{self.failed}/{self.calls} failed"
         if self.achieved < BEHIND * self.rate:
             return f"behind the offered rate ({self.achieved:.1f}/s)"
-        base = first.p99 if first is not None else None
-        if (
-            base is not None
-            and self.p99 is not None
-            and self.p99 > max(DEGRADED_FACTOR * base, base + DEGRADED_FLOOR_MS)
-        ):
-            return f"p99 setup {self.p99:.1f} ms vs {base:.1f} ms at first"
         return ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,10 +185,11 @@ def sipp(directory: Path, peer: str, rate: float, seconds: float) -> StepFigures
     )
 
 
-def _max_sustained(steps: list[StepFigures]) -> float | None:
+def _max_sustained(steps: list[StepFigures], setup_goal_ms: float | None = None) -> float | None:
+    """The highest rate sustained (and with setup p99 under the goal, when one is given)."""
     best = None
     for step in steps:
-        if step.verdict(steps[0]) == "":
+        if step.verdict() == "" and (setup_goal_ms is None or (step.p99 is not None and step.p99 < setup_goal_ms)):
             best = step.rate
     return best
 
@@ -223,11 +216,11 @@ def run(settings: Settings) -> PartResult:
                     continue
                 seconds = plan.seconds if rate in plan.rates else plan.ceiling_seconds
                 step = measure(rate, seconds)
-                why = step.verdict(steps[0] if steps else None)
+                why = step.verdict()
                 if why:  # once more before stopping: one scheduling hiccup must not end the stepping
                     retried.append(step.to_dict())
                     step = measure(rate, seconds)
-                    why = step.verdict(steps[0] if steps else None)
+                    why = step.verdict()
                 steps.append(step)
                 if why:
                     stopped[side] = f"{rate:g}/s: {why}"
@@ -278,10 +271,13 @@ def run(settings: Settings) -> PartResult:
     if isinstance(ratio, float) and "sipp" not in stopped:
         ratio = f"<= {ratio:.2f}"  # SIPp never stopped: its figure is a floor
     summary = result.table(
-        "SIP leg: highest sustained rate", ["side", "max sustained calls/s", "stopped at", "ours / SIPp"]
+        "SIP leg: highest sustained rate",
+        ["side", "max sustained calls/s", f"... with setup p99 < {SETUP_GOAL_MS:g} ms", "stopped at", "ours / SIPp"],
     )
-    summary.add("GuestGate engine", best_ours, stopped.get("ours", "never (last step passed)"), ratio)
-    summary.add("SIPp uac", best_sipp, stopped.get("sipp", "never (last step passed: a floor)"), None)
+    summary.add("GuestGate engine", best_ours, _max_sustained(mine, SETUP_GOAL_MS),
+                stopped.get("ours", "never (last step passed)"), ratio)
+    summary.add("SIPp uac", best_sipp, _max_sustained(theirs, SETUP_GOAL_MS),
+                stopped.get("sipp", "never (last step passed: a floor)"), None)
     cap = mine[0].detail["maxCalls"] if mine else None
     table.notes += [
         f"each call: INVITE, 200, ACK, hold {HOLD_SECONDS * 1000:.0f} ms, BYE; calls per step = rate x "
@@ -295,9 +291,9 @@ def run(settings: Settings) -> PartResult:
         "spec.limits.maxCallsPerPod usually less): at these rates and a "
         f"{HOLD_SECONDS * 1000:.0f} ms hold far fewer are ever up, so the engine thread's time per call "
         "(Python around pjsua2) and the machine's cores bound the rate, not a cap",
-        f"a side stops at >{FAIL_RATIO:.1%} failed, achieved < {BEHIND:.0%} of offered, or p99 setup > "
-        f"{DEGRADED_FACTOR:g}x its first step and +{DEGRADED_FLOOR_MS:g} ms, twice in a row (a step that "
-        "misses is run once more; the table shows the second run)",
+        f"a side stops at >{FAIL_RATIO:.1%} failed or achieved < {BEHIND:.0%} of offered, twice in a row (a "
+        "step that misses is run once more; the table shows the second run); setup time never stops it: on a "
+        "shared machine its tail is mostly scheduling, so it is reported beside the rate",
     ]
     summary.notes += [
         "the reference is SIPp calling the same UAS on this machine in the same run: the ceiling of the "

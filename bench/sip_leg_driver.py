@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -64,15 +65,21 @@ async def one_call(engine: SipEngine, number: str, hold: float) -> tuple[str, fl
         handle = await engine.place_call(TRUNK, number)
     except EngineError as exc:
         return ("refused: " + str(exc).split(" (")[0], None)
+    except TimeoutError:  # the engine thread is behind by more than the job timeout: overloaded
+        return ("engine busy: not placed within 10 s", None)
     first = await handle.wait(("answered", "ended"), ANSWER_TIMEOUT)
     if first is None or first.kind != "answered":
         if not handle.ended:
-            await engine.hangup(handle)
+            with contextlib.suppress(EngineError, TimeoutError):
+                await engine.hangup(handle)
             await handle.wait(("ended",), END_TIMEOUT)
         return (f"not answered ({handle.last_status or 'timeout'})", None)
     await asyncio.sleep(hold)
     if not handle.ended:
-        await engine.hangup(handle)
+        try:
+            await engine.hangup(handle)
+        except (EngineError, TimeoutError):
+            return ("hang-up not taken within 10 s", None)
     if await handle.wait(("ended",), END_TIMEOUT) is None:
         return ("no end after BYE", None)
     setup = setup_seconds(handle)
@@ -123,6 +130,8 @@ async def held(engine: SipEngine, calls: int, rate: float, seconds: float) -> di
             return await engine.place_call(TRUNK, number)
         except EngineError as exc:
             return "refused: " + str(exc).split(" (")[0]
+        except TimeoutError:
+            return "engine busy: not placed within 10 s"
 
     for index in range(calls):
         delay = start + index / rate - time.monotonic()
@@ -147,7 +156,7 @@ async def held(engine: SipEngine, calls: int, rate: float, seconds: float) -> di
     dropped = sum(1 for h in up if h.ended)  # ended during the hold: failed too
     if dropped:
         failures["ended during the hold"] += dropped
-    await asyncio.gather(*(engine.hangup(h) for h in handles if not h.ended))
+    await asyncio.gather(*(engine.hangup(h) for h in handles if not h.ended), return_exceptions=True)
     ends = await asyncio.gather(*(h.wait(("ended",), END_TIMEOUT + calls / 100) for h in handles))
     unended = sum(1 for h, e in zip(handles, ends, strict=True) if e is None and h in up)
     if unended:

@@ -34,7 +34,7 @@ from bench.measure import rss_bytes
 from bench.report import PartResult
 from bench.settings import Settings
 from guestgate.engine.capture import MAX_WATCHED_CALLS
-from guestgate_dev.demo.local import stop_process
+from guestgate_dev.support.process import stop_process
 from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 
 RSS_GROWTH_GOAL = 5.0  # per cent, warm-up to end
@@ -113,7 +113,7 @@ def run(settings: Settings) -> PartResult:
     relay = start_relay(scratch / "rtpengine.log")  # the pod's media relay (its sidecar in a cluster)
     samples: list[Sample] = []
     try:
-        signal = start_signal(scratch, peer.port, max_calls=MAX_CALLS_PER_POD, extra=("--rtpengine", relay.ng))
+        signal = start_signal(scratch, peer.port, relay=relay.ng, max_calls=MAX_CALLS_PER_POD)
         try:
             capacity = int(_status(signal)["callSlots"]["max"])
             at_once = max(1, capacity // 2)

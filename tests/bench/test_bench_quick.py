@@ -17,7 +17,17 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ["diagnosis", "peer_filter", "sip_leg", "concurrency", "click_to_ring", "browser_leg", "soak", "operator_scale"]
+PARTS = [
+    "diagnosis",
+    "peer_filter",
+    "sip_leg",
+    "concurrency",
+    "turn",
+    "click_to_ring",
+    "browser_leg",
+    "soak",
+    "operator_scale",
+]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +96,10 @@ def test_click_to_ring_measures_both_intervals(quick_run: Any) -> None:
 def test_the_operator_publishes_every_link_and_serves_edits(quick_run: Any) -> None:
     data = quick_run[1]["operator_scale"]["data"]
     assert [s["links"] for s in data["steps"]] == sorted(s["links"] for s in data["steps"])
-    assert all(s["publishedSeconds"] is not None and s["servedSeconds"] is not None
-               and s["servedMountedSeconds"] is not None for s in data["steps"])
+    assert all(
+        s["publishedSeconds"] is not None and s["servedSeconds"] is not None and s["servedMountedSeconds"] is not None
+        for s in data["steps"]
+    )
     assert data["editLatenciesSeconds"] and all(x > 0 for x in data["editLatenciesSeconds"])
     assert data["editLatenciesMountedSeconds"] and all(x > 0 for x in data["editLatenciesMountedSeconds"])
 
@@ -112,3 +124,8 @@ def test_the_peer_filter_flood_is_refused_where_filtered_and_answered_in_the_ref
         else:
             assert row["answered"] == 0, row  # the stranger gets nothing: filtered or steered
             assert row["server survived"] == "yes", row
+
+
+def test_the_turn_edge_relays_every_call_beside_the_direct_ones(quick_run: Any) -> None:
+    steps = quick_run[1]["turn"]["data"]["steps"]
+    assert steps and all(s["turnP50Ms"] is not None and s["directP50Ms"] is not None for s in steps), steps

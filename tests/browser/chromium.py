@@ -13,8 +13,10 @@ import itertools
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,19 @@ class CdpError(RuntimeError):
 
 
 class Chromium:
-    def __init__(self, microphone_wav: Path, artifacts: Path) -> None:
+    def __init__(self, microphone_wav: Path, artifacts: Path, prefix: Sequence[str] = (),
+                 debug_address: str = "127.0.0.1", flags: Sequence[str] = ()) -> None:
+        """``prefix``: what runs Chromium (e.g. ``ip netns exec NS``: then ``debug_address`` is
+        its address in that namespace the test reaches, where a forwarder passes the DevTools
+        connection on to Chromium, which listens on loopback only); ``flags``: more flags."""
         self.microphone_wav = microphone_wav
         self.artifacts = artifacts
+        self.prefix = tuple(prefix)
+        self.debug_address = debug_address
+        self.flags = tuple(flags)
         self.profile = Path(tempfile.mkdtemp(prefix="gg-chromium-"))
         self.process: subprocess.Popen[bytes] | None = None
+        self.forwarder: subprocess.Popen[str] | None = None
         self.session: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
@@ -64,8 +74,10 @@ class Chromium:
         log = (self.artifacts / "chromium.log").open("ab")
         self.process = subprocess.Popen(
             [
+                *self.prefix,
                 CHROMIUM,
                 *FLAGS,
+                *self.flags,
                 f"--use-file-for-fake-audio-capture={self.microphone_wav}",
                 f"--user-data-dir={self.profile}",
                 "--remote-debugging-address=127.0.0.1",
@@ -83,11 +95,19 @@ class Chromium:
                 raise CdpError("Chromium did not start (see chromium.log)")
             await asyncio.sleep(0.1)
         port = int(port_file.read_text().split()[0])
+        endpoint = f"127.0.0.1:{port}"
+        if self.prefix:
+            self.forwarder = subprocess.Popen(
+                [*self.prefix, sys.executable, str(Path(__file__).with_name("tcp_forward.py")), self.debug_address,
+                 str(port)], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
+            assert self.forwarder.stdout is not None
+            endpoint = f"{self.debug_address}:{int(self.forwarder.stdout.readline())}"
         self.session = aiohttp.ClientSession()
-        async with self.session.get(f"http://127.0.0.1:{port}/json/list") as reply:
+        async with self.session.get(f"http://{endpoint}/json/list") as reply:
             targets = await reply.json()
         page = next(t for t in targets if t["type"] == "page")
-        self.ws = await self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=64 * 1024 * 1024)
+        url = str(page["webSocketDebuggerUrl"]).replace(f"127.0.0.1:{port}", endpoint)
+        self.ws = await self.session.ws_connect(url, max_msg_size=64 * 1024 * 1024)
         self._reader = asyncio.ensure_future(self._read())
         await self.send("Page.enable")
         await self.send("Runtime.enable")
@@ -157,6 +177,19 @@ class Chromium:
             await asyncio.sleep(0.25)
         return best
 
+    async def call_and_listen(self, tone_hz: float, against_hz: float = 440, connect_timeout: float = 30,
+                              seconds: float = 2.5, screenshot: str | None = None) -> float:
+        """Click Call, wait for Connected, and return how far (dB) `tone_hz` stands above
+        `against_hz` in what the page hears; then hang up and wait for the call to end."""
+        await self.click("#call")
+        await self.wait_for("gg.state === 'connected'", connect_timeout)
+        if screenshot:
+            await self.screenshot(screenshot)
+        margin = await self.tone_margin(tone_hz, against_hz, seconds=seconds)
+        await self.click("#hangup")
+        await self.wait_for("gg.state === 'ended'", 15)
+        return margin
+
     async def click(self, selector: str) -> None:
         await self.eval(f"document.querySelector({json.dumps(selector)}).click()")
 
@@ -183,4 +216,7 @@ class Chromium:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.forwarder is not None and self.forwarder.poll() is None:
+            self.forwarder.kill()
+            self.forwarder.wait(5)
         shutil.rmtree(self.profile, ignore_errors=True)

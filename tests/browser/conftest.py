@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from chromium import Chromium
-from harness import (
+
+from browser.chromium import Chromium
+from browser.harness import (
     ARTIFACTS,
     MIC_HZ,
     Bench,

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chromium import Chromium
-from harness import REPO
-
+from browser.chromium import Chromium
+from browser.harness import REPO
 from guestgate_dev.cluster.layout import default_cache_root
 
 AXE_VERSION = (REPO / "hack" / "axe-core.version").read_text().strip()

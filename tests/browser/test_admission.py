@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from harness import ADMIN_TOKEN, ALLOWED_SITE, SIGNING_KEY, Bench, offer
 
+from browser.harness import ADMIN_TOKEN, ALLOWED_SITE, SIGNING_KEY, Bench, offer
 from guestgate.web.tokens import sign
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -10,8 +10,10 @@ import asyncio
 import re
 
 import pytest
-from chromium import Chromium
-from harness import MIC_HZ, PHONE_HZ, Bench, start_sipp, stop_process, write_rtp_tone_pcap
+
+from browser.chromium import Chromium
+from browser.harness import MIC_HZ, PHONE_HZ, Bench, start_sipp, write_rtp_tone_pcap
+from guestgate_dev.support.process import stop_process
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import Chromium
-from harness import ARTIFACTS, MIC_HZ, SCENARIOS, free_port, start_sipp, stop_process, write_tone_wav
 
+from browser.chromium import Chromium
+from browser.harness import ARTIFACTS, MIC_HZ, SCENARIOS, start_sipp, write_tone_wav
 from fixtures.localpod import LocalPod
 from fixtures.operator import REPO, Kubectl, wait_for
+from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.process import stop_process
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 

@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from chromium import Chromium
-from harness import (
+
+from browser.chromium import Chromium
+from browser.harness import (
     REPO,
     Bench,
     Ports,
     _link,
-    free_port,
     published,
     running_bench,
 )
-from pagecheck import (
+from browser.pagecheck import (
     DESKTOP,
     PHONE,
     WIDGET,
@@ -37,8 +37,8 @@ from pagecheck import (
     set_viewport,
     tab_to,
 )
-
 from guestgate.config.schema import AccessConfig, BrandingConfig, PublishedConfig
+from guestgate_dev.support.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_examples_make_children_and_status(kube: Kubectl) -> None:
                        ("pdb", "contact-center-signal"), ("serviceaccount", "contact-center-signal"),
                        ("configmap", "contact-center-config"), ("secret", "contact-center-signing-key"),
                        ("secret", "contact-center-admin-token"), ("secret", "contact-center-trunk-credentials")]:
-        obj = wait_for(f"{kind}/{name}", lambda kind=kind, name=name: kube.get(kind, name))
+        obj = wait_for(f"{kind}/{name}", functools.partial(kube.get, kind, name))
         assert obj["metadata"]["ownerReferences"][0]["name"] == "contact-center", (kind, name)
     svc = kube.get("service", "contact-center-signal")
     assert svc is not None

@@ -40,6 +40,11 @@ def healthy(kube: Kubectl, name: str = "pstn") -> dict[str, Any] | None:
     return condition if condition and condition["status"] != "Unknown" else None
 
 
+def healthy_as(kube: Kubectl, status: str, name: str = "pstn") -> dict[str, Any] | None:
+    condition = healthy(kube, name)
+    return condition if condition is not None and condition["status"] == status else None
+
+
 def test_failing_trunk_is_named_then_fixed(kube: Kubectl, local_pod: LocalPod, sipp: SippFactory) -> None:
     failing = sipp("cucm-over-cube", calls=5, run_seconds=240)
     kube.apply(cluster())
@@ -68,8 +73,7 @@ def test_failing_trunk_is_named_then_fixed(kube: Kubectl, local_pod: LocalPod, s
     # Fixed: the trunk now reaches a CUBE that sends reliable 183s, which GuestGate PRACKs.
     good = sipp("cube-reliable-183", calls=5, rtp_echo=True, run_seconds=240)
     kube.apply(trunk(good.port, platform="cube"))
-    condition = wait_for("Healthy=True", lambda: (healthy(kube) or {}).get("status") == "True"
-                         and healthy(kube), timeout=90)
+    condition = wait_for("Healthy=True", lambda: healthy_as(kube, "True"), timeout=90)
     assert condition["reason"] == "OK"
     assert kube.status("siptrunk", "pstn")["lastHealthCheck"]["outcome"] == "OK"
 

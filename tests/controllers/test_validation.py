@@ -15,7 +15,7 @@ CLUSTER = {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestCluster", "metad
            "spec": {"publicURL": "https://call.example.com"}}
 TRUNK = {"apiVersion": "guestgate.io/v1alpha1", "kind": "SipTrunk", "metadata": {"name": "bad"},
          "spec": {"clusterRef": "gc", "peer": {"host": "cucm.example.com"}}}
-LINK = {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestLink", "metadata": {"name": "bad"},
+LINK: dict[str, Any] = {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestLink", "metadata": {"name": "bad"},
         "spec": {"clusterRef": "gc", "trunkRef": "t", "destination": "2001", "displayName": "Sales"}}
 
 

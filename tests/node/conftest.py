@@ -48,6 +48,9 @@ OPERATOR_NAMESPACE = "guestgate-system"
 DEMO_NAMESPACE = "guestgate-demo"
 CLUSTER = "contact-center"
 SIGNAL_SELECTOR = f"app.kubernetes.io/name=guestgate-signal,app.kubernetes.io/instance={CLUSTER}"
+# The address a load balancer (MetalLB, a cloud's) would give the examples' TURN Service: kube-proxy
+# routes a Service's status.loadBalancer addresses, so writing one there is all a controller does.
+EXAMPLES_TURN_ADDRESS = "10.250.0.16"
 
 
 @dataclass
@@ -140,6 +143,9 @@ def example_manifests(node: Node, peer: Sipp) -> list[dict[str, Any]]:
     for manifest in manifests:
         if manifest["kind"] == "GuestCluster":
             manifest["spec"]["image"] = node.images["signal"].ref
+            # The address is in the spec from the start (no roll when the load balancer writes it).
+            manifest["spec"].setdefault("turn", {}).update(image=node.images["turn"].ref,
+                                                           externalAddress=EXAMPLES_TURN_ADDRESS)
         if manifest["kind"] == "SipTrunk":
             manifest["spec"]["peer"] = {"host": peer.address, "port": peer.port, "transport": "udp"}
             manifest["spec"].pop("fallbackPeers", None)
@@ -155,9 +161,18 @@ def examples(node_cluster: Node, release: str, sipp_peer: Sipp) -> Iterator[list
     manifests = example_manifests(node_cluster, sipp_peer)
     node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                                      "items": manifests}))
+    give_load_balancer_address(node_cluster, DEMO_NAMESPACE, f"{CLUSTER}-turn", EXAMPLES_TURN_ADDRESS)
     wait_for("3 signalling pods Ready", lambda: len([p for p in node_cluster.pods(
         DEMO_NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)]) == 3 or None, timeout=240)
     yield manifests
+
+
+def give_load_balancer_address(node: Node, namespace: str, service: str, address: str) -> None:
+    """What a load balancer controller does: write the Service's external address into its status."""
+    wait_for(f"the Service {service}", lambda: node.cluster.kubectl(
+        "-n", namespace, "get", "service", service, check=False).returncode == 0 or None, timeout=60)
+    node.cluster.kubectl("-n", namespace, "patch", "service", service, "--subresource=status", "--type=merge",
+                         "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": address}]}}}))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, Node, helm_values, pod_ready
 from fixtures.operator import wait_for
+from node.conftest import REPO, Node, helm_values, pod_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 

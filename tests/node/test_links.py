@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from conftest import CLUSTER, DEMO_NAMESPACE, Node
 from fixtures.operator import wait_for
+from node.conftest import CLUSTER, DEMO_NAMESPACE, Node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
@@ -48,3 +48,13 @@ def _page(url: str) -> str | None:
 def test_the_sales_link_answers_on_loopback_through_the_pods(web_node_port: int) -> None:
     page = wait_for("the link page", lambda: _page(f"http://127.0.0.1:{web_node_port}/call/sales"), timeout=20)
     assert "Call our sales team" in page
+
+
+def test_the_clusters_logo_is_projected_from_its_configmap_and_served_by_the_pods(web_node_port: int) -> None:
+    base = f"http://127.0.0.1:{web_node_port}"
+    page = wait_for("the link page", lambda: _page(f"{base}/call/sales"), timeout=20)
+    assert '<img class="logo" src="/_gg/brand/brand/logo.svg" alt="Example Corp">' in page  # the file is there
+    assert '<p class="brand-title">Example Corp</p>' in page
+    with urllib.request.urlopen(f"{base}/_gg/brand/brand/logo.svg", timeout=5) as response:
+        assert response.headers["Content-Type"] == "image/svg+xml"
+        assert b"EXCO" in response.read()

@@ -1,6 +1,7 @@
 """Click to ring on the real node: headless Chromium on this machine opens a link through a NodePort
 on 127.0.0.1, the signalling pod places the call over a SipTrunk to a pjsua2 phone on the host
-address, and audio flows both ways (the page hears the phone's tone, the phone the microphone's)."""
+address, and audio flows both ways (the page hears the phone's tone, the phone the microphone's)
+through the rtpengine sidecar of the pod (spec.media.relay, the image built from images/media)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import pytest_asyncio
 
 from browser.chromium import Chromium
 from browser.harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Phone, env, write_tone_wav
-from conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, Node, pod_ready
 from fixtures.operator import wait_for
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from node.conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, Node, pod_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
 
@@ -78,6 +79,9 @@ def link_url(node_cluster: Node, examples: list[dict[str, Any]], phone: HostPhon
                  "ports": [{"name": "web", "port": 8080, "targetPort": "web", "protocol": "TCP"}]},
     }
     node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps(service))
+    relay = {"spec": {"media": {"relay": True, "image": node_cluster.images["media"].ref}}}
+    node_cluster.cluster.kubectl("-n", DEMO_NAMESPACE, "patch", "guestcluster", CLUSTER, "--type=merge",
+                                 "-p", json.dumps(relay))
     node_port = node_cluster.kubectl_json("-n", DEMO_NAMESPACE, "get", "service", "browser-local")[
         "spec"]["ports"][0]["nodePort"]
     origin = f"http://127.0.0.1:{node_port}"
@@ -99,9 +103,10 @@ def link_url(node_cluster: Node, examples: list[dict[str, Any]], phone: HostPhon
         # Every pod serves the link (the kubelet refreshes the mounted ConfigMap, the pods reload).
         def every_pod_serves() -> bool:
             pods = [p for p in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)]
-            return len(pods) == 3 and all(
+            with_relay = [p for p in pods if [c["name"] for c in p["spec"]["containers"]] == ["signal", "media"]]
+            return len(pods) == len(with_relay) == 3 and all(
                 _status(f"http://{p['status']['podIP']}:8080/call/{LINK}") == 200 for p in pods)
-        wait_for("the link on every pod", every_pod_serves, timeout=120)
+        wait_for("the link on every pod, each with its relay", every_pod_serves, timeout=240)
         yield f"{origin}/call/{LINK}"
     finally:
         node_cluster.cluster.kubectl("-n", DEMO_NAMESPACE, "delete", "service", "browser-local", "--wait=false",
@@ -122,7 +127,7 @@ async def browser(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chr
 
 
 async def test_a_click_in_chromium_reaches_the_phone_with_audio_both_ways(
-    link_url: str, browser: Chromium, phone: HostPhone
+    link_url: str, browser: Chromium, phone: HostPhone, node_cluster: Node
 ) -> None:
     await browser.open(link_url)
     assert await browser.eval("document.getElementById('name').innerText") == "Call the node's phone"
@@ -137,3 +142,9 @@ async def test_a_click_in_chromium_reaches_the_phone_with_audio_both_ways(
     heard = phone.phone.wait_event("heard")[-1]
     assert heard["dominant"] == MIC_HZ and heard["rms"] > 0.01, heard
     assert phone.phone.wait_event("incoming")[-1]["number"] == "2001"
+    # The answer came from the pod's rtpengine (a relayed call's answer is an event) and every pod's
+    # relay answers its ng ping (guestgate_media_relay_up on the pods' /metrics).
+    assert await browser.eval("gg.events.some((e) => e.type === 'answer')")
+    for pod in node_cluster.pods(DEMO_NAMESPACE, SIGNAL_SELECTOR):
+        with urllib.request.urlopen(f"http://{pod['status']['podIP']}:9090/metrics", timeout=5) as response:
+            assert "guestgate_media_relay_up 1.0" in response.read().decode(), pod["metadata"]["name"]

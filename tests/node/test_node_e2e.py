@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
-from conftest import (
+from fixtures.operator import wait_for
+from guestgate.config.schema import PeerConfig
+from guestgate.signal.keepalive import options_request
+from guestgate_dev.cluster.node import NODE_NAME
+from node.conftest import (
     DEMO_NAMESPACE,
     OPERATOR_NAMESPACE,
     RELEASE,
@@ -20,10 +24,6 @@ from conftest import (
     annotate_health_check,
     pod_ready,
 )
-from fixtures.operator import wait_for
-from guestgate.config.schema import PeerConfig
-from guestgate.signal.keepalive import options_request
-from guestgate_dev.cluster.node import NODE_NAME
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
@@ -126,7 +126,7 @@ def _options_from(source: str, pod_ip: str, port: int, transport: str = "udp") -
             except TimeoutError:  # the SYN was dropped
                 return b""
         local = sock.getsockname()
-        target = PeerConfig(host=pod_ip, port=port, transport=transport)  # type: ignore[arg-type]
+        target = PeerConfig(host=pod_ip, port=port, transport=transport)
         _, request = options_request(target, local[0], local[1], transport, "scanner")
         try:
             if transport == "udp":

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, AdminAPI, Node, pod_ready
 from fixtures.operator import wait_for
+from node.conftest import CLUSTER, DEMO_NAMESPACE, SIGNAL_SELECTOR, AdminAPI, Node, pod_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 log = logging.getLogger(__name__)

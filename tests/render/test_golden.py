@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
-from guestgate.render import network, secrets, turn, workload
+from guestgate.render import network, secrets, turn
+from guestgate.render.cluster import children as cluster_children
 from guestgate.render.config import render_published_config
 from support.golden import assert_golden
 
@@ -44,26 +45,15 @@ def render_case(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             port["nodePort"] = 31000 + index
         observed["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
         published = render_published_config(cluster, trunks, links, turn.endpoint(cluster, observed))
+        # Created once (create-if-missing), with the value generated then: fixed here.
         out += [
-            workload.service_account(cluster),
-            *secrets.config_maps(cluster, published),
             secrets.signing_secret(cluster, b"fixed-signing-key"),
             secrets.admin_secret(cluster, b"fixed-admin-token"),
-            secrets.credentials_secret(cluster, {"ns.trunk": (b"user", b"pass")}),
-            network.headless_service(cluster),
-            network.service(cluster),
-            network.pod_disruption_budget(cluster),
-            network.sip_network_policy(cluster, network.sip_sources(cluster, trunks)),
-            workload.statefulset(cluster, published.cluster.pod_start_hash(), published.logo_files()),
+            *([turn.shared_secret(cluster, b"fixed-turn-secret")] if turn.enabled(cluster) else []),
         ]
-        if turn.enabled(cluster):
-            out += [
-                turn.shared_secret(cluster, b"fixed-turn-secret"),
-                turn.config_map(cluster, ["10.244.0.12", "10.244.0.11"]),
-                turn.service(cluster),
-                turn.network_policy(cluster),
-                turn.deployment(cluster),
-            ]
+        # What the controller applies (controllers/cluster.py calls the same function).
+        out += cluster_children(cluster, published, {"ns.trunk": (b"user", b"pass")},
+                                network.sip_sources(cluster, trunks), signal_pod_ips=["10.244.0.12", "10.244.0.11"])
     return out
 
 

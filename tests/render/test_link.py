@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ WINDOW = {"validFrom": "2027-03-01T09:00:00Z", "validUntil": "2027-03-01T17:00:0
     ],
 )
 def test_phase_follows_the_validity_window(
-    case: str, spec: dict[str, object], now: datetime, phase: str, next_change: datetime | None
+    case: str, spec: dict[str, Any], now: datetime, phase: str, next_change: datetime | None
 ) -> None:
     item = link(**spec)
     assert time_phase(item, now) == phase, case
@@ -44,7 +45,7 @@ def test_phase_follows_the_validity_window(
         ("a slug gives a short path", {"slug": "talk-to-us"}, "/call/talk-to-us"),
     ],
 )
-def test_link_path(case: str, spec: dict[str, object], path: str) -> None:
+def test_link_path(case: str, spec: dict[str, Any], path: str) -> None:
     assert link_path(link(**spec)) == path, case
 
 

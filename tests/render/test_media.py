@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from tests.render.objects import cluster, link
 
 from guestgate.render.link import render_link_config
 from guestgate.render.workload import MEDIA_UID, statefulset
+from render.objects import cluster, link
 
 
 def pod(**spec: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from guestgate.render.profile import render_trunk_profile
@@ -32,7 +34,7 @@ from .objects import trunk
         ("platform", {"platform": "cube"}, lambda p: p.platform == "cube"),
     ],
 )
-def test_trunk_profile(case: str, spec: dict[str, object], check: object) -> None:
+def test_trunk_profile(case: str, spec: dict[str, Any], check: object) -> None:
     profile = render_trunk_profile(trunk(**spec))
     assert callable(check)
     assert check(profile), case

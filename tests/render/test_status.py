@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_trunk_status(case: str, has_cluster: bool, status: str, reason: str, ha
          "Expired"),
     ],
 )
-def test_link_status(case: str, facts: LinkFacts, spec: dict[str, object], phase: str, reason: str) -> None:
+def test_link_status(case: str, facts: LinkFacts, spec: dict[str, Any], phase: str, reason: str) -> None:
     out = link_status(link(**spec), facts, NOW)
     assert out["phase"] == phase, case
     assert _condition(out, "Published")["reason"] == reason, case
@@ -107,7 +108,7 @@ SERVING = [
     ("spec", "serving", "status", "reason", "part"), [row[1:] for row in SERVING], ids=[row[0] for row in SERVING]
 )
 def test_published_says_how_many_ready_pods_serve_the_generation(
-    spec: dict[str, object], serving: tuple[int, int] | None, status: str, reason: str, part: str
+    spec: dict[str, Any], serving: tuple[int, int] | None, status: str, reason: str, part: str
 ) -> None:
     out = link_status(link(**spec), LinkFacts(cluster(), trunk(), None, serving), NOW)
     published = _condition(out, "Published")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.render.objects import cluster
 
 from guestgate.render import network, turn, workload
 from guestgate.render.config import render_cluster_config
 from guestgate.render.media_ports import PortSpan, policy_ports, signal_media_ports
 from guestgate.render.turn import TurnEndpoint
+from render.objects import cluster
 
 
 def _conf_lines(**turn_spec: Any) -> list[str]:
@@ -87,6 +87,8 @@ WITH_TLS = {**PLAIN, "turns": (5349, 31003)}
         ({}, _service(PLAIN, [{"hostname": "lb.example.net"}]), TurnEndpoint("lb.example.net", 3478, 3478, None)),
         ({"externalAddress": "turn.example.com"}, _service(PLAIN, [{"ip": "198.51.100.7"}]),
          TurnEndpoint("turn.example.com", 3478, 3478, None)),
+        ({"externalAddress": "turn.example.com", "tlsSecretName": "c"}, None,
+         TurnEndpoint("turn.example.com", 3478, 3478, 5349)),
         ({"tlsSecretName": "c"}, _service(WITH_TLS, [{"ip": "198.51.100.7"}]),
          TurnEndpoint("198.51.100.7", 3478, 3478, 5349)),
         ({"tlsSecretName": "c"}, _service(PLAIN, [{"ip": "198.51.100.7"}]), None),
@@ -98,6 +100,7 @@ WITH_TLS = {**PLAIN, "turns": (5349, 31003)}
          None, TurnEndpoint("203.0.113.4", 3478, 3478, 443)),
     ],
     ids=["disabled", "no-service-yet", "lb-no-address-yet", "lb-ip", "lb-hostname", "external-address-wins",
+         "external-address-needs-no-service",
          "lb-tls", "tls-port-not-there-yet", "nodeport-needs-address", "nodeport", "hostnetwork-needs-address",
          "hostnetwork"],
 )
@@ -255,3 +258,16 @@ def test_conf_change_rolls_the_turn_pods_but_peers_do_not() -> None:
     assert conf_hash(cluster()) != conf_hash(cluster(turn={"quotas": {"perUser": 3}}))
     a, b = turn.config_map(cluster(), ["10.0.0.1"]), turn.config_map(cluster(), ["10.0.0.2"])
     assert a["data"]["turnserver.conf"] == b["data"]["turnserver.conf"] and a["data"]["peers"] != b["data"]["peers"]
+
+
+@pytest.mark.parametrize(
+    ("media", "expected"),
+    [({}, (PortSpan("UDP", 32768, 60999),)),
+     ({"relay": True, "ports": {"min": 30000, "max": 30999}}, (PortSpan("UDP", 30000, 30999),))],
+    ids=["aiortc-in-the-pod", "rtpengine-sidecar"],
+)
+def test_the_turn_relays_to_whatever_the_pods_media_ports_are(media: dict[str, Any],
+                                                              expected: tuple[PortSpan, ...]) -> None:
+    gc = cluster(media=media)
+    assert signal_media_ports(gc) == expected
+    assert turn.network_policy(gc)["spec"]["egress"][0]["ports"] == policy_ports(expected)

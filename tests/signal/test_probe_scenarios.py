@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from guestgate_dev.support.sipp import sipp_command
+from guestgate_dev.support.sipp import Transport, sipp_command
 from support.signal_helpers import REPO, ProbeRun, SippFactory, free_port, guestgate_env, run_probe
 
 FAST = ("--media-seconds", "1", "--timeout", "4")
@@ -37,7 +37,7 @@ class Case:
     args: tuple[str, ...] = ()
     rtp_echo: bool = False
     exit_code: int = 1
-    transport: str = "udp"
+    transport: Transport = "udp"
     absent: tuple[str, ...] = field(default=())  # codes that must not be found
 
 

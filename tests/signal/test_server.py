@@ -50,7 +50,7 @@ def trunk(name: str, *peers: PeerConfig, keepalive: int = 0, media: int = 1, **e
 
 
 def peer(port: int, transport: str = "udp", host: str = "127.0.0.1") -> PeerConfig:
-    return PeerConfig(host=host, port=port, transport=transport)  # type: ignore[arg-type]
+    return PeerConfig(host=host, port=port, transport=transport)
 
 
 @pytest.fixture

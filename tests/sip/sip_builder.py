@@ -416,7 +416,7 @@ def _json(node: object, depth: int = 0) -> str:
     """JSON with repeated keys, as tshark writes it: ``node`` is a list of (key, value) pairs."""
     pad = "  " * (depth + 1)
     if isinstance(node, list) and all(isinstance(item, tuple) for item in node):
-        items = [f"{pad}{json.dumps(key)}: {_json(value, depth + 1)}" for key, value in node]  # type: ignore[misc]
+        items = [f"{pad}{json.dumps(key)}: {_json(value, depth + 1)}" for key, value in node]
         return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
     if isinstance(node, list):
         return "[\n" + ",\n".join(pad + _json(item, depth + 1) for item in node) + "\n" + "  " * depth + "]"

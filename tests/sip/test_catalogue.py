@@ -12,7 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from sip_builder import (
+
+from guestgate.sip.diagnosis import Report, diagnose
+from guestgate.sip.importers import import_bytes
+from guestgate.sip.report import exit_code
+from sip.sip_builder import (
     ASTERISK,
     CUBE,
     CUCM,
@@ -34,10 +38,6 @@ from sip_builder import (
     as_tshark,
     as_tshark_json,
 )
-
-from guestgate.sip.diagnosis import Report, diagnose
-from guestgate.sip.importers import import_bytes
-from guestgate.sip.report import exit_code
 
 
 def ok_cucm_to_cube() -> Call:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import dpkt
 import pytest
-from sip_builder import (
+
+from sip.sip_builder import (
     CUBE,
     CUCM,
     Call,
@@ -31,7 +32,7 @@ from sip_builder import (
     as_tshark,
     as_tshark_json,
 )
-from test_catalogue import ok_cucm_to_cube, prack_missing_cucm_cube
+from sip.test_catalogue import ok_cucm_to_cube, prack_missing_cucm_cube
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = Path(__file__).parent / "data" / "seed-prack-missing.sip"
@@ -242,7 +243,7 @@ def test_bad_paths_and_formats_exit_2(args: list[str], expected: str) -> None:
 
 
 def test_ios_format_flag_reads_a_cube_debug(tmp_path: Path) -> None:
-    from sip_builder import as_ios
+    from sip.sip_builder import as_ios
 
     trace = tmp_path / "cube-debug.txt"
     trace.write_text(as_ios(prack_missing_cucm_cube()))
@@ -256,11 +257,10 @@ def test_ios_format_flag_reads_a_cube_debug(tmp_path: Path) -> None:
 def test_mangled_traces_never_crash() -> None:
     """Cut, spliced and bit-flipped traces of every format: read with a note, or refused with
     InputError; never any other exception, in the diagnosis or in any output."""
-    from sip_builder import as_ios, as_sipp
-
     from guestgate.sip.diagnosis import diagnose
     from guestgate.sip.importers import InputError, import_bytes
     from guestgate.sip.report import render_svg, render_text, report_to_json
+    from sip.sip_builder import as_ios, as_sipp
 
     rng = random.Random(2013)
     sources = [as_sip(prack_missing_cucm_cube()).encode(), as_sipp(ok_cucm_to_cube()).encode(),

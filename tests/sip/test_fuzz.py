@@ -10,7 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sip_builder import (
+
+from guestgate.sip.diagnosis import diagnose
+from guestgate.sip.importers import InputError, import_bytes
+from guestgate.sip.message import SipMessage, SipParseError, parse_message
+from sip.sip_builder import (
     CUBE,
     CUCM,
     Call,
@@ -25,11 +29,7 @@ from sip_builder import (
     as_tshark,
     as_tshark_json,
 )
-
-from guestgate.sip.diagnosis import diagnose
-from guestgate.sip.importers import InputError, import_bytes
-from guestgate.sip.message import SipMessage, SipParseError, parse_message
-from mutate import fuzz_seed, mutations
+from support.mutate import fuzz_seed, mutations
 
 DATA = Path(__file__).resolve().parent / "data"
 PARSER_CASES = 10_000

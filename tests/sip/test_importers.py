@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sip_builder import (
+
+from guestgate.sip.diagnosis import Report, diagnose
+from guestgate.sip.importers import InputError, import_bytes
+from guestgate.sip.report import exit_code, render_text, report_to_json
+from sip.sip_builder import (
     ASTERISK,
     CUBE,
     CUCM,
@@ -25,11 +29,7 @@ from sip_builder import (
     as_sip,
     hep_packet,
 )
-from test_catalogue import no_answer_480, prack_missing_asterisk_freeswitch_5xx, prack_missing_cucm_cube
-
-from guestgate.sip.diagnosis import Report, diagnose
-from guestgate.sip.importers import InputError, import_bytes
-from guestgate.sip.report import exit_code, render_text, report_to_json
+from sip.test_catalogue import no_answer_480, prack_missing_asterisk_freeswitch_5xx, prack_missing_cucm_cube
 
 CAPTURES = Path(__file__).parent / "data" / "captures"
 TICKET = Path(__file__).parent / "data" / "ticket-lone-bye.txt"
@@ -132,7 +132,9 @@ def test_hep_in_a_capture_keeps_the_original_addresses_and_times() -> None:
     imported = import_bytes(as_hep_pcap(call), "homer.pcap")
     ladder = imported.ladders[0]
     assert (ladder.caller.address, ladder.callee.address) == (CUCM.address, CUBE.address)
-    assert [round(m.time - ladder.messages[0].time, 2) for m in ladder.messages if m.time] == \
+    start = ladder.messages[0].time
+    assert start is not None
+    assert [round(m.time - start, 2) for m in ladder.messages if m.time] == \
         [round(s.time, 2) for s in call.messages]
     assert any("taken out of HEP packets" in note for note in imported.notes)
     assert any("carrying no SIP" in note for note in imported.notes)
@@ -140,7 +142,7 @@ def test_hep_in_a_capture_keeps_the_original_addresses_and_times() -> None:
 
 
 def test_hep_over_tcp_and_broken_hep_packets() -> None:
-    from test_parsing import _tcp_capture
+    from sip.test_parsing import _tcp_capture
 
     call = no_answer_480()
     stream = b"".join(hep_packet((CUCM.host, 5060), (CUBE.host, 5060), 1000.0 + s.time, s.text.encode(),
@@ -246,7 +248,7 @@ def test_ticket_with_a_lone_bye_gives_the_prack_hint_and_the_captures() -> None:
 # --- several calls in one file ---------------------------------------------------------------------
 
 def _provider() -> Call:
-    from sip_builder import Profile
+    from sip.sip_builder import Profile
 
     provider = Profile("provider", "SBC/7.2", "447578332431", "203.0.113.5", tag="prov-1")
     return Call(CUBE, provider, number="447578332431", call_id="leg-out-5f2a")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dpkt
 import pytest
-from sip_builder import CUBE, CUCM, Call, as_ios
 
 from guestgate.sip import q850
 from guestgate.sip.capture import CallCapture, CapturedMessage, MediaCounters
@@ -22,6 +21,7 @@ from guestgate.sip.ladder import ladder_from_capture
 from guestgate.sip.message import SipParseError, parse_message
 from guestgate.sip.platforms import PLATFORMS, detect_platform
 from guestgate.sip.sdp import parse_sdp
+from sip.sip_builder import CUBE, CUCM, Call, as_ios
 
 MESSY = (
     "SIP/2.0 183 Session Progress\r\n"
@@ -212,7 +212,7 @@ def _captured(call: Call, local: str) -> CallCapture:
 
 
 def test_live_capture_contract_guestgate_is_the_caller() -> None:
-    from sip_builder import GUESTGATE
+    from sip.sip_builder import GUESTGATE
 
     call = Call(GUESTGATE, CUBE).invite().reply(100, "Trying").ringing().answer().ack().wait(5)
     call.request("BYE").ok_to_last("BYE")
@@ -314,7 +314,7 @@ def test_ipv6_over_raw_ip_link_type() -> None:
 
 
 def test_damaged_sipp_time_stamp_leaves_time_unknown() -> None:
-    from sip_builder import as_sipp
+    from sip.sip_builder import as_sipp
 
     text = as_sipp(Call(CUCM, CUBE).invite().reply(486, "Busy Here").ack())
     damaged = text.replace(" 12:43:26.", " 25:61:26.", 1)

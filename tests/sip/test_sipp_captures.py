@@ -21,11 +21,11 @@ from pathlib import Path
 
 import dpkt
 import pytest
-from sip_builder import _frame, rtp
 
 from guestgate.sip.diagnosis import Report, diagnose
 from guestgate.sip.importers import import_bytes, load_file
 from guestgate_dev.support.sipp import sipp_command
+from sip.sip_builder import _frame, rtp
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sip_builder import Call, as_pcap, as_tshark, as_tshark_json
-from test_catalogue import auth_rejected, early_media_on_180, prack_missing_cucm_cube
 
 from guestgate.sip.importers import import_bytes
 from guestgate.sip.ladder import Ladder
+from sip.sip_builder import Call, as_pcap, as_tshark, as_tshark_json
+from sip.test_catalogue import auth_rejected, early_media_on_180, prack_missing_cucm_cube
 
 TSHARK = shutil.which("tshark") or "/usr/bin/tshark"
 FORMS: dict[str, tuple[list[str], Callable[[Call], str]]] = {

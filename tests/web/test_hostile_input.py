@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from browser.harness import ADMIN_TOKEN, Ports, Server, offer, published, start_server, stop_process, write_config
+from browser.harness import ADMIN_TOKEN, Ports, Server, offer, published, start_server, write_config
 from guestgate.config.schema import AccessConfig, LimitsConfig, PublishedConfig
-from mutate import fuzz_seed, mutate, mutate_json, mutations
+from guestgate_dev.support.process import stop_process
+from support.mutate import fuzz_seed, mutate, mutate_json, mutations
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

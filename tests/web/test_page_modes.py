@@ -34,7 +34,7 @@ def link(name: str, **fields: object) -> LinkConfig:
         "trunk": "ns/t", "destination": "1", "display_name": f"Call {name}",
     }
     values.update(fields)
-    return LinkConfig(**values)  # type: ignore[arg-type]
+    return LinkConfig(**values)
 
 
 CONFIG = PublishedConfig(

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_session import LINK, FakeEngine, profile, settle
+from prometheus_client import CollectorRegistry, generate_latest
 
 from guestgate.engine.calls import CallEvent
 from guestgate.media.ng import NgError, NgUnreachable
 from guestgate.web import metrics
 from guestgate.web.session import BadOffer, BrowserCall, RelayUnavailable, watch_relay
+from web.test_session import LINK, FakeEngine, profile, settle
 
 OFFER = (Path(__file__).parents[1] / "media" / "data" / "chromium-offer.sdp").read_text()
 PLAIN = (
@@ -221,3 +222,12 @@ async def test_the_watch_ends_calls_the_relay_forgot_and_all_when_it_stops_answe
         assert metrics.MEDIA_UP._value.get() == 0
     finally:
         watch.cancel()
+
+
+def test_the_media_gauges_reach_the_pods_metrics_page() -> None:
+    registry = CollectorRegistry()
+    metrics.register_into(registry)
+    metrics.set_media({"currentstatistics": {"sessionsown": 3, "transcodedmedia": 1}, "totalstatistics": {}})
+    text = generate_latest(registry).decode()
+    assert "guestgate_media_relay_up 1.0" in text and "guestgate_media_sessions 3.0" in text
+    assert "guestgate_media_transcoded_streams 1.0" in text

@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from browser.harness import Ports, published, start_server, stop_process, write_config
+from browser.harness import Ports, published, start_server, write_config
 from guestgate.config.schema import TURN_SECRET_FILE, IceConfig, WebConfig
+from guestgate_dev.support.process import stop_process
 
 
 def self_signed(folder: Path) -> None:

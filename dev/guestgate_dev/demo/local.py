@@ -28,6 +28,7 @@ from guestgate.config.schema import ADMIN_TOKEN_FILE, CLUSTER_FILE, CONFIG_FILES
 from guestgate_dev.cluster import DevCluster
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 from guestgate_dev.support.signal import launch_signal_server, signal_command
 
 DEMO_CLUSTER = "local"
@@ -129,6 +130,7 @@ class LocalSignal:
         self.logs = cluster.state_dir / "logs"
         self.phone: subprocess.Popen[bytes] | None = None
         self.server: subprocess.Popen[bytes] | None = None
+        self.relay: LocalRelay | None = None  # the media relay beside the server, as in a pod
         self._last: dict[str, str] = {}
 
     @property
@@ -217,15 +219,18 @@ class LocalSignal:
         return "not checked yet"
 
     def start_server(self) -> None:
+        self.relay = start_relay(self.logs / "rtpengine.log")
         command = signal_command(self.config_dir, secrets_dir=self.secrets_dir, reload_seconds=1,
-                                 extra=["--web-metrics"])
+                                 extra=["--web-metrics", "--rtpengine", self.relay.ng])
         started = launch_signal_server(command, self.logs / "signal.log", env=_env(), append=True)
         self.server = started.process
         started.wait_ready(START_TIMEOUT)
 
     def check(self) -> str | None:
         """None while both processes run, else which one exited."""
-        for name, process in (("the demo phone", self.phone), ("the signalling server", self.server)):
+        relay = self.relay.process if self.relay is not None else None
+        for name, process in (("the demo phone", self.phone), ("the signalling server", self.server),
+                              ("the media relay", relay)):
             if process is not None and process.poll() is not None:
                 return f"{name} exited ({process.returncode}); see {self.logs}"
         return None
@@ -233,6 +238,8 @@ class LocalSignal:
     def stop(self) -> None:
         stop_process(self.server)  # first: it ends calls in progress with a BYE to the phone
         stop_process(self.phone)
+        if self.relay is not None:
+            self.relay.stop()
 
     def _wait_log(
         self, log: Path, offset: int, ready: re.Pattern[str], process: subprocess.Popen[bytes], what: str

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import signal
 import socket
 import subprocess
 import time
@@ -93,12 +95,25 @@ class LocalRelay:
                 self.process.wait(timeout)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (a test run that
+    is killed must not leave rtpengine holding its ports)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def start_relay(log: Path, settings: RelaySettings | None = None, timeout: float = 20.0) -> LocalRelay:
     settings = settings or local_settings()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            rtpengine_args(settings), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            rtpengine_args(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
     relay = LocalRelay(process, settings, log)
     if wait_ready(process, lambda: ng_ping(settings.ng_port), timeout):

@@ -11,8 +11,9 @@ from guestgate.config.schema import MAX_LINK_SHARDS
 from guestgate.controllers.context import Context
 from guestgate.controllers.metrics import record_cluster
 from guestgate.kube.client import Manifest
-from guestgate.render import names, network, turn, workload
+from guestgate.render import names, network, turn
 from guestgate.render import secrets as secret_render
+from guestgate.render.cluster import children as cluster_children
 from guestgate.render.config import belongs_to, render_published_config
 from guestgate.render.profile import credentials_key
 from guestgate.render.status import TurnFacts, cluster_status
@@ -52,9 +53,10 @@ async def _signal_pod_ips(ctx: Context, cluster: GuestCluster) -> list[str]:
     return ips
 
 
-async def _turn_children(ctx: Context, body: Manifest, cluster: GuestCluster) -> list[Manifest]:
-    """The managed TURN server's children (the generated shared secret created once); when
-    spec.turn is off, the ones a previous spec made are deleted."""
+async def _prepare_turn(ctx: Context, body: Manifest, cluster: GuestCluster) -> list[str]:
+    """What the managed TURN server's children need before they are applied: its generated shared
+    secret (created once) and the signalling pods' addresses (the only peers it relays to); when
+    spec.turn is off, the children a previous spec made are deleted."""
     ns, name = cluster.metadata.namespace, cluster.metadata.name
     if not turn.enabled(cluster):
         for kind in ("Deployment", "Service", "NetworkPolicy", "ConfigMap"):
@@ -67,12 +69,7 @@ async def _turn_children(ctx: Context, body: Manifest, cluster: GuestCluster) ->
         if await ctx.create_once(generated):
             created = f"created Secret {generated['metadata']['name']}"
             await ctx.io(ctx.kube.event, body, "Normal", "SecretCreated", created)
-    return [
-        turn.config_map(cluster, await _signal_pod_ips(ctx, cluster)),
-        turn.service(cluster),
-        turn.network_policy(cluster),
-        turn.deployment(cluster),
-    ]
+    return await _signal_pod_ips(ctx, cluster)
 
 
 async def reconcile_cluster(ctx: Context, key: str) -> None:
@@ -104,34 +101,31 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
             )
 
     sources = network.sip_sources(cluster, ctx.cache.trunks(ns))
-    config_maps = secret_render.config_maps(cluster, published)
+    pod_ips = await _prepare_turn(ctx, body, cluster)
+    children = cluster_children(cluster, published, credentials, sources, signal_pod_ips=pod_ips)
+    shard_names = {names.links_config_map_name(name, index): index for index in range(1, MAX_LINK_SHARDS)}
+    configuration = [c for c in children if c["kind"] == "ConfigMap"
+                     and (c["metadata"]["name"] == names.config_map_name(name) or c["metadata"]["name"] in shard_names)]
     # Shards the links no longer need are emptied, so no link is served twice (created in order,
     # so the first absent one ends the search).
-    for index in range(len(config_maps), MAX_LINK_SHARDS):
-        shard = names.links_config_map_name(name, index)
+    in_use = {c["metadata"]["name"] for c in configuration}
+    for shard, index in shard_names.items():
+        if shard in in_use:
+            continue
         known = ("ConfigMap", ns, shard) in ctx.applied
         if not known and await ctx.io(ctx.kube.get, "ConfigMap", ns, shard) is None:
             break
-        config_maps.append(secret_render.empty_links_shard(cluster, index))
+        emptied = secret_render.empty_links_shard(cluster, index)
+        configuration.append(emptied)
+        children.append(emptied)
     # The pods learn the configuration from the operator at once (controllers.pusher); the
-    # ConfigMaps below are what they start from and fall back to.
-    files = {name: text for config_map in config_maps for name, text in config_map["data"].items()}
+    # ConfigMaps are what they start from and fall back to.
+    files = {name: text for config_map in configuration for name, text in config_map["data"].items()}
     generations = {
         link.key: link.metadata.generation for link in ctx.cache.links(ns) if link.spec.cluster_ref == name
     }
     ctx.publications.publish(key, files, generations)
     ctx.wake_pusher()
-    children = [
-        workload.service_account(cluster),
-        *config_maps,
-        secret_render.credentials_secret(cluster, credentials),
-        network.headless_service(cluster),
-        network.service(cluster),
-        network.pod_disruption_budget(cluster),
-        network.sip_network_policy(cluster, sources),
-        workload.statefulset(cluster, config_hash, published.logo_files()),
-        *await _turn_children(ctx, body, cluster),
-    ]
     for child in children:
         if await ctx.apply(child):
             what = f"{child['kind']} {child['metadata']['name']}"

@@ -20,7 +20,7 @@ import time
 from guestgate.controllers.context import Context
 from guestgate.controllers.endpoints import Endpoint, EndpointSource
 from guestgate.controllers.publish import Publication
-from guestgate.signal.admin_client import AdminClient, AdminError
+from guestgate.signal.admin_client import AdminClient, AdminError, config_payload
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class ConfigPusher:
         self.endpoints = endpoints
         self._wake = asyncio.Event()
         self._refused: dict[str, str] = {}  # pod -> digest it refused (logged once)
+        self._payload: tuple[str, bytes] = ("", b"")  # (digest, PUT /v1/config body) last encoded
 
     def wake(self) -> None:
         self._wake.set()
@@ -71,7 +72,10 @@ class ConfigPusher:
         if not token:
             pods = []
         digest = publication.digest
-        served = await asyncio.gather(*(self._pod(pod, token or "", publication) for pod in pods))
+        if self._payload[0] != digest:  # encoded once for every pod (megabytes at 10,000 links)
+            self._payload = (digest, config_payload(publication.files))
+        payload = self._payload[1]
+        served = await asyncio.gather(*(self._pod(pod, token or "", digest, payload) for pod in pods))
         now_serving = {pod.pod: got for pod, got in zip(pods, served, strict=True) if pod.ready}
         if now_serving != publication.pods:
             publication.pods = now_serving
@@ -82,20 +86,20 @@ class ConfigPusher:
             return True  # rendered again meanwhile: another round at once
         return any(got != digest for got in served) or bool(publication.waiting)
 
-    async def _pod(self, pod: Endpoint, token: str, publication: Publication) -> str:
+    async def _pod(self, pod: Endpoint, token: str, digest: str, payload: bytes) -> str:
         """The digest the pod serves after this round (pushed when it lagged)."""
         client = AdminClient(pod.url, token, timeout=5.0)
         try:
             status = await client.status()
             serving = str((status.get("config") or {}).get("digest", ""))
-            if serving == publication.digest:
+            if serving == digest:
                 return serving
             started = time.monotonic()
-            answer = await client.push_config(publication.files)
+            answer = await client.push_config(payload)
         except AdminError as error:
-            if error.status == 400 and self._refused.get(pod.pod) != publication.digest:
+            if error.status == 400 and self._refused.get(pod.pod) != digest:
                 # The pod refuses the configuration (an older pod image during an upgrade?).
-                self._refused[pod.pod] = publication.digest
+                self._refused[pod.pod] = digest
                 log.warning("pod refused the configuration", extra={"pod": pod.pod, "error": error.message})
             elif error.status != 400 and pod.ready:
                 log.info("pod not reached for the configuration", extra={"pod": pod.pod, "error": error.message})

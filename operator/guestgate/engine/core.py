@@ -63,6 +63,8 @@ log = logging.getLogger("guestgate.engine.core")
 
 T = TypeVar("T")
 MEDIA_SAMPLE_SECONDS = 0.25
+MEDIA_YOUNG_SECONDS = 5.0
+MEDIA_SAMPLE_LATER_SECONDS = 2.0
 REJECTED_KEEP_SECONDS = 5.0
 IDLE_POLL_MS = 10
 BUSY_POLL_MS = 2
@@ -108,6 +110,8 @@ class _CallRecord:
     port: Any = None  # an AudioMediaPort from the browser leg, kept alive while the call is
     tones: Any = None  # a ToneGenerator for in-band DTMF
     seen_responses: int = 0
+    audio_index: int | None = None  # the call's active audio stream, as the last media state said
+    next_sample: float = 0.0  # monotonic time of its next RTP counter sample
     # A relayed call (the browser leg): the media relay's SDP goes out as ours, pjsua has no
     # media of its own (no stream, so not one RTP packet from pjsua).
     relay_sdp: str | None = None
@@ -659,6 +663,8 @@ class SipEngine:
         # media of its own for each m= line (fewer assert in pjsua_media_channel_update; none at
         # all asserts on the o= address): audio ones, a video m= line's is refused as media type.
         param.opt.audioCount = relay_media_count(relay_sdp) if relay_sdp else 1
+        if relay_sdp and hasattr(param.opt, "textCount"):
+            param.opt.textCount = 0  # pjsua 2.17 adds a real-time text m= line by default
         param.opt.videoCount = 0
         if caller_name:
             param.txOption.localUri = f'"{caller_name}" <{trunk.account.getInfo().uri}>'
@@ -693,8 +699,9 @@ class SipEngine:
     def _media_counters(self, call_id: str) -> MediaCounters:
         record = self._record(call_id)
         counters = record.handle.media or MediaCounters()
-        if not record.handle.ended and self._call_audio(record) is not None:
-            stat = self._guarded("Call.getStreamStat", lambda: record.call.getStreamStat(0))
+        index = record.audio_index
+        if not record.handle.ended and index is not None:
+            stat = self._guarded("Call.getStreamStat", lambda: record.call.getStreamStat(index))
             if stat is not None:
                 counters = MediaCounters(
                     rtp_packets_sent=max(counters.rtp_packets_sent, int(stat.rtcp.txStat.pkt)),
@@ -708,14 +715,22 @@ class SipEngine:
 
     def _sample_media(self) -> None:
         # pjsua tears the streams down before it reports DISCONNECTED, so a call the peer hangs
-        # up would show no RTP at all: the counters are sampled while the call is up.
+        # up would show no RTP at all: the counters are sampled while the call is up, every
+        # MEDIA_SAMPLE_SECONDS while its media is young (did RTP start?), then every
+        # MEDIA_SAMPLE_LATER_SECONDS (a pod holding hundreds of calls must not spend its engine
+        # thread reading statistics).
         now = time.monotonic()
         if now < self._next_sample:
             return
         self._next_sample = now + MEDIA_SAMPLE_SECONDS
+        wall = time.time()
         for call_id, record in list(self._calls.items()):
-            if not record.handle.ended:
-                self._guarded("media sample", partial(self._media_counters, call_id))
+            if record.handle.ended or record.audio_index is None or now < record.next_sample:
+                continue
+            answered = record.handle.answered_at
+            young = answered is None or wall - answered < MEDIA_YOUNG_SECONDS
+            record.next_sample = now + (MEDIA_SAMPLE_SECONDS if young else MEDIA_SAMPLE_LATER_SECONDS)
+            self._guarded("media sample", partial(self._media_counters, call_id))
 
     def _attach_port(self, call_id: str, factory: Callable[[Any], Any]) -> None:
         record = self._record(call_id)
@@ -752,6 +767,7 @@ class SipEngine:
         record.call.sendDtmf(param)
 
     def _call_audio(self, record: _CallRecord) -> Any:
+        """The call's active audio (None if none), its stream index noted for the RTP counters."""
         pj = self._pj
         info = record.call.getInfo()
         for media in info.media:
@@ -759,13 +775,15 @@ class SipEngine:
                 pj.PJSUA_CALL_MEDIA_ACTIVE,
                 pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
             ):
+                record.audio_index = int(media.index)
                 return record.call.getAudioMedia(media.index)
+        record.audio_index = None
         return None
 
     def _connect_media(self, record: _CallRecord) -> None:
+        audio = self._call_audio(record)
         if record.relay_sdp:
             return  # the relay carries the media; pjsua's stream stays muted and unconnected
-        audio = self._call_audio(record)
         if audio is None:
             return
         if record.port is not None:
@@ -817,6 +835,7 @@ class SipEngine:
                 CallEvent("answered", now, int(info.lastStatusCode), str(info.lastReason), sdp=self._answer_sdp(record))
             )
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not handle.ended:
+            record.audio_index = None  # the streams are gone by now: the samples taken stand
             if handle.media is None or handle.answered:
                 self._media_counters(handle.call_id)
             handle.publish(CallEvent("ended", now, int(info.lastStatusCode), str(info.lastReason)))
@@ -872,7 +891,10 @@ class SipEngine:
 
     def _on_stream_precreate(self, call_id: str, prm: Any) -> None:
         if self._relayed(call_id):
-            prm.streamInfo.rtcpSdesByeDisabled = True  # no RTCP SDES at start, no BYE at the end
+            # pjsua2's SWIG hands struct members out as copies: change one and give it back.
+            info = prm.streamInfo
+            info.rtcpSdesByeDisabled = True  # no RTCP SDES at start, no BYE at the end
+            prm.streamInfo = info
 
     def _on_stream_created(self, call_id: str, prm: Any) -> None:
         if self._relayed(call_id):

@@ -104,7 +104,10 @@ class Kube:
         body: Any = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
+        parse: bool = True,
     ) -> Manifest:
+        """The answer parsed (parse=False: not parsed, {} returned: the whole object a write
+        answers with costs a JSON decode per status patch, and nobody reads it)."""
         # The client serialises `body` to JSON itself (apply-patch+yaml included: JSON is YAML).
         API_REQUESTS_TOTAL.labels(verb=method, resource=resource_of(path)).inc()
         response = self.api.call_api(
@@ -118,7 +121,7 @@ class Kube:
             _request_timeout=30,
         )
         data = response.data
-        return json.loads(data) if data else {}
+        return json.loads(data) if data and parse else {}
 
     def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         try:
@@ -189,13 +192,14 @@ class Kube:
             raise
         return True
 
-    def patch_status(self, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> Manifest:
+    def patch_status(self, kind: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         self.writes.status_patches += 1
-        return self._call(
+        self._call(
             "PATCH",
             _path(kind, namespace, name, "status"),
             body={"status": dict(status)},
             content_type="application/merge-patch+json",
+            parse=False,
         )
 
     def event(self, involved: Manifest, event_type: str, reason: str, message: str) -> None:

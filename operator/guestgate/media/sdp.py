@@ -225,6 +225,12 @@ def splice_offer(pjsua_sdp: str, relay_sdp: str) -> str:
     ours, relay = parse(pjsua_sdp), parse(relay_sdp)
     keep = [x for x in ours.head if x[:2] in ("v=", "o=", "s=")]
     rest = [x for x in relay.head if x[:2] not in ("v=", "o=", "s=")]
+    if not any(x.startswith("c=") for x in rest):
+        # rtpengine writes c= into each m= section only; pjsua (2.17) wants a session-level one
+        # in what it sends, or it refuses the INVITE (PJMEDIA_SDP_EMISSINGCONN).
+        first = next((x for m in relay.media for x in m.lines if x.startswith("c=")), None)
+        if first is not None:
+            rest.insert(0, first)
     # pjsua asserts when its SDP holds more m= lines than it has media (and an answer must keep
     # the offer's count): as many lines as pjsua made, the relay's first, then refused ones.
     media = relay.media[: len(ours.media)]

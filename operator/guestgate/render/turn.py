@@ -337,10 +337,11 @@ def endpoint(cluster: GuestCluster, observed_service: Manifest | None) -> TurnEn
     if not turn.enabled:
         return None
     tls = turn.tls_secret_name is not None
-    if turn.service_type == "HostNetwork":
-        if not turn.external_address:
-            return None
+    if turn.service_type != "NodePort" and turn.external_address:
+        # The Service's ports (or the node's, on host networking) are the spec's: nothing to wait for.
         return TurnEndpoint(turn.external_address, turn.port, turn.port, turn.tls_port if tls else None)
+    if turn.service_type == "HostNetwork":
+        return None
     if observed_service is None:
         return None
     ports = {p.get("name"): p for p in (observed_service.get("spec") or {}).get("ports") or []}

@@ -11,6 +11,7 @@ pod's message, so the operator can tell "pod down" from "trunk refused by the en
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -33,12 +34,19 @@ class AdminClient:
         self.token = token
         self.timeout = timeout
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None, timeout: float) -> Any:
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any] | bytes | None, timeout: float
+    ) -> Any:
+        """`body`: an object sent as JSON, or JSON already encoded (sent as is)."""
         headers = {"Authorization": f"Bearer {self.token}"}
+        payload: dict[str, Any] = {"json": body}
+        if isinstance(body, bytes):
+            headers["Content-Type"] = "application/json"
+            payload = {"data": body}
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
-                session.request(method, self.base_url + path, json=body, headers=headers) as response,
+                session.request(method, self.base_url + path, headers=headers, **payload) as response,
             ):
                 data = await response.json(content_type=None)
                 if response.status >= 400:
@@ -79,7 +87,14 @@ class AdminClient:
     async def status(self) -> dict[str, Any]:
         return dict(await self._call("GET", "/v1/status", None, self.timeout))
 
-    async def push_config(self, files: dict[str, str]) -> dict[str, Any]:
+    async def push_config(self, files: dict[str, str] | bytes) -> dict[str, Any]:
         """Hand the pod the rendered configuration; {"digest", "applied"}. AdminError 400 says
-        which file and field the pod refused."""
-        return dict(await self._call("PUT", "/v1/config", {"files": files}, max(self.timeout, 30.0)))
+        which file and field the pod refused. `files` may come encoded already
+        (`config_payload`: one encoding of megabytes of links for every pod)."""
+        body = files if isinstance(files, bytes) else config_payload(files)
+        return dict(await self._call("PUT", "/v1/config", body, max(self.timeout, 30.0)))
+
+
+def config_payload(files: dict[str, str]) -> bytes:
+    """The body of `PUT /v1/config`."""
+    return json.dumps({"files": files}, separators=(",", ":")).encode()

@@ -71,5 +71,5 @@ def set_media(statistics: dict[str, object] | None) -> None:
 def register_into(registry: CollectorRegistry) -> None:
     """Also expose the browser-leg metrics on another registry (the pod's admin /metrics)."""
     collectors = (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, BRIDGE_QUEUE_DEPTH, BRIDGE_FRAMES_DROPPED)
-    for collector in (*collectors, WEB_ERRORS):
+    for collector in (*collectors, WEB_ERRORS, *MEDIA_GAUGES):
         registry.register(collector)

@@ -14,6 +14,10 @@
   // hook in through gg.listeners (called on every state change) and gg.call/hangup/dtmf.
   const gg = (window.gg = { state: "idle", events: [], micLevel: 0, listeners: [] });
   let pc = null, ws = null, local = null, audioCtx = null, remoteAnalyser = null, timerId = null;
+  // Once the answer is in, media flows within seconds; a browser that found no way to the media
+  // server (a firewall, no TURN) may never call the connection failed: it gets this long.
+  const MEDIA_SECONDS = 20;
+  let mediaWatch = null;
   let hangupWanted = false;  // Hang up pressed before the event socket was open: send it on open
 
   function setState(state, text, reason, detail) {
@@ -106,7 +110,14 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
+  function mediaUnreachable() {
+    setState("ended", t("state.ended"), t("error.media-unreachable"));
+    send({ type: "hangup" });
+    cleanup();
+  }
+
   function cleanup() {
+    if (mediaWatch) { clearTimeout(mediaWatch); mediaWatch = null; }
     if (pc) { pc.close(); pc = null; }
     media.reset();
     if (local) { local.getTracks().forEach((t) => t.stop()); local = null; }
@@ -117,6 +128,7 @@
   function onEvent(event) {
     gg.events.push(event);
     if (media.onEvent(event) || event.type !== "state") return;
+    if (gg.state === "ended" && event.state === "ended") return;  // the page said why already (media unreachable)
     const reason = event.message ? t(event.message) : event.reasonText;
     gg.endReason = event.reason;  // the reason's key (hangup, busy, ...): widget.js tells the host page
     setState(event.state, settings.stateText[event.state], reason, event.detail);
@@ -135,6 +147,7 @@
   async function call() {
     setState("connecting");
     gg.events = [];
+    gg.mediaReached = false;
     gg.error = gg.endReason = null;
     hangupWanted = false;
     media.reset();
@@ -158,8 +171,17 @@
         ui.remote.srcObject = stream;  // Chrome feeds WebAudio from a remote stream only once it plays
         audioCtx.createMediaStreamSource(stream).connect(heardNode());
       };
+      pc.onsignalingstatechange = () => {
+        if (pc && pc.signalingState === "stable" && !mediaWatch) {
+          mediaWatch = setTimeout(() => {
+            if (pc && !gg.mediaReached && gg.state !== "ended") mediaUnreachable();
+          }, MEDIA_SECONDS * 1000);
+        }
+      };
       pc.onconnectionstatechange = () => {
+        if (pc && pc.connectionState === "connected") gg.mediaReached = true;
         if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
+          if (!gg.mediaReached) { mediaUnreachable(); return; }  // never connected: no way to the media server
           setState("ended", t("state.ended"), t("error.connection-lost"));
           send({ type: "hangup" });
           cleanup();

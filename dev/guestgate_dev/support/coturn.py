@@ -1,0 +1,84 @@
+"""Debian's coturn on a local address, started the way the TURN pod starts it: the image's
+entrypoint (images/turn/guestgate-turn) with the configuration render/turn.py writes, a peers
+file (the allow-list) and the shared secret. Shared by tests/turn and bench/turn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from guestgate.api.objects import GuestCluster
+from guestgate.render import turn
+from guestgate_dev.support.ports import tcp_listening, udp_bound
+
+REPO = Path(__file__).resolve().parents[3]
+ENTRYPOINT = REPO / "images" / "turn" / "guestgate-turn"
+
+
+@dataclass
+class Coturn:
+    process: subprocess.Popen[bytes]
+    address: tuple[str, int]
+    config_dir: Path
+    log: Path
+
+    def set_peers(self, ips: Sequence[str]) -> None:
+        """What the operator does when a signalling pod moves: rewrite the peers file (replaced
+        at once, as the kubelet swaps a ConfigMap's files)."""
+        target = self.config_dir / turn.PEERS_FILE
+        staging = target.with_suffix(".new")
+        staging.write_text(turn.peers_file(ips))
+        staging.replace(target)
+
+    def pid(self) -> int:
+        """coturn's pid (the entrypoint execs it: the process we started)."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # its session: coturn and the peers loop
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_coturn(root: Path, cluster: GuestCluster, address: str, peers: Sequence[str], secret: bytes,
+                 extra: Sequence[str] = (), timeout: float = 30) -> Coturn:
+    """coturn for `cluster`'s spec.turn on `address` (its port: spec.turn.port), relaying from
+    `address`, allowed to relay to `peers`. `extra`: more turnserver flags (tests on loopback
+    need --allow-loopback-peers)."""
+    config_dir, secret_dir, run_dir = root / "config", root / "secret", root / "run"
+    for folder in (config_dir, secret_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    (config_dir / turn.CONF_FILE).write_text(turn.turnserver_conf(cluster))
+    (config_dir / turn.PEERS_FILE).write_text(turn.peers_file(peers))
+    (secret_dir / turn.SECRET_KEY).write_bytes(secret)
+    log = root / "coturn.log"
+    env = {
+        **os.environ,
+        "GUESTGATE_TURN_CONFIG": str(config_dir),
+        "GUESTGATE_TURN_SECRET": str(secret_dir),
+        "GUESTGATE_TURN_RUN": str(run_dir),
+        "GUESTGATE_TURN_SYNC_SECONDS": "0.5",
+        "RELAY_IP": address,
+    }
+    port = cluster.spec.turn.port
+    with log.open("wb") as out:
+        process = subprocess.Popen(["sh", str(ENTRYPOINT), f"--listening-ip={address}", *extra], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    server = Coturn(process, (address, port), config_dir, log)
+    deadline = time.monotonic() + timeout
+    while not (udp_bound(port, address) and tcp_listening(port, address)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"coturn did not start on {address}:{port}:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+    return server

@@ -28,7 +28,7 @@ def test_helm_test_checks_the_operator_and_the_link_pages(node_cluster: Node, ex
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "Phase:          Succeeded" in out or "Phase: Succeeded" in out.replace("  ", " "), out
-    assert "operator http://guestgate-metrics" in out and ": 200" in out
+    assert f"operator {OPERATOR_NAMESPACE}/guestgate-metrics http://" in out and ": 200" in out
     assert f"link {DEMO_NAMESPACE}/" in out and '"failures": 0' in out
 
 

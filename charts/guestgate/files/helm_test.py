@@ -29,24 +29,35 @@ def fetch(url: str) -> tuple[int, str]:
         return 0, str(error)
 
 
-def page_url(link: dict, cluster: dict) -> str:
+def service_host(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    """The Service's ClusterIP read from the API (a cluster without DNS works too), else its DNS name."""
+    try:
+        ip = core.read_namespaced_service(name, namespace).spec.cluster_ip
+    except client.ApiException:
+        ip = None
+    return ip if ip and ip != "None" else f"{name}.{namespace}.svc"
+
+
+def page_url(core: client.CoreV1Api, link: dict, cluster: dict) -> str:
     """The link's page through its cluster's Service (<cluster>-signal, web port) inside the cluster."""
     spec = cluster.get("spec", {})
     web = spec.get("web", {})
     scheme = "https" if web.get("tlsSecretName") else "http"
     path = urllib.parse.urlparse(link["status"]["url"]).path
     ns, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
-    return f"{scheme}://{name}-signal.{ns}.svc:{web.get('port', 8080)}{path}"
+    return f"{scheme}://{service_host(core, ns, name + '-signal')}:{web.get('port', 8080)}{path}"
 
 
 def main() -> int:
     failures = 0
-    health = os.environ["GUESTGATE_OPERATOR_HEALTH_URL"]
-    status, body = fetch(health)
-    print(f"operator {health}: {status} {body[:200]}")
-    failures += status != 200
     config.load_incluster_config()
+    core = client.CoreV1Api()
     api = client.CustomObjectsApi()
+    release_ns, service = os.environ["GUESTGATE_RELEASE_NAMESPACE"], os.environ["GUESTGATE_OPERATOR_SERVICE"]
+    health = f"http://{service_host(core, release_ns, service)}:{os.environ['GUESTGATE_HEALTH_PORT']}/healthz"
+    status, body = fetch(health)
+    print(f"operator {release_ns}/{service} {health}: {status} {body[:200]}")
+    failures += status != 200
     namespaces = [n for n in os.environ.get("GUESTGATE_NAMESPACES", "").split(",") if n]
     links: list = []
     if namespaces:
@@ -60,7 +71,7 @@ def main() -> int:
     for link in active:
         ns = link["metadata"]["namespace"]
         cluster = api.get_namespaced_custom_object(GROUP, VERSION, ns, "guestclusters", link["spec"]["clusterRef"])
-        url = page_url(link, cluster)
+        url = page_url(core, link, cluster)
         status, body = fetch(url)
         ok = status == 200 and 'id="call"' in body
         print(f"link {ns}/{link['metadata']['name']} {url}: {status}{'' if ok else ' FAILED'}")

@@ -19,8 +19,17 @@ from bench.report import PartResult, machine, write_json
 from bench.settings import Settings
 
 # Run order: cheap and self-contained first; the operator at scale last (it needs a cluster).
-PARTS = ["diagnosis", "peer_filter", "sip_leg", "concurrency", "turn", "click_to_ring", "browser_leg",
-         "operator_scale"]
+PARTS = [
+    "diagnosis",
+    "peer_filter",
+    "sip_leg",
+    "concurrency",
+    "turn",
+    "click_to_ring",
+    "browser_leg",
+    "soak",
+    "operator_scale",
+]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

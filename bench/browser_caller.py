@@ -385,6 +385,8 @@ async def main(spec: dict[str, Any]) -> None:
         ]
         if spec.get("sequential"):  # one call after another (click to ring): each holds `hold` seconds
             for call in calls:
+                if stop.is_set():  # "stop": the call in progress ends, no new one starts (soak)
+                    break
                 await call.run()
         else:
             tasks = []

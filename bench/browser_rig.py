@@ -129,8 +129,16 @@ def start_echo_peer(root: Path, log_name: str = "peer") -> EchoPeer:
     scenario.write_text(ECHO_UAS)
     trace = root / f"{log_name}.msg"
     trace.unlink(missing_ok=True)
-    sipp = start_sipp(root, scenario, calls=0, run_seconds=900, rtp_echo=True, messages=trace,
-                      log=root / f"{log_name}.log", extra=["-max_recv_loops", "10000"])
+    sipp = start_sipp(
+        root,
+        scenario,
+        calls=0,
+        run_seconds=900,
+        rtp_echo=True,
+        messages=trace,
+        log=root / f"{log_name}.log",
+        extra=["-max_recv_loops", "10000"],
+    )
     return EchoPeer(sipp.process, sipp.port, trace)
 
 
@@ -200,7 +208,12 @@ def published(web: int, sip: int, admin: int, peer: int, max_calls: int = 100) -
 
 
 def start_signal(
-    root: Path, peer_port: int, name: str = "signal", timeout: float = 40.0, relay: str | None = None
+    root: Path,
+    peer_port: int,
+    name: str = "signal",
+    timeout: float = 40.0,
+    relay: str | None = None,
+    max_calls: int = 100,
 ) -> Signal:
     """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link;
     `relay`: the ng address of an rtpengine to carry the calls' media (else the aiortc bridge)."""
@@ -208,7 +221,7 @@ def start_signal(
     config_dir, secrets = folder / "config", folder / "secrets"
     config_dir.mkdir(parents=True, exist_ok=True)
     web, sip, admin = free_port(), free_port(), free_port()
-    for file_name, text in published(web, sip, admin, peer_port).files().items():
+    for file_name, text in published(web, sip, admin, peer_port, max_calls).files().items():
         (config_dir / file_name).write_text(text)
     for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@
 # into the repository: the build tree lives in ~/.cache/guestgate/pjproject/<key>/.
 #
 # The wheel lands in ~/.cache/guestgate/wheels/<key>/, <key> being a hash of the tarball,
-# hack/pjsua2/config_site.h, the configure flags, this script and the Python tag: built once
+# hack/pjsua2/config_site.h and guard.c, the configure flags, this script and the Python tag: built once
 # per machine (about 3 minutes cold on 2 idle cores), found in no time afterwards. One build at
 # a time per key (flock), so several work trees may ask at once.
 #
@@ -26,6 +26,9 @@ jobs=${JOBS:-2}
 version=2.17
 upstream_url=https://github.com/pjsip/pjproject/archive/refs/tags/$version.tar.gz
 config_site=$repo/hack/pjsua2/config_site.h
+# GuestGate's SIP guard, a pjsip module of our own compiled into the binding (docs/signal.md,
+# "What the far side may not do"); part of the key.
+guard=$repo/hack/pjsua2/guard.c
 
 if [[ -z ${PYTHON:-} ]]; then
   if [[ -x $repo/.venv/bin/python ]]; then PYTHON=$repo/.venv/bin/python; else PYTHON=python3; fi
@@ -77,7 +80,7 @@ fi
 py_tag=$("$PYTHON" -c 'import sys, sysconfig; v = "%d%d" % sys.version_info[:2]; print("cp%s-cp%s-%s" % (v, v, sysconfig.get_platform().replace("-", "_").replace(".", "_")))') \
   || die "cannot run PYTHON=$PYTHON"
 # The script counts without its comment lines: a reworded comment rebuilds nothing.
-key=$( { echo "$tar_sha"; cat "$config_site"; echo "${configure_flags[*]} CFLAGS=$cflags"; grep -v '^ *#' "$0"; echo "$py_tag"; } \
+key=$( { echo "$tar_sha"; cat "$config_site" "$guard"; echo "${configure_flags[*]} CFLAGS=$cflags"; grep -v '^ *#' "$0"; echo "$py_tag"; } \
   | sha256sum | cut -c1-16)
 wheel_dir=$cache/wheels/$key
 find_wheel() { compgen -G "$wheel_dir/pjsua2-*.whl" | head -1 || true; }
@@ -124,6 +127,8 @@ log "libraries built in $((lib_done - start)) s; SWIG binding next"
 (
   cd "$src/pjsip-apps/src/swig/python"
   make pjsua2_wrap.cpp >"$work/swig.log" 2>&1 || { tail -30 "$work/swig.log" >&2; exit 1; }
+  # The guard module joins the extension's one translation unit (its C API is found with ctypes).
+  cp "$guard" gg_guard.c && printf '\n#include "gg_guard.c"\n' >>pjsua2_wrap.cpp
   # -s: no symbols in the extension (about a tenth of the size).
   LDFLAGS="-s" "$work/pyenv/bin/python" setup.py -q bdist_wheel -d "$work/dist" >"$work/wheel.log" 2>&1 \
     || { tail -30 "$work/wheel.log" >&2; exit 1; }

@@ -17,8 +17,17 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = ["diagnosis", "peer_filter", "sip_leg", "concurrency", "turn", "click_to_ring", "browser_leg",
-         "operator_scale"]
+PARTS = [
+    "diagnosis",
+    "peer_filter",
+    "sip_leg",
+    "concurrency",
+    "turn",
+    "click_to_ring",
+    "browser_leg",
+    "soak",
+    "operator_scale",
+]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +80,13 @@ def test_the_browser_leg_bridges_calls_beside_janus(quick_run: Any) -> None:
     assert all(s["connected"] == s["calls"] for s in ours), ours
 
 
+def test_the_soak_places_and_ends_calls_and_leaves_no_slot(quick_run: Any) -> None:
+    soak = quick_run[1]["soak"]["data"]
+    assert soak["calls"] >= soak["atOnce"] >= 1 and soak["failed"] == [], soak
+    assert soak["leakedSlots"] == 0 and soak["after"]["pjsua_calls"] == 0
+    assert len(soak["samples"]) >= 3 and max(s["engine_calls"] for s in soak["samples"]) >= 1, soak["samples"]
+
+
 def test_click_to_ring_measures_both_intervals(quick_run: Any) -> None:
     table = rows(quick_run[1]["click_to_ring"], "Click to ring")
     assert len(table) >= 2
@@ -80,8 +96,10 @@ def test_click_to_ring_measures_both_intervals(quick_run: Any) -> None:
 def test_the_operator_publishes_every_link_and_serves_edits(quick_run: Any) -> None:
     data = quick_run[1]["operator_scale"]["data"]
     assert [s["links"] for s in data["steps"]] == sorted(s["links"] for s in data["steps"])
-    assert all(s["publishedSeconds"] is not None and s["servedSeconds"] is not None
-               and s["servedMountedSeconds"] is not None for s in data["steps"])
+    assert all(
+        s["publishedSeconds"] is not None and s["servedSeconds"] is not None and s["servedMountedSeconds"] is not None
+        for s in data["steps"]
+    )
     assert data["editLatenciesSeconds"] and all(x > 0 for x in data["editLatenciesSeconds"])
     assert data["editLatenciesMountedSeconds"] and all(x > 0 for x in data["editLatenciesMountedSeconds"])
 

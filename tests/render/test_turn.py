@@ -258,3 +258,16 @@ def test_conf_change_rolls_the_turn_pods_but_peers_do_not() -> None:
     assert conf_hash(cluster()) != conf_hash(cluster(turn={"quotas": {"perUser": 3}}))
     a, b = turn.config_map(cluster(), ["10.0.0.1"]), turn.config_map(cluster(), ["10.0.0.2"])
     assert a["data"]["turnserver.conf"] == b["data"]["turnserver.conf"] and a["data"]["peers"] != b["data"]["peers"]
+
+
+@pytest.mark.parametrize(
+    ("media", "expected"),
+    [({}, (PortSpan("UDP", 32768, 60999),)),
+     ({"relay": True, "ports": {"min": 30000, "max": 30999}}, (PortSpan("UDP", 30000, 30999),))],
+    ids=["aiortc-in-the-pod", "rtpengine-sidecar"],
+)
+def test_the_turn_relays_to_whatever_the_pods_media_ports_are(media: dict[str, Any],
+                                                              expected: tuple[PortSpan, ...]) -> None:
+    gc = cluster(media=media)
+    assert signal_media_ports(gc) == expected
+    assert turn.network_policy(gc)["spec"]["egress"][0]["ports"] == policy_ports(expected)

@@ -6,6 +6,8 @@ address behind two appending proxies is the one they wrote, not the one the clie
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest_asyncio
 from browser.harness import ADMIN_TOKEN, Ports, Server, offer, published, start_server, write_config
 from guestgate.config.schema import AccessConfig, LimitsConfig, PublishedConfig
 from guestgate_dev.support.process import stop_process
+from support.mutate import fuzz_seed, mutate, mutate_json, mutations
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -275,3 +278,62 @@ async def test_the_server_log_names_each_refusal_and_shows_no_traceback(server: 
     output = web.output()
     assert "Traceback" not in output, output[-3000:]
     assert "call refused: body nested deeper than 16" in output
+
+
+FUZZ_REQUESTS = 1500
+ALLOWED_REFUSALS = {400, 403, 404, 410, 413, 429, 503}
+
+
+async def test_fuzzed_call_requests_are_never_a_500(http: aiohttp.ClientSession, server: tuple[Server, Ports]) -> None:
+    """Mutated JSON (types swapped, keys dropped and added, strings mangled, deep nesting) and
+    mutated SDP offers into the call API: every answer is a refusal with a reason or a call; the
+    server serves on. The pod takes one call a second, so few mutated offers reach the WebRTC
+    stack here; test_fuzzed_offers_into_the_webrtc_answer takes them there directly."""
+    web, _ = server
+    seed = fuzz_seed()
+    rng = random.Random(seed)
+    sdp = await offer()
+    base: dict[str, Any] = {"path": "/call/silent", "sdp": sdp, "token": "x.y"}
+    seen: dict[int, int] = {}
+    for case in range(FUZZ_REQUESTS):
+        if case % 3 == 0:
+            body = json.dumps({**base, "sdp": mutate(rng, sdp.encode(), [sdp.encode()]).decode("utf-8", "replace")})
+        else:
+            body = json.dumps(mutate_json(rng, base))
+        code, answer = await post(
+            http, web, body.encode("utf-8", "surrogatepass"), via_proxies(f"198.51.100.{case % 200}")
+        )
+        seen[code] = seen.get(code, 0) + 1
+        assert code == 200 or (code in ALLOWED_REFUSALS and answer.get("error")), (
+            f"GUESTGATE_FUZZ_SEED={seed} case {case}: {code} {answer} for {body[:300]!r}"
+        )
+        if code == 200:
+            await hang_up(http, web, answer["id"])
+    assert seen.get(400, 0) > FUZZ_REQUESTS // 4, seen  # the mutations did reach the checks
+    await still_serves(http, web)
+
+
+async def test_fuzzed_offers_into_the_webrtc_answer() -> None:
+    """The answer path of the call API (BrowserCall.answer: aiortc's setRemoteDescription and
+    createAnswer) with mutated offers: it answers or raises (the API then says 400 bad-offer),
+    within a bounded time, and never takes the process down."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    seed = fuzz_seed()
+    sdp = (await offer()).encode()
+    outcomes = {"answered": 0, "refused": 0}
+    for case, data in mutations(seed, [sdp], 300):
+        pc = RTCPeerConnection()
+        try:
+            await asyncio.wait_for(
+                pc.setRemoteDescription(RTCSessionDescription(data.decode("ascii", "replace"), "offer")), 5
+            )
+            await asyncio.wait_for(pc.createAnswer(), 5)
+            outcomes["answered"] += 1
+        except TimeoutError as error:
+            raise AssertionError(f"GUESTGATE_FUZZ_SEED={seed} case {case}: the answer hung: {data[:300]!r}") from error
+        except Exception:
+            outcomes["refused"] += 1
+        finally:
+            await pc.close()
+    assert outcomes["answered"] and outcomes["refused"], outcomes

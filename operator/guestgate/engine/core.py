@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -53,6 +53,7 @@ from guestgate.engine.config import (
     codec_priorities,
     peer_uri,
 )
+from guestgate.engine.guard import MODULE, SipGuard, parse_refusal
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
 from guestgate.media.sdp import MAX_MEDIA_LINES, media_count, splice_offer
 from guestgate.sip.capture import MediaCounters
@@ -139,6 +140,10 @@ class SipEngine:
         self._filter_lock = threading.Lock()
         self.peer_filter: dict[str, str] = {}  # transport: "filtered" or why not (peers_only)
         self._source_filter = SourceFilter()
+        self._sip_guard = SipGuard()
+        self._refusals: Counter[tuple[str, int]] = Counter()  # (method, status): requests refused
+        self._refusals_lock = threading.Lock()
+        self.call_slots: dict[str, int] = {}  # calls in progress (engine, pjsua's slots), sampled
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
         # Below: touched on the engine thread only.
@@ -224,6 +229,12 @@ class SipEngine:
         their calls get 403 (and pjsua answers their OPTIONS).
         """
         self._allowed_sources = frozenset(hosts)
+        if self.running and threading.current_thread() is not self._thread:
+            allowed = self._allowed_sources
+            # The guard answers an INVITE 480 from a peer, 403 from anyone else: in force when this
+            # returns (one turn of the engine's loop, a few ms), like the kernel filter below.
+            with contextlib.suppress(concurrent.futures.TimeoutError, EngineError):
+                self.submit(lambda: self._sip_guard.set_peers(allowed)).result(timeout=5)
         if self.settings.peers_only and self._local:
             self._filter_sources()
 
@@ -241,6 +252,22 @@ class SipEngine:
             level = logging.INFO if kept_out else logging.WARNING
             log.log(level, "sip peer filter %s peers=%d", outcome, len(self._allowed_sources))
         self.peer_filter = outcome
+
+    @property
+    def sip_guard(self) -> str:
+        """How requests from the far side are refused: "module" (the guard module of GuestGate's
+        pjsua2 build, before pjsua sees them) or "hooks: why not" (pjsua2's callbacks only)."""
+        return self._sip_guard.mode
+
+    def refused_requests(self) -> dict[tuple[str, int], int]:
+        """Requests refused since start, by (method, status)."""
+        with self._refusals_lock:
+            return dict(self._refusals)
+
+    def _count_refusal(self, method: str, status: int, source: str, why: str) -> None:
+        with self._refusals_lock:
+            self._refusals[(method, status)] += 1
+        log.warning("sip request refused method=%s source=%s status=%d why=%s", method, source, status, why)
 
     # ---- the queue ---------------------------------------------------------------------------
 
@@ -335,6 +362,11 @@ class SipEngine:
                 self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
                 self._reap_calls()
                 self._sample_media()
+                self.call_slots = {
+                    "engine": len(self._calls),
+                    "pjsua": self._sip_guard.pjsua_calls(),
+                    "max": self.max_calls,
+                }
         finally:
             self._fail_pending_jobs()
             self._shutdown()
@@ -401,6 +433,8 @@ class SipEngine:
         # engine enforces the pod's own limit on the calls it tracks.
         cfg.uaConfig.maxCalls = int(cfg.uaConfig.maxCalls)
         cfg.uaConfig.userAgent = s.user_agent
+        # pjsua answers a NOTIFY of message-summary 200 by default: GuestGate subscribes to nothing.
+        cfg.uaConfig.mwiUnsolicitedEnabled = False
         # Message logging feeds the ladders; pjsua only hands entries to the writer up to
         # consoleLevel, and it logs messages at level 4.
         self._writer = _LogWriter(self)
@@ -412,6 +446,10 @@ class SipEngine:
         cfg.medConfig.noVad = True  # silence must still produce RTP, or NO_MEDIA lies
         cfg.medConfig.threadCnt = 1
         ep.libInit(cfg)
+        # Before any transport exists: nothing from the far side reaches pjsua unguarded.
+        if self._sip_guard.install() != MODULE:
+            log.warning("sip guard %s", self._sip_guard.mode)
+        self._sip_guard.set_peers(self._allowed_sources)
         ep.audDevManager().setNullDev()  # a pod has no sound card; the bridge still clocks
         # With port 0, UDP gets a free port and TCP must get the same number, which another
         # process may hold: try a few numbers before giving up.
@@ -875,7 +913,7 @@ class SipEngine:
         # Refusing inside onIncomingCall makes pjsua2 2.15 free a cloned rdata that is gone
         # (assertion, abort): the refusal waits for the next turn of the loop.
         self._to_reject.append((self._pj.Call(account, call_id), code))
-        log.info("incoming call refused source=%s status=%d", source, code)
+        self._count_refusal("INVITE", code, source, "GuestGate places calls, it takes none")
 
     def _reject_pending(self) -> None:
         now = time.monotonic()
@@ -889,7 +927,12 @@ class SipEngine:
             self._rejected.append((now + REJECTED_KEEP_SECONDS, call))
 
     def _on_log(self, level: int, text: str) -> None:
-        if self.messages.feed(text) is None and level <= self.settings.pjsip_log_level:
+        if self.messages.feed(text) is not None:
+            return
+        refusal = parse_refusal(text) if self._sip_guard.installed and level <= 3 else None
+        if refusal is not None:
+            self._count_refusal(refusal.method, refusal.status, refusal.source, refusal.why)
+        elif level <= self.settings.pjsip_log_level:
             log.warning("pjsip %s", text.strip()[:500])
 
 
@@ -945,6 +988,21 @@ class _TrunkAccount(pj.Account):  # type: ignore[misc]
         except Exception:
             log.exception("incoming call handler failed")
 
+    # Below: reached only without the guard module (it refuses these before pjsua sees them).
+
+    def onIncomingSubscribe(self, prm: Any) -> None:
+        try:
+            prm.code = 403  # pjsua would answer 200 and send NOTIFYs wherever the Contact points
+            self._engine._count_refusal("SUBSCRIBE", 403, str(prm.rdata.srcAddress), "no event package is served")
+        except Exception:
+            log.exception("subscribe handler failed")
+
+    def onInstantMessage(self, prm: Any) -> None:
+        try:  # pjsua answered 200 already; nothing is done with it
+            log.warning("sip MESSAGE ignored source=%s", str(prm.rdata.srcAddress))
+        except Exception:
+            log.exception("message handler failed")
+
 
 class _EngineCall(pj.Call):  # type: ignore[misc]
     def __init__(self, engine: SipEngine, account: Any, call_id: str) -> None:
@@ -963,6 +1021,22 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
             self._engine._on_media_state(self)
         except Exception:
             log.exception("media state handler failed")
+
+    # Below: reached only without the guard module (it refuses these before pjsua sees them).
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        try:
+            prm.statusCode = 403  # pjsua would answer 202 and dial the Refer-To for the far side
+            self._engine._count_refusal("REFER", 403, self.sip_call_id, f"transfer to {str(prm.dstUri)[:100]}")
+        except Exception:
+            log.exception("transfer handler failed")
+
+    def onCallReplaceRequest(self, prm: Any) -> None:
+        try:
+            prm.statusCode = 403  # pjsua would hand this call over to whoever sent the INVITE
+            self._engine._count_refusal("INVITE", 403, str(prm.rdata.srcAddress), "Replaces is not accepted")
+        except Exception:
+            log.exception("replace handler failed")
 
     def onCallSdpCreated(self, prm: Any) -> None:
         try:

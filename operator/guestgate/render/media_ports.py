@@ -2,7 +2,7 @@
 
 The managed TURN server may relay only to these ports (its NetworkPolicy's egress), and the
 signalling pods' NetworkPolicy lets the TURN pods in on them. When the media plane changes
-(aiortc's ephemeral ports today, an rtpengine port range tomorrow) this module is the edit.
+(aiortc's ephemeral ports, or the rtpengine sidecar's range) this module is the edit.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ class PortSpan:
 
 
 def signal_media_ports(cluster: GuestCluster) -> tuple[PortSpan, ...]:
-    """Where the signalling pods receive a call's media (the browser's, through the TURN relay)."""
-    del cluster  # one media plane for every cluster today
+    """Where the signalling pods receive a call's media (the browser's, through the TURN relay):
+    the rtpengine sidecar's port range with spec.media.relay, else aiortc's ephemeral ports."""
+    media = cluster.spec.media
+    if media.relay:
+        return (PortSpan("UDP", media.ports.min, media.ports.max),)
     return (PortSpan("UDP", EPHEMERAL_FIRST, EPHEMERAL_LAST),)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from guestgate.sip.diagnosis import Report
 
@@ -46,6 +49,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch_refusals(self, source: Callable[[], dict[tuple[str, int], int]]) -> None:
+        """Expose the engine's count of refused SIP requests (it counts them on its own thread)."""
+        self.registry.register(_Refusals(source))
+
     def peer_state(self, trunk: str, peer: str, up: bool) -> None:
         self.trunk_up.labels(trunk=trunk, peer=peer).set(1 if up else 0)
 
@@ -65,3 +72,19 @@ class Metrics:
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _Refusals(Collector):
+    def __init__(self, source: Callable[[], dict[tuple[str, int], int]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "guestgate_sip_requests_refused",
+            "SIP requests refused because they would make the pod act for the far side (REFER, INVITE with "
+            "Replaces or Join, an incoming INVITE, SUBSCRIBE, NOTIFY, MESSAGE, INFO but DTMF...), by method, status.",
+            labels=("method", "status"),
+        )
+        for (method, status), count in sorted(self._source().items()):
+            family.add_metric([method, str(status)], count)
+        yield family

@@ -83,6 +83,7 @@ class SignalServer:
         # Started from the loop's thread (about 0.2 s, once): that registers it with pjlib, so
         # pjsua2 objects the browser leg drops in this thread are released safely.
         engine.start()
+        self.metrics.watch_refusals(engine.refused_requests)
         self.keepalive = Keepalive(cluster.sip.external_address or self.options.bind, self._peer_changed)
         await self._apply(loaded)
         runner = self._runner = web.AppRunner(make_app(self, token), access_log=None)
@@ -221,6 +222,10 @@ class SignalServer:
             "trunks": self.trunk_states(),
             # How each SIP listener keeps non-peers out (docs/signal.md, "Peer filtering").
             "peerFilter": dict(self.engine.peer_filter) if self.engine else {},
+            # How requests that would make the pod act for the far side are refused (docs/signal.md).
+            "sipGuard": self.engine.sip_guard if self.engine else "",
+            # Calls in progress: the engine's and pjsua's own call slots (a leak shows as a gap).
+            "callSlots": dict(self.engine.call_slots) if self.engine else {},
         }
 
     def trunk_states(self) -> list[dict[str, Any]]:

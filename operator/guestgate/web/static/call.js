@@ -14,6 +14,10 @@
   // hook in through gg.listeners (called on every state change) and gg.call/hangup/dtmf.
   const gg = (window.gg = { state: "idle", events: [], micLevel: 0, listeners: [] });
   let pc = null, ws = null, local = null, audioCtx = null, remoteAnalyser = null, timerId = null;
+  // Once the answer is in, media flows within seconds; a browser that found no way to the media
+  // server (a firewall, no TURN) may never call the connection failed: it gets this long.
+  const MEDIA_SECONDS = 20;
+  let mediaWatch = null;
   let hangupWanted = false;  // Hang up pressed before the event socket was open: send it on open
 
   function setState(state, text, reason, detail) {
@@ -106,7 +110,14 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
+  function mediaUnreachable() {
+    setState("ended", t("state.ended"), t("error.media-unreachable"));
+    send({ type: "hangup" });
+    cleanup();
+  }
+
   function cleanup() {
+    if (mediaWatch) { clearTimeout(mediaWatch); mediaWatch = null; }
     if (pc) { pc.close(); pc = null; }
     media.reset();
     if (local) { local.getTracks().forEach((t) => t.stop()); local = null; }
@@ -160,11 +171,18 @@
         ui.remote.srcObject = stream;  // Chrome feeds WebAudio from a remote stream only once it plays
         audioCtx.createMediaStreamSource(stream).connect(heardNode());
       };
+      pc.onsignalingstatechange = () => {
+        if (pc && pc.signalingState === "stable" && !mediaWatch) {
+          mediaWatch = setTimeout(() => {
+            if (pc && !gg.mediaReached && gg.state !== "ended") mediaUnreachable();
+          }, MEDIA_SECONDS * 1000);
+        }
+      };
       pc.onconnectionstatechange = () => {
         if (pc && pc.connectionState === "connected") gg.mediaReached = true;
         if (pc && pc.connectionState === "failed" && gg.state !== "ended") {
-          // Never connected: the browser found no way to the media server (a firewall, no TURN).
-          setState("ended", t("state.ended"), t(gg.mediaReached ? "error.connection-lost" : "error.media-unreachable"));
+          if (!gg.mediaReached) { mediaUnreachable(); return; }  // never connected: no way to the media server
+          setState("ended", t("state.ended"), t("error.connection-lost"));
           send({ type: "hangup" });
           cleanup();
         }

@@ -3,23 +3,49 @@ benchmarks need to start SIP peers, signalling servers and control planes side b
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+
+# Ports handed out come from below the kernel's ephemeral range: a port that is free now is only
+# bound later by the process it is for, and meanwhile any bind to port 0 or outgoing connection
+# (kube clients, the operator's pushes) could take an ephemeral one (seen: a bench server's admin
+# port taken before it bound it). Ports are not handed out twice by one process.
+_LOWEST = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _candidate(kind: int, address: str) -> int:
+    highest = _ephemeral_start()
+    if highest - _LOWEST < 2000:  # no room below the ephemeral range here: let the kernel pick
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind((address, 0))
+            return int(probe.getsockname()[1])
+    return random.randrange(_LOWEST, highest)
 
 
 def free_port(kind: int = socket.SOCK_DGRAM, address: str = LOOPBACK) -> int:
     """A port free for both UDP and TCP on address (SIP, SIPp and pjsua may use both)."""
-    other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as first:
-            first.bind((address, 0))
-            port = int(first.getsockname()[1])
-        with socket.socket(socket.AF_INET, other) as second:
-            try:
-                second.bind((address, port))
-            except OSError:
-                continue
+    for _ in range(200):
+        port = _candidate(kind, address)
+        if port in _handed_out:
+            continue
+        try:
+            for each in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                with socket.socket(socket.AF_INET, each) as probe:
+                    probe.bind((address, port))
+        except OSError:
+            continue
+        _handed_out.add(port)
         return port
     raise RuntimeError(f"no free port pair on {address}")
 

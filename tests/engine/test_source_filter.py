@@ -23,6 +23,7 @@ from guestgate.engine.source_filter import (
     source_program,
 )
 from guestgate.render.workload import SIGNAL_UID
+from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import as_unprivileged
 
 
@@ -124,8 +125,10 @@ def test_the_kernel_drops_what_the_program_drops(
     is allowed, and nothing arrives once only another address is (the kernel, not our interpreter,
     runs the program on the packet it received: IPv6, or IPv4 on a dual-stack socket)."""
     with socket.socket(family, socket.SOCK_DGRAM) as server, socket.socket(family, socket.SOCK_STREAM) as listener:
-        server.bind((bind, 0))
-        port = server.getsockname()[1]
+        # A port below the ephemeral range: no outgoing connection can hold the TCP twin of a UDP
+        # port the kernel just picked (seen: EADDRINUSE on the listener).
+        port = free_port()
+        server.bind((bind, port))
         listener.bind((bind, port))
         listener.listen()
         assert listening_sockets(port, "udp") and listening_sockets(port, "tcp")

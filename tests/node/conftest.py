@@ -105,8 +105,10 @@ def node_cluster() -> Iterator[Node]:
 
 def helm_values(node: Node, **extra: Any) -> list[str]:
     repository, tag = node.images["operator"].ref.rsplit(":", 1)
-    values = {"image.repository": repository, "image.tag": tag, "image.pullPolicy": "Never", **extra}
-    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+    values = {"image.repository": repository, "image.pullPolicy": "Never", **extra}
+    # --set-string: a content-hash tag can be all digits, which --set turns into a number.
+    return ["--set-string", f"image.tag={tag}",
+            *(arg for key, value in values.items() for arg in ("--set", f"{key}={value}"))]
 
 
 @pytest.fixture(scope="session")

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         step("helm install charts/guestgate: the operator runs as a pod")
         cluster.helm("upgrade", "--install", "guestgate", str(REPO / "charts" / "guestgate"), "-n", RELEASE_NAMESPACE,
                      "--create-namespace", "--wait", "--timeout", "180s", "--set", f"image.repository={repository}",
-                     "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never")
+                     "--set-string", f"image.tag={tag}", "--set", "image.pullPolicy=Never")
         host = json.loads(cluster.layout.state_file.read_text())["advertiseAddress"]
         logs = cluster.state_dir / "logs"
         phone_port = free_port(address=host)

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"guestgate operator: {error}", file=sys.stderr)
         return 2
-    memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig), signal_endpoints=endpoints)
+    memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig), signal_endpoints=endpoints,
+                     namespaces=list(args.namespace))
     asyncio.run(
         kopf.operator(
             standalone=True,

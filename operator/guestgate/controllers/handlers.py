@@ -41,11 +41,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.networking.request_timeout = 30
     kube = memo.get("kube") or Kube.from_environment(FIELD_MANAGER)
     ctx = Context(kube=kube)
-    # Know the whole world before the first reconcile: see controllers.runtime.cache.
+    # Know the whole world before the first reconcile: see controllers.runtime.cache. Limited to
+    # namespaces, the operator may only list there (a Role per namespace, no cluster-wide list).
+    namespaces: list[str | None] = list(memo.get("namespaces") or []) or [None]
     for kind in KINDS:
-        for body in await ctx.io(kube.list, kind):
-            ctx.cache.put(kind, body)
-            ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
+        for namespace in namespaces:
+            for body in await ctx.io(kube.list, kind, namespace):
+                ctx.cache.put(kind, body)
+                ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
     _state["ctx"] = ctx
     endpoints = EndpointSource(kube, memo.get("signal_endpoints") or {})
     monitor = HealthMonitor(ctx, endpoints)

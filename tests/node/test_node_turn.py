@@ -10,6 +10,8 @@
   could not reach the media server, and the SIP leg is hung up (the phone gets a BYE).
 - A TURN client on the host, with the cluster's credentials, asking to relay to the API server,
   another pod, the node or the metadata address: refused; expired or forged credentials: refused.
+- The TURN pod's agent counts all of it on its /metrics (guestgate_turn_*): the call's allocation
+  and the audio it relayed, the refusals by reason.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 
 from browser.chromium import Chromium
 from browser.harness import ARTIFACTS, MIC_HZ, PHONE_HZ, write_tone_wav
@@ -168,6 +171,15 @@ async def browser(visitor_net: ScannerNamespace, edge: Edge,
         await chromium.stop()
 
 
+def turn_metrics(node: Node, name: str = EDGE) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The TURN pod's /metrics (its agent, asked from inside the pod): (name, labels) -> value."""
+    fetch = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9641/metrics').read().decode())"
+    text = node.cluster.kubectl("-n", NAMESPACE, "exec", f"deploy/{name}-turn", "--",
+                                "/opt/guestgate/bin/python", "-c", fetch).stdout
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 def _unreachable(address: str, visitor_net: ScannerNamespace) -> bool:
     done = subprocess.run(["ip", "netns", "exec", visitor_net.name, "ip", "route", "get", address],
                           capture_output=True, text=True, timeout=10)
@@ -190,6 +202,18 @@ async def test_through_the_turn_edge_only_the_call_has_audio_both_ways(
     phone.phone.wait_event("bye-received", count=byes + 1)
     heard = phone.phone.wait_event("heard")[-1]
     assert heard["dominant"] == MIC_HZ and heard["rms"] > 0.01, heard
+
+    # The TURN pod counted the call: its allocation, and the audio relayed both ways to the pod
+    # (reported when the allocation ends, or every 4096 packets).
+    def relayed() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        got = turn_metrics(node_cluster)
+        both = all(got.get(("guestgate_turn_traffic_bytes_total", (("direction", d), ("leg", "peer"))), 0) > 10_000
+                   for d in ("sent", "received"))
+        return got if both else None
+
+    samples = await asyncio.to_thread(wait_for, "the relayed audio in the TURN metrics", relayed, timeout=120,
+                                      interval=3)
+    assert samples[("guestgate_turn_allocations_created_total", ())] >= 1
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -235,3 +259,8 @@ def test_turn_refuses_to_relay_into_the_cluster(node_cluster: Node, edge: Edge) 
                        "the-signalling-pod": None}
     assert asyncio.run(allocation_refused(server, edge.secret, valid_for=-60)) == 401
     assert asyncio.run(allocation_refused(server, b"forged", valid_for=3600)) == 401
+    refused = turn_metrics(node_cluster)
+    assert refused[("guestgate_turn_refused_total", (("code", "403"), ("reason", "forbidden_ip"),
+                                                     ("request", "channel_bind")))] >= 4
+    assert refused[("guestgate_turn_refused_total", (("code", "401"), ("reason", "unauthorized"),
+                                                     ("request", "unknown")))] >= 2

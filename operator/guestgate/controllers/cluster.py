@@ -64,8 +64,10 @@ async def _prepare_turn(ctx: Context, body: Manifest, cluster: GuestCluster) -> 
             if await ctx.io(ctx.kube.delete_if_exists, kind, ns, names.turn_name(name)):
                 await ctx.io(ctx.kube.event, body, "Normal", "Deleted", f"deleted {kind} {names.turn_name(name)}")
         return []
+    generated_secrets = [turn.admin_secret(cluster, secrets.token_urlsafe(32).encode())]
     if cluster.spec.ice.turn_secret_name is None:
-        generated = turn.shared_secret(cluster, secrets.token_urlsafe(32).encode())
+        generated_secrets.append(turn.shared_secret(cluster, secrets.token_urlsafe(32).encode()))
+    for generated in generated_secrets:
         if await ctx.create_once(generated):
             created = f"created Secret {generated['metadata']['name']}"
             await ctx.io(ctx.kube.event, body, "Normal", "SecretCreated", created)

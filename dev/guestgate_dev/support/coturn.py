@@ -56,17 +56,19 @@ class Coturn:
 
 
 def start_coturn(root: Path, cluster: GuestCluster, address: str, peers: Sequence[str], secret: bytes,
-                 extra: Sequence[str] = (), timeout: float = 30) -> Coturn:
+                 extra: Sequence[str] = (), timeout: float = 30, tls_dir: Path | None = None) -> Coturn:
     """coturn for `cluster`'s spec.turn on `address` (its port: spec.turn.port), relaying from
     `address`, allowed to relay to `peers`. `extra`: more turnserver flags (tests on loopback
-    need --allow-loopback-peers)."""
+    need --allow-loopback-peers). `tls_dir`: where tls.crt and tls.key are (the TLS Secret's
+    mount) when spec.turn.tlsSecretName is set; TURN over TLS on spec.turn.tlsPort."""
     config_dir, secret_dir, run_dir, admin_dir = root / "config", root / "secret", root / "run", root / "admin"
     for folder in (config_dir, secret_dir, admin_dir):
         folder.mkdir(parents=True, exist_ok=True)
     token = "push-token-" + os.urandom(8).hex()
     (admin_dir / turn.ADMIN_TOKEN_KEY).write_text(token)
     admin_port = free_port(address=address)
-    (config_dir / turn.CONF_FILE).write_text(turn.turnserver_conf(cluster))
+    mounts = turn.MOUNTS if tls_dir is None else turn.TurnMounts(tls=str(tls_dir))
+    (config_dir / turn.CONF_FILE).write_text(turn.turnserver_conf(cluster, mounts))
     (config_dir / turn.PEERS_FILE).write_text(turn.peers_file(peers))
     (secret_dir / turn.SECRET_KEY).write_bytes(secret)
     log = root / "coturn.log"
@@ -83,13 +85,14 @@ def start_coturn(root: Path, cluster: GuestCluster, address: str, peers: Sequenc
         "RELAY_IP": address,
     }
     port = cluster.spec.turn.port
+    ports = [port, admin_port] + ([cluster.spec.turn.tls_port] if cluster.spec.turn.tls_secret_name else [])
     with log.open("wb") as out:
         process = subprocess.Popen(["sh", str(ENTRYPOINT), f"--listening-ip={address}", *extra], env=env,
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     server = Coturn(process, (address, port), config_dir, log, f"http://{address}:{admin_port}", token)
     deadline = time.monotonic() + timeout
-    while not (udp_bound(port, address) and tcp_listening(port, address) and tcp_listening(admin_port, address)):
+    while not (udp_bound(port, address) and all(tcp_listening(p, address) for p in ports)):
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop()
             raise RuntimeError(f"coturn did not start on {address}:{port}:\n{log.read_text(errors='replace')[-3000:]}")

@@ -17,6 +17,7 @@ from guestgate.render.cluster import children as cluster_children
 from guestgate.render.config import belongs_to, render_published_config
 from guestgate.render.profile import credentials_key
 from guestgate.render.status import TurnFacts, cluster_status
+from guestgate.turn import peers
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,18 @@ async def _prepare_turn(ctx: Context, body: Manifest, cluster: GuestCluster) -> 
     return await _signal_pod_ips(ctx, cluster)
 
 
+def _want_turn_peers(ctx: Context, key: str, pod_ips: list[str] | None) -> None:
+    """The TURN pods get a changed allow-list pushed at once (controllers.turn_peers), not only
+    with the ConfigMap a minute later. None: no managed TURN server."""
+    if pod_ips is None:
+        ctx.turn_peers.pop(key, None)
+        return
+    wanted = peers.addresses(pod_ips)
+    if ctx.turn_peers.get(key) != wanted:
+        ctx.turn_peers[key] = wanted
+        ctx.wake_turn_pusher()
+
+
 async def reconcile_cluster(ctx: Context, key: str) -> None:
     loaded = await ctx.load("GuestCluster", key, GuestCluster, "Ready")
     if loaded is None:
@@ -104,6 +117,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
 
     sources = network.sip_sources(cluster, ctx.cache.trunks(ns))
     pod_ips = await _prepare_turn(ctx, body, cluster)
+    _want_turn_peers(ctx, key, pod_ips if turn.enabled(cluster) else None)
     children = cluster_children(cluster, published, credentials, sources, signal_pod_ips=pod_ips)
     shard_names = {names.links_config_map_name(name, index): index for index in range(1, MAX_LINK_SHARDS)}
     configuration = [c for c in children if c["kind"] == "ConfigMap"

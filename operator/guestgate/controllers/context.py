@@ -46,6 +46,10 @@ class Context:
     # What each cluster's pods should serve and do serve (controllers.pusher keeps it current).
     publications: Publications = field(default_factory=Publications)
     wake_pusher: Callable[[], None] = lambda: None
+    # The allow-list each managed TURN server should have in force ("ns/cluster" -> the signalling
+    # pods' addresses; controllers.turn_peers pushes it to the TURN pods).
+    turn_peers: dict[str, list[str]] = field(default_factory=dict)
+    wake_turn_pusher: Callable[[], None] = lambda: None
     # Children as this operator last applied them ((kind, namespace, name) -> hash of the manifest):
     # an unchanged child costs no request; a changed one a single apply. Cleared on each resync,
     # which then compares with the live objects again (drift by hand is corrected there).

@@ -82,6 +82,7 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
         if kind == "GuestCluster":  # its children go with it: a cluster of the same name starts afresh
             ctx.applied.clear()
             ctx.publications.forget(key)
+            ctx.turn_peers.pop(key, None)
     else:
         ctx.cache.put(kind, body)
     for queued in keys_to_queue(ctx.cache, kind, event_type, body, previous):

@@ -51,6 +51,9 @@ EDGE = "edge"
 EDGE_TURN_ADDRESS = "10.250.0.17"
 LINK = "turn-call"
 EDGE_SELECTOR = f"app.kubernetes.io/name=guestgate-signal,app.kubernetes.io/instance={EDGE}"
+# The allow-list the TURN pod's agent has in force, asked from inside the pod.
+AGENT_PEERS = ("import json, urllib.request; got = json.load(urllib.request.urlopen('http://127.0.0.1:9641/v1/peers'));"
+               " print(json.dumps({'source': got['source'], 'peers': got['peers']}))")
 
 
 def _condition(node: Node, namespace: str, cluster: str, type_: str) -> dict[str, Any] | None:
@@ -128,12 +131,13 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
         ip = wait_for("edge's signalling pod Ready with the TURN URLs", signal_ip, timeout=240)
 
         def peers_allowed() -> bool:
-            done = kubectl("-n", NAMESPACE, "exec", f"deploy/{EDGE}-turn", "--", "cat", "/etc/guestgate/turn/peers",
-                           check=False)
-            return done.returncode == 0 and ip in done.stdout.split()
+            done = kubectl("-n", NAMESPACE, "exec", f"deploy/{EDGE}-turn", "--", "/opt/guestgate/bin/python", "-c",
+                           AGENT_PEERS, check=False)
+            return done.returncode == 0 and json.loads(done.stdout) == {"source": "pushed", "peers": [ip]}
 
-        # The kubelet refreshes the mounted ConfigMap within its sync period; coturn re-reads in 5 s.
-        wait_for("the TURN server's allow-list holding the pod", peers_allowed, timeout=150, interval=2)
+        # The operator pushes the allow-list to the TURN pod's agent (not waiting for the kubelet's
+        # ConfigMap sync); coturn re-reads it within 5 s.
+        wait_for("the TURN server's allow-list holding the pod, pushed", peers_allowed, timeout=60, interval=2)
         secret = node_cluster.kubectl_json("-n", NAMESPACE, "get", "secret", f"{EDGE}-turn-secret")
         yield Edge(web_ip, f"{origin}/call/{LINK}", origin, ip, base64.b64decode(secret["data"]["sharedSecret"]))
     finally:

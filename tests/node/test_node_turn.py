@@ -61,13 +61,13 @@ def _condition(node: Node, namespace: str, cluster: str, type_: str) -> dict[str
     return next((c for c in status.get("conditions", []) if c["type"] == type_), None)
 
 
-def _turn_ready(node: Node, namespace: str, cluster: str) -> dict[str, Any] | None:
+def turn_ready(node: Node, namespace: str, cluster: str) -> dict[str, Any] | None:
     found = _condition(node, namespace, cluster, "TurnReady")
     return found if found and found["status"] == "True" and found["reason"] == "Ready" else None
 
 
 def test_examples_turn_comes_up_ready(node_cluster: Node, examples: list[dict[str, Any]]) -> None:
-    ready = wait_for("the examples' TurnReady", lambda: _turn_ready(node_cluster, DEMO_NAMESPACE, CLUSTER),
+    ready = wait_for("the examples' TurnReady", lambda: turn_ready(node_cluster, DEMO_NAMESPACE, CLUSTER),
                      timeout=180)
     assert f"{EXAMPLES_TURN_ADDRESS}:3478" in ready["message"]
     table = node_cluster.cluster.kubectl("-n", DEMO_NAMESPACE, "get", "gc", CLUSTER).stdout
@@ -114,7 +114,7 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     try:
         give_load_balancer_address(node_cluster, NAMESPACE, f"{EDGE}-turn", EDGE_TURN_ADDRESS)
-        wait_for("edge's TurnReady", lambda: _turn_ready(node_cluster, NAMESPACE, EDGE), timeout=180)
+        wait_for("edge's TurnReady", lambda: turn_ready(node_cluster, NAMESPACE, EDGE), timeout=180)
 
         def signal_ip() -> str | None:
             pods = [p for p in node_cluster.pods(NAMESPACE, EDGE_SELECTOR) if pod_ready(p)]
@@ -175,10 +175,11 @@ async def browser(visitor_net: ScannerNamespace, edge: Edge,
         await chromium.stop()
 
 
-def turn_metrics(node: Node, name: str = EDGE) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def turn_metrics(node: Node, name: str = EDGE,
+                 namespace: str = NAMESPACE) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """The TURN pod's /metrics (its agent, asked from inside the pod): (name, labels) -> value."""
     fetch = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9641/metrics').read().decode())"
-    text = node.cluster.kubectl("-n", NAMESPACE, "exec", f"deploy/{name}-turn", "--",
+    text = node.cluster.kubectl("-n", namespace, "exec", f"deploy/{name}-turn", "--",
                                 "/opt/guestgate/bin/python", "-c", fetch).stdout
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}

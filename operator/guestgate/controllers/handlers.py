@@ -33,9 +33,29 @@ WORKERS = 4
 _state: dict[str, Any] = {}
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base (the last handled state, for on.create/on.update handlers): this operator
+    has none (every reconcile is level-based from the cache), yet kopf deep-copied every body of
+    every event to build one, a tenth of the operator's CPU at 10,000 links."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.posting.enabled = False  # events are posted by us, on real changes only
+    settings.persistence.diffbase_storage = NoDiffBase()
+    # kopf holds each object's events back for batch_window (0.1 s) waiting for more: an edit
+    # waited that long before anyone looked at it. Per-object workers idle out sooner too.
+    settings.batching.batch_window = 0.01
+    settings.batching.idle_timeout = 1.0
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30

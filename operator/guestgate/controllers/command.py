@@ -27,6 +27,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="admin API of a signalling server running outside the cluster (repeatable); "
         "without it the operator finds the GuestCluster's ready pods itself",
     )
+    parser.add_argument(
+        "--no-config-push", dest="config_push", action="store_false",
+        help="do not push the configuration to the pods: they follow their mounted ConfigMaps only (the "
+        "kubelet's sync, up to a minute per change; the previous design, kept for comparison)",
+    )
 
 
 def _lean_process() -> None:
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"guestgate operator: {error}", file=sys.stderr)
         return 2
     memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig), signal_endpoints=endpoints,
-                     namespaces=list(args.namespace))
+                     namespaces=list(args.namespace), config_push=args.config_push)
     asyncio.run(
         kopf.operator(
             standalone=True,

@@ -72,14 +72,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     _state["ctx"] = ctx
     endpoints = EndpointSource(kube, memo.get("signal_endpoints") or {})
     monitor = HealthMonitor(ctx, endpoints)
-    pusher = ConfigPusher(ctx, endpoints)
-    ctx.wake_pusher = pusher.wake
     _state["tasks"] = [
-        asyncio.create_task(pusher.run()),
         asyncio.create_task(ctx.queue.run(functools.partial(dispatch.handle, ctx), workers=WORKERS)),
         asyncio.create_task(dispatch.resync(ctx)),
         asyncio.create_task(monitor.run()),
     ]
+    if memo.get("config_push", True):  # else the pods follow their mounted ConfigMaps only
+        pusher = ConfigPusher(ctx, endpoints)
+        ctx.wake_pusher = pusher.wake
+        _state["tasks"].append(asyncio.create_task(pusher.run()))
     log.info("operator started", extra={k: len(ctx.cache.keys(k)) for k in KINDS})
 
 

@@ -25,14 +25,18 @@ from guestgate.engine.core import (
     EngineSettings,
     SipEngine,
 )
+from guestgate_dev.support.ports import free_port_range
 from support.signal_helpers import REPO, SippFactory, free_port
 from support.signal_server import refused_invite
+
+MEDIA_PORTS = 64  # the engine's RTP ports: a block of its own (other engines may run at once)
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[SipEngine]:
     # One pjsua2 library per process: the whole module shares it.
-    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8))
+    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8,
+                                   media_port_start=free_port_range(MEDIA_PORTS), media_port_count=MEDIA_PORTS))
     sip.start()
     yield sip
     sip.stop()
@@ -77,6 +81,9 @@ async def test_profile_reaches_the_wire(engine: SipEngine, sipp: SippFactory, se
     payloads = media_line.split()[3:]
     assert payloads[:2] == ["8", "0"], media_line  # PCMA before PCMU, G722 (9) left out
     assert "9" not in payloads
+    # RTP from the engine's own block (pjsua's default is 4000 upward, whoever else is there)
+    rtp, start = int(media_line.split()[1]), engine.settings.media_port_start
+    assert rtp % 2 == 0 and start <= rtp <= start + engine.settings.media_port_count - 2, media_line
 
 
 async def test_caller_name_is_the_from_display_name(engine: SipEngine, sipp: SippFactory, settled: None) -> None:

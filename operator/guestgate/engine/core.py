@@ -44,6 +44,7 @@ from typing import Any, Literal, TypeVar
 
 import pjsua2 as pj
 
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.engine.capture import MessageStore
@@ -60,6 +61,7 @@ from guestgate.engine.config import (
     check_number,
     check_port,
     codec_priorities,
+    media_port_range,
     peer_uri,
 )
 from guestgate.engine.guard import MODULE, SipGuard, parse_refusal
@@ -100,7 +102,11 @@ class EngineSettings:
     tls_cert_file: str = ""  # PEM certificate (chain) of the pod
     tls_key_file: str = ""  # its PEM private key
     public_address: str | None = None  # what Contact/Via and SDP advertise, when behind NAT
-    media_port_start: int = 0  # 0: any free RTP ports
+    # pjsua's RTP (and RTCP) ports: media_port_count ports from media_port_start (even), first
+    # picked at random among them; a pod's are the engine's range (config/rtp.py), a test's or a
+    # benchmark's a block of its own (guestgate_dev.support.ports.free_port_range). 0: any free.
+    media_port_start: int = ENGINE_RTP_FIRST
+    media_port_count: int = ENGINE_RTP_LAST - ENGINE_RTP_FIRST + 1
     max_calls: int = 64  # spec.limits.maxCallsPerPod
     user_agent: str = "GuestGate"
     pjsip_log_level: int = 2  # pjsip's own chatter forwarded to Python logging at WARNING
@@ -433,6 +439,7 @@ class SipEngine:
         self._pj = pj
         s = self.settings
         check_host(s.bind_address)
+        media_port_range(s.media_port_start, s.media_port_count)
         if s.sip_port:
             check_port(s.sip_port)
         ep = self._ep = pj.Endpoint()
@@ -608,7 +615,8 @@ class SipEngine:
                         f"trunk {trunk_id}: credentials {profile.auth.credentials_key!r} are missing"
                     )
                 cfg = account_config(
-                    pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred
+                    pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred,
+                    (self.settings.media_port_start, self.settings.media_port_count),
                 )
                 if current is None:
                     if len(self._trunks) + 1 >= PJSUA_MAX_ACC:  # + the guard account

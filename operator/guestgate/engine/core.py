@@ -462,7 +462,7 @@ class SipEngine:
         cfg.uaConfig.mwiUnsolicitedEnabled = False
         # Message logging feeds the ladders; pjsua only hands entries to the writer up to
         # consoleLevel, and it logs messages at level 4.
-        self._writer = _LogWriter(self)
+        self._writer = LogSink(self._on_log)
         cfg.logConfig.writer = self._writer
         cfg.logConfig.msgLogging = 1
         cfg.logConfig.level = 4
@@ -1038,14 +1038,17 @@ def _callback_failed(what: str) -> None:
     log.error("%s: %s", what, "".join(traceback.format_exception(exc)).rstrip() if exc else "?")
 
 
-class _LogWriter(pj.LogWriter):  # type: ignore[misc]
-    def __init__(self, engine: SipEngine) -> None:
+class LogSink(pj.LogWriter):  # type: ignore[misc]
+    """pjsip's log entries handed to sink(level, text) on the thread that logs (the engine's, or
+    a demo phone's); a failure is logged, never raised (it would abort the process)."""
+
+    def __init__(self, sink: Callable[[int, str], None]) -> None:
         super().__init__()
-        self._engine = engine
+        self._sink = sink
 
     def write(self, entry: Any) -> None:
         try:
-            self._engine._on_log(int(entry.level), str(entry.msg))
+            self._sink(int(entry.level), str(entry.msg))
         except Exception:  # an exception escaping a director aborts the process
             _callback_failed("log writer failed")
 
@@ -1176,6 +1179,7 @@ __all__ = [
     "CallLimitError",
     "EngineError",
     "EngineSettings",
+    "LogSink",
     "SipEngine",
     "running_engine",
 ]

@@ -18,12 +18,12 @@ import math
 import queue
 import re
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
 import wave
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,12 @@ def _chromium_class() -> Any:
     return module.Chromium
 
 
-def _tone(path: Path, hz: int = 600, seconds: float = 2.0, rate: int = 48000) -> Path:
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * n / rate)))
-                      for n in range(int(rate * seconds)))
+def _tone(path: Path) -> Path:
+    """Two seconds of 600 Hz at 48 kHz: the fake microphone."""
+    samples = array("h", (int(8000 * math.sin(2 * math.pi * 600 * n / 48000)) for n in range(96000)))
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
+        out.setparams((1, 2, 48000, len(samples), "NONE", "not compressed"))
+        out.writeframes(samples.tobytes())
     return path
 
 

@@ -3,6 +3,9 @@
 The managed TURN server may relay only to these ports (its NetworkPolicy's egress), and the
 signalling pods' NetworkPolicy lets the TURN pods in on them. When the media plane changes
 (aiortc's ephemeral ports, or the rtpengine sidecar's range) this module is the edit.
+
+The SIP engine's own RTP (pjsua: trunk calls the relay does not carry, health checks) has a fixed
+range of its own in the same pods, which spec.media.ports may not overlap (a GuestCluster rule).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guestgate.api.objects import GuestCluster
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
 
 # aiortc in the pod binds its ICE sockets to ephemeral ports: the kernel's
 # net.ipv4.ip_local_port_range, 32768-60999 by default.
@@ -31,6 +35,11 @@ def signal_media_ports(cluster: GuestCluster) -> tuple[PortSpan, ...]:
     if media.relay:
         return (PortSpan("UDP", media.ports.min, media.ports.max),)
     return (PortSpan("UDP", EPHEMERAL_FIRST, EPHEMERAL_LAST),)
+
+
+def engine_rtp_ports() -> PortSpan:
+    """The SIP engine's RTP and RTCP ports in every signalling pod (EngineSettings' default)."""
+    return PortSpan("UDP", ENGINE_RTP_FIRST, ENGINE_RTP_LAST)
 
 
 def policy_ports(spans: tuple[PortSpan, ...]) -> list[dict[str, Any]]:

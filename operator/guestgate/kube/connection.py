@@ -28,6 +28,19 @@ import yaml
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REREAD_SECONDS = 60.0  # bound service account tokens are rotated by the kubelet
+# 429 with Retry-After: the API server asks to come back (a CRD's storage "(re)initializing" just
+# after it is created; API priority and fairness): a few tries, a few seconds each at most.
+RETRIES_AFTER_429 = 5
+MAX_RETRY_AFTER_SECONDS = 5.0
+
+
+def retry_after(headers: Mapping[str, str]) -> float:
+    """The seconds a 429 asks to wait (Retry-After, 1 s when absent or unreadable), capped."""
+    try:
+        seconds = float(headers.get("Retry-After") or 1)
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 class ConfigException(RuntimeError):
@@ -86,12 +99,16 @@ class Connection:
         url = self.server + path
         if query:
             url += "?" + urlencode(query)
-        try:
-            response = self.pool().request(
-                method, url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise ApiException(0, type(error).__name__, str(error)) from error
+        for attempt in range(RETRIES_AFTER_429 + 1):
+            try:
+                response = self.pool().request(
+                    method, url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
+                )
+            except urllib3.exceptions.HTTPError as error:
+                raise ApiException(0, type(error).__name__, str(error)) from error
+            if response.status != 429 or attempt == RETRIES_AFTER_429:
+                break
+            time.sleep(retry_after(response.headers))
         if response.status >= 400:
             raise ApiException(response.status, response.reason or "", response.data.decode(errors="replace"))
         return bytes(response.data)

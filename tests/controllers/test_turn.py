@@ -124,3 +124,36 @@ def test_a_moved_signalling_pod_reaches_coturn_within_seconds(kube: Kubectl, tmp
         assert (kube.get("configmap", "gc-turn") or {})["data"]["peers"] == "127.0.0.5\n"
     finally:
         server.stop()
+
+
+def test_the_service_type_can_be_switched_on_a_live_cluster(kube: Kubectl) -> None:
+    """Each switch is applied (the Deployment's strategy too: the API server refuses a rolling
+    update's numbers beside Recreate, and they stayed when Kubernetes had defaulted them) and the
+    TURN address follows."""
+    expected = {"NodePort": ("NodePort", "RollingUpdate", None), "HostNetwork": ("ClusterIP", "Recreate", True),
+                "LoadBalancer": ("LoadBalancer", "RollingUpdate", None)}
+    for service_type in ("NodePort", "HostNetwork", "LoadBalancer"):
+        turn = {"serviceType": service_type, "port": 3479 if service_type == "HostNetwork" else 3478}
+        if service_type != "LoadBalancer":
+            turn["externalAddress"] = "192.0.2.9"
+        kube.apply(cluster(turn=turn))
+
+        def switched(service_type: str = service_type) -> tuple[str, str, bool | None] | None:
+            service, deployment = kube.get("service", "gc-turn") or {}, kube.get("deployment", "gc-turn") or {}
+            got = (service.get("spec", {}).get("type"), deployment.get("spec", {}).get("strategy", {}).get("type"),
+                   deployment.get("spec", {}).get("template", {}).get("spec", {}).get("hostNetwork"))
+            return got if got == expected[service_type] else None
+
+        wait_for(f"the TURN Service and Deployment as {service_type}", switched, timeout=60)
+        address = {"HostNetwork": "192.0.2.9:3479", "LoadBalancer": ""}.get(service_type, "192.0.2.9:")
+
+        def observed(address: str = address) -> dict[str, Any] | None:
+            """The status of this generation, its turnAddress as expected (the Service's node port
+            is read once the Service has it: a reconcile or two later)."""
+            body = kube.get("guestcluster", "gc") or {}
+            status: dict[str, Any] = body.get("status") or {}
+            got = str(status.get("turnAddress") or "")
+            fits = got.startswith(address) if address else not got
+            return status if fits and status.get("observedGeneration") == body["metadata"]["generation"] else None
+
+        wait_for(f"the status for {service_type}", observed, timeout=60)

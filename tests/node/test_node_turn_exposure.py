@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 from fixtures.operator import wait_for
 from guestgate_dev.support.ports import free_port
 from node.conftest import Node, pod_ready
-from node.test_node_turn import turn_metrics, turn_ready
+from node.test_node_turn import AGENT_PEERS, turn_metrics, turn_ready
 from support.turn_client import allocate, bind
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
@@ -54,10 +55,25 @@ def exposed(node_cluster: Node, release: str) -> Iterator[Exposed]:
         kubectl("apply", "-f", "-", input=json.dumps(manifest(node_cluster, serviceType="NodePort")))
         pods = wait_for("the signalling pod Ready", lambda: [
             p for p in node_cluster.pods(NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)], timeout=240)
+        ip = pods[0]["status"]["podIP"]
+        # The operator pushes the pod's address to the TURN pod once it sees the pod Ready (coturn
+        # takes it within 5 s more).
+        wait_for("the pod's address in the TURN pod's allow-list", lambda: allowed(node_cluster, ip), timeout=60,
+                 interval=2)
         secret = node_cluster.kubectl_json("-n", NAMESPACE, "get", "secret", f"{NAME}-turn-secret")
-        yield Exposed(pods[0]["status"]["podIP"], base64.b64decode(secret["data"]["sharedSecret"]))
+        yield Exposed(ip, base64.b64decode(secret["data"]["sharedSecret"]))
     finally:
         kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def allowed(node: Node, ip: str) -> bool:
+    """`ip` in the allow-list the TURN pod's agent has in force, for 6 s (coturn's re-read)."""
+    done = node.cluster.kubectl("-n", NAMESPACE, "exec", f"deploy/{NAME}-turn", "--", "/opt/guestgate/bin/python",
+                                "-c", AGENT_PEERS, check=False)
+    if done.returncode != 0 or ip not in json.loads(done.stdout)["peers"]:
+        return False
+    time.sleep(6)
+    return True
 
 
 def ready_at(node: Node, address: str) -> dict[str, Any] | None:
@@ -78,6 +94,7 @@ def relay_through(node: Node, server: tuple[str, int], exposed: Exposed) -> None
             relay, _ = await allocate(server, exposed.secret, transport=transport)
             try:
                 assert await bind(relay, (exposed.signal_ip, 40000)) is None, transport  # the pod: allowed
+                assert await bind(relay, (node.host_address, 10250)) == 403, transport  # the node: not
                 for _ in range(10):
                     relay.sendto(b"m" * 100, (exposed.signal_ip, 40000))
                 await asyncio.sleep(0.5)
@@ -113,6 +130,8 @@ def test_host_network(node_cluster: Node, exposed: Exposed) -> None:
         node_cluster, serviceType="HostNetwork", port=port, relayPorts={"min": relay, "max": relay + 50})))
     address = f"{node_cluster.host_address}:{port}"
     wait_for(f"TurnReady at {address}", lambda: ready_at(node_cluster, address), timeout=180)
+    wait_for("the pod's address in the new TURN pod's allow-list", lambda: allowed(node_cluster, exposed.signal_ip),
+             timeout=60, interval=2)
     pod = next(p for p in node_cluster.pods(NAMESPACE, TURN_SELECTOR) if pod_ready(p))
     assert pod["spec"]["hostNetwork"] is True and pod["status"]["podIP"] == node_cluster.host_address
     service = node_cluster.kubectl_json("-n", NAMESPACE, "get", "service", f"{NAME}-turn")

@@ -263,8 +263,12 @@ def deployment(cluster: GuestCluster) -> Manifest:
         "spec": {
             "replicas": turn.replicas,
             "selector": {"matchLabels": names.turn_selector_labels(c)},
-            # On host networking two pods cannot hold the node's port: replace, never surge.
-            "strategy": {"type": "Recreate"} if host_network else {"type": "RollingUpdate"},
+            # On host networking two pods cannot hold the node's port: replace, never surge. The
+            # rolling update's numbers are ours (Kubernetes' defaults, written out): a field this
+            # operator applied is removed when it applies Recreate; a defaulted one would stay, and
+            # the API server refuses rollingUpdate beside Recreate (a switch to HostNetwork failed).
+            "strategy": {"type": "Recreate"} if host_network else {
+                "type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
             "template": {
                 "metadata": {
                     "labels": names.turn_labels(c),

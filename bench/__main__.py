@@ -30,13 +30,16 @@ PARTS = [
     "soak",
     "operator_scale",
 ]
+# Run only when named (--only): the real node (root; one per machine: under flock /tmp/gg-node.lock).
+ON_REQUEST = ["operator_scale_node"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="each part briefly (seconds, not minutes)")
-    parser.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
+    parser.add_argument("--only", action="append", choices=PARTS + ON_REQUEST,
+                        help="run only this part (repeatable); " + ", ".join(ON_REQUEST) + ": only when named")
     parser.add_argument("--out", type=Path, help="where the JSON goes (default bench/results[/quick])")
     args = parser.parse_args(argv)
     out = args.out or (RESULTS / "quick" if args.quick else RESULTS)

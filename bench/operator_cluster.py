@@ -359,6 +359,57 @@ def published(link: Body) -> bool:
     )
 
 
+class PublishedWatch:
+    """How many GuestLinks of a namespace are published, kept by a watch (a LIST of 10,000 links
+    every second would load the API server more than the operator does)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.namespace = namespace
+        self.published: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="published-watch", daemon=True)
+        self._thread.start()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.published)
+
+    def _loop(self) -> None:
+        version = ""
+        while not self._stop.is_set():
+            try:
+                if not version:
+                    listed = self.custom.list_namespaced_custom_object(
+                        GROUP, VERSION, self.namespace, "guestlinks", _preload_content=False
+                    )
+                    body = json.loads(listed.data)
+                    with self._lock:
+                        self.published = {i["metadata"]["name"] for i in body["items"] if published(i)}
+                    version = body["metadata"]["resourceVersion"]
+                for event in watch.Watch().stream(
+                    self.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "guestlinks",
+                    resource_version=version, timeout_seconds=30,
+                ):
+                    item = event["object"]
+                    version = item["metadata"].get("resourceVersion", version)
+                    name = item["metadata"]["name"]
+                    with self._lock:
+                        if event["type"] != "DELETED" and published(item):
+                            self.published.add(name)
+                        else:
+                            self.published.discard(name)
+                    if self._stop.is_set():
+                        return
+            except Exception:  # expired or dropped: list again
+                version = ""
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def patch_display_name(api: client.ApiClient, namespace: str, name: str, display_name: str) -> None:
     client.CustomObjectsApi(api).patch_namespaced_custom_object(
         GROUP, VERSION, namespace, "guestlinks", name, {"spec": {"displayName": display_name}}

@@ -9,7 +9,7 @@ import pytest
 
 from guestgate.config.schema import files_digest
 from guestgate.controllers.context import wants_event
-from guestgate.controllers.publish import DIGEST_MEMORY, Publications, Serving
+from guestgate.controllers.publish import DIGEST_MEMORY, FILES_MEMORY, Publications, Serving
 
 A = {"cluster.json": "{}", "links.json": '{"links":["a"]}'}
 B = {"cluster.json": "{}", "links.json": '{"links":["a","b"]}'}
@@ -79,3 +79,19 @@ EVENTS = [
 def test_events_only_where_a_person_wants_one(before: dict[str, Any] | None, after: dict[str, Any],
                                                posted: bool) -> None:
     assert wants_event(before, after) is posted
+
+
+def test_a_pod_serving_a_recent_configuration_is_sent_only_what_changed() -> None:
+    pubs = Publications()
+    d = {"cluster.json": "{}", "links.json": '{"links":[]}', "links-1.json": '{"links":["d"]}'}
+    pubs.publish("ns/gc", d, {})
+    pubs.publish("ns/gc", A, {})
+    publication = pubs.get("ns/gc")
+    assert publication is not None
+    assert publication.changes_since(files_digest(d)) == ({"links.json": A["links.json"]}, ["links-1.json"])
+    assert publication.changes_since(files_digest(A)) == ({}, [])
+    assert publication.changes_since("not-remembered") is None  # then every file is sent
+    for files in (B, C, A, B):
+        pubs.publish("ns/gc", files, {})
+    assert publication.changes_since(files_digest(d)) is None  # only the latest few are kept
+    assert len(publication.history) == FILES_MEMORY

@@ -191,3 +191,22 @@ def test_an_answer_missing_offered_lines_gets_them_rejected(name: str, far: list
     offer = head + "m=audio 30000 RTP/AVP 0 8\r\nm=video 30002 RTP/AVP 96 97\r\na=rtpmap:96 VP8/90000\r\n"
     answer = sdp.complete_answer(head + "\r\n".join(far) + "\r\n", offer)
     assert [x for x in answer.splitlines() if x.startswith("m=")] == completed
+
+
+PAGE_ANSWERS = [
+    # case, policy, far end's answer (video part), what the page's video part holds / lacks
+    ("announced SSRCs go", "sendrecv", "a=ssrc:71205886 cname:1f43f349\r\na=sendrecv\r\n", "a=sendrecv", "a=ssrc"),
+    ("SSRC groups go", "sendrecv", "a=ssrc-group:FID 1 2\r\na=ssrc:1 cname:x\r\n", "a=rtpmap", "a=ssrc"),
+    ("the video policy still holds", "recvonly", "a=ssrc:5 cname:x\r\na=sendrecv\r\n", "a=sendonly", "a=ssrc"),
+]
+
+
+@pytest.mark.parametrize(("case", "policy", "far", "kept", "gone"), PAGE_ANSWERS, ids=[c[0] for c in PAGE_ANSWERS])
+def test_page_answer(case: str, policy: sdp.VideoPolicy, far: str, kept: str, gone: str) -> None:
+    audio = "m=audio 1 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:42 cname:y\r\n"
+    video_line = "m=video 3 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+    answer = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n" + audio + video_line
+    page = sdp.parse(sdp.page_answer(answer + far, policy))
+    video = "\r\n".join(page.media[1].lines)
+    assert kept in video and gone not in video
+    assert page.media[0].lines == ["a=rtpmap:111 opus/48000/2"]  # the audio's announced SSRC went too

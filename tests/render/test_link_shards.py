@@ -10,7 +10,7 @@ import pytest
 from guestgate.config import schema
 from guestgate.config.schema import LINKS_FILE, PublishedConfig, link_shard_file
 from guestgate.render import secrets
-from guestgate.render.config import render_published_config
+from guestgate.render.config import RenderMemo, render_published_config
 from guestgate.signal.config_loader import load_config
 
 from .objects import cluster, link, trunk
@@ -71,3 +71,56 @@ def test_an_emptied_shard_is_valid_and_empty() -> None:
     manifest = secrets.empty_links_shard(cluster(), 5)
     assert manifest["metadata"]["name"] == "gc-links-5"
     assert json.loads(manifest["data"]["links-5.json"]) == {"links": [], "withdrawn": []}
+
+
+def test_a_render_memo_reuses_unchanged_links_and_gives_the_same_files() -> None:
+    links = [link(f"link-{i:05d}", displayName=f"Link {i}") for i in range(300)]
+    links += [link("off-1", enabled=False)]
+    memo = RenderMemo()
+    first = render_published_config(cluster(), [trunk()], links, memo=memo)
+    assert first.files() == render_published_config(cluster(), [trunk()], links).files()
+    edited = [*links[:7], link("link-00007", displayName="Edited"), *links[8:]]
+    second = render_published_config(cluster(), [trunk()], edited, memo=memo)
+    assert second.files() == render_published_config(cluster(), [trunk()], edited).files()
+    assert second.links.links[0] is first.links.links[0]  # unchanged: the same entry, not rendered again
+    assert second.links.links[7] is not first.links.links[7] and second.links.links[7].display_name == "Edited"
+    # The cluster's public URL is part of every entry: a new one renders every link again.
+    other = cluster(publicURL="https://other.example")
+    moved = render_published_config(other, [trunk()], edited, memo=memo)
+    assert moved.links.links[0].url.startswith("https://other.example/")
+    assert moved.files() == render_published_config(other, [trunk()], edited).files()
+    # A link gone is forgotten; the withdrawn one stays withdrawn.
+    fewer = render_published_config(cluster(), [trunk()], edited[1:], memo=memo)
+    assert [w.path for w in fewer.links.withdrawn] == ["/call/team/off-1"]
+    assert len(fewer.links.links) == 299
+
+
+def test_a_changed_shard_is_parsed_again_and_the_others_are_reused() -> None:
+    published = _published(5_000)
+    files = published.files()
+    _, shards = PublishedConfig.from_files_reusing(files, {})
+    links = [link(f"link-{i:05d}", displayName=f"Link {i}" if i != 42 else "Edited") for i in range(5_000)]
+    after = render_published_config(cluster(), [trunk()], links).files()
+    again, shards_after = PublishedConfig.from_files_reusing(after, shards)
+    changed = [name for name in after if schema.is_links_file(name) and after[name] != files[name]]
+    assert len(changed) == 1
+    assert all(shards_after[n][1] is shards[n][1] for n in shards if n not in changed)
+    assert shards_after[changed[0]][1] is not shards[changed[0]][1]
+    assert again == PublishedConfig.from_files(after)
+    assert next(x for x in again.links.links if x.name == "link-00042").display_name == "Edited"
+
+
+@pytest.mark.parametrize(
+    ("path", "found"),
+    [("/call/team/link-00002", "link-00002"), ("call/team/link-00002/", "link-00002"),
+     ("/call/team/off-000", "withdrawn"), ("/call/nope", None), ("/", None)],
+)
+def test_links_are_found_by_path(path: str, found: str | None) -> None:
+    links = _published(5, disabled=1).links
+    entry = links.find(path)
+    if found is None:
+        assert entry is None
+    elif found == "withdrawn":
+        assert entry is not None and not hasattr(entry, "id")
+    else:
+        assert entry is not None and getattr(entry, "name", None) == found

@@ -16,7 +16,7 @@ from guestgate.config.schema import (
     TrunksFile,
     files_digest,
 )
-from guestgate.signal.config_loader import ConfigError, ConfigWatcher
+from guestgate.signal.config_loader import BaseMismatch, ConfigError, ConfigWatcher
 from guestgate.signal.peers import PeerResolver, Resolution, due, ip_literal
 
 
@@ -78,6 +78,27 @@ def test_a_bad_push_changes_nothing_and_names_the_file(tmp_path: Path, files: di
     with pytest.raises(ConfigError, match=message):
         watcher.push(files)
     assert watcher.current == first
+
+
+def test_a_push_of_what_changed_applies_over_the_configuration_in_force(tmp_path: Path) -> None:
+    a, b = files_of("a"), files_of("b")
+    write(tmp_path, a)
+    watcher = ConfigWatcher(tmp_path)
+    first = watcher.load_initial()
+    extra = {**b, "links-1.json": '{"links":[],"withdrawn":[]}'}
+    with pytest.raises(BaseMismatch):  # relative to a configuration the pod does not serve: nothing changes
+        watcher.push({"trunks.json": b["trunks.json"]}, base="0123456789abcdef")
+    assert watcher.current == first
+    pushed = watcher.push({"trunks.json": b["trunks.json"], "links-1.json": extra["links-1.json"]}, base=first.digest)
+    assert pushed is not None and pushed.digest == files_digest(extra) and trunks(watcher) == ["b"]
+    assert pushed.files["cluster.json"] is first.files["cluster.json"]  # taken from the one in force
+    # The shard that did not change is the one parsed before; a removed file goes.
+    assert pushed.shards["links.json"][1] is first.shards["links.json"][1]
+    gone = watcher.push({}, base=pushed.digest, removed=["links-1.json"])
+    assert gone is not None and gone.digest == files_digest(b) and "links-1.json" not in gone.files
+    with pytest.raises(ConfigError, match=r"pushed/trunks\.json: not valid JSON"):
+        watcher.push({"trunks.json": "{"}, base=gone.digest)
+    assert watcher.current == gone
 
 
 @pytest.mark.parametrize(

@@ -503,3 +503,16 @@ def test_a_pushed_configuration_is_served_at_once(server_factory: Any, sipp: Sip
         (server.config_dir / name).write_text(text)
     time.sleep(1.5)  # three reload polls
     assert server.request("GET", "/v1/status")[1]["config"]["source"] == "pushed"
+    # Only what changed, relative to the configuration in force; another base is refused with
+    # what the pod serves (the operator then sends every file).
+    only_cube = TrunksFile(trunks=(trunk("cube", peer(cube.port)),))
+    one = PublishedConfig(cluster=server.cluster, trunks=only_cube).files()
+    change = {"trunks.json": one["trunks.json"]}
+    status, stale = server.request("PUT", "/v1/config", {"base": "0" * 16, "files": change})
+    assert status == 409 and stale["digest"] == files_digest(files), stale
+    status, answer = server.request(
+        "PUT", "/v1/config", {"base": files_digest(files), "files": change, "removed": []}
+    )
+    assert status == 200 and answer == {"digest": files_digest(one), "applied": True}, answer
+    assert [t["trunk"] for t in server.request("GET", "/v1/status")[1]["trunks"]] == ["gg/cube"]
+    assert server.request("PUT", "/v1/config", {"base": 7, "files": {}})[0] == 400

@@ -14,7 +14,7 @@ from guestgate.kube.client import Manifest
 from guestgate.render import names, network, turn
 from guestgate.render import secrets as secret_render
 from guestgate.render.cluster import children as cluster_children
-from guestgate.render.config import belongs_to, render_published_config
+from guestgate.render.config import RenderMemo, belongs_to, render_published_config
 from guestgate.render.profile import credentials_key
 from guestgate.render.status import TurnFacts, cluster_status
 
@@ -83,7 +83,8 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         await ctx.io(ctx.kube.get, "Service", ns, names.turn_name(name)) if turn.enabled(cluster) else None
     )
     turn_endpoint = turn.endpoint(cluster, turn_service)
-    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint)
+    memo = ctx.render_memos.setdefault(key, RenderMemo())
+    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint, memo)
     config_hash = published.cluster.pod_start_hash()
     credentials = await _trunk_credentials(ctx, cluster)
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import logging
 import sys
 
 from guestgate.logs import setup_logging
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +27,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="admin API of a signalling server running outside the cluster (repeatable); "
         "without it the operator finds the GuestCluster's ready pods itself",
     )
+    parser.add_argument(
+        "--no-config-push", dest="config_push", action="store_false",
+        help="do not push the configuration to the pods: they follow their mounted ConfigMaps only (the "
+        "kubelet's sync, up to a minute per change; the previous design, kept for comparison)",
+    )
+
+
+def _lean_process() -> None:
+    """Memory: kopf imports the official Kubernetes client when it is installed (to log in with
+    it; it has logins of its own for a kubeconfig and a service account): ~50 MiB of generated
+    models this operator never uses (guestgate.kube talks JSON). And glibc gives each thread
+    that allocates an arena of its own (the API calls run in a thread pool), which keeps freed
+    memory: two arenas are plenty for one event loop and a few blocking calls."""
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
 
 
 def run(args: argparse.Namespace) -> int:
+    _lean_process()
     import kopf
     from prometheus_client import start_http_server
 
@@ -48,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"guestgate operator: {error}", file=sys.stderr)
         return 2
     memo = kopf.Memo(kube=Kube.from_environment(FIELD_MANAGER, args.kubeconfig), signal_endpoints=endpoints,
-                     namespaces=list(args.namespace))
+                     namespaces=list(args.namespace), config_push=args.config_push)
     asyncio.run(
         kopf.operator(
             standalone=True,

@@ -16,6 +16,7 @@ from guestgate.controllers.runtime.cache import Cache, Parsed
 from guestgate.controllers.runtime.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
+from guestgate.render.config import RenderMemo
 
 R = TypeVar("R")
 T = TypeVar("T", bound=Object[Any])
@@ -46,6 +47,8 @@ class Context:
     # What each cluster's pods should serve and do serve (controllers.pusher keeps it current).
     publications: Publications = field(default_factory=Publications)
     wake_pusher: Callable[[], None] = lambda: None
+    # Each cluster's links as last rendered (a render costs O(changed links)), by cluster key.
+    render_memos: dict[str, RenderMemo] = field(default_factory=dict)
     # Children as this operator last applied them ((kind, namespace, name) -> hash of the manifest):
     # an unchanged child costs no request; a changed one a single apply. Cleared on each resync,
     # which then compares with the live objects again (drift by hand is corrected there).

@@ -9,8 +9,6 @@ import logging
 import time
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from guestgate.controllers.cluster import reconcile_cluster
 from guestgate.controllers.context import Context
 from guestgate.controllers.graph import keys_to_queue
@@ -19,6 +17,7 @@ from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL, fo
 from guestgate.controllers.runtime.cache import KINDS
 from guestgate.controllers.runtime.queue import Key
 from guestgate.controllers.trunk import reconcile_trunk
+from guestgate.kube.connection import ApiException
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +81,7 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
         if kind == "GuestCluster":  # its children go with it: a cluster of the same name starts afresh
             ctx.applied.clear()
             ctx.publications.forget(key)
+            ctx.render_memos.pop(key, None)
     else:
         ctx.cache.put(kind, body)
     for queued in keys_to_queue(ctx.cache, kind, event_type, body, previous):

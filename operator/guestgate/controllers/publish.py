@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from guestgate.config.schema import files_digest
 
 DIGEST_MEMORY = 256  # digest -> serial entries kept per cluster (older digests count as serial 0)
+# Configurations kept whole per cluster (their files share the text of unchanged files): a pod
+# serving one of them is sent only the files that changed since (controllers.pusher).
+FILES_MEMORY = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,17 @@ class Publication:
     links: dict[str, tuple[int, int]] = field(default_factory=dict)  # link key -> (generation, serial)
     pods: dict[str, str] = field(default_factory=dict)  # ready pod -> digest it serves
     waiting: dict[str, float] = field(default_factory=dict)  # link key -> since when its status waits
+    history: dict[str, dict[str, str]] = field(default_factory=dict)  # digest -> files, the latest few
+
+    def changes_since(self, digest: str) -> tuple[dict[str, str], list[str]] | None:
+        """The files that differ from those of configuration `digest` and the files it had that
+        are gone; None when that configuration is not remembered."""
+        before = self.history.get(digest)
+        if before is None:
+            return None
+        changed = {name: text for name, text in self.files.items() if before.get(name) is not text
+                   and before.get(name) != text}
+        return changed, sorted(set(before) - set(self.files))
 
     def pods_serving_current(self) -> int:
         return sum(1 for digest in self.pods.values() if digest == self.digest)
@@ -94,6 +108,9 @@ class Publications:
             publication.serials[digest] = publication.serial
             while len(publication.serials) > DIGEST_MEMORY:
                 del publication.serials[next(iter(publication.serials))]
+            publication.history[digest] = publication.files
+            while len(publication.history) > FILES_MEMORY:
+                del publication.history[next(iter(publication.history))]
         for link_key, generation in generations.items():
             known = publication.links.get(link_key)
             if known is None or known[0] != generation:

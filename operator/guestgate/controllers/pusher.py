@@ -2,10 +2,12 @@
 every pod serves (the Published condition of links and the cluster's status read it).
 
 The kubelet brings a mounted ConfigMap up to date a minute or so after it changes; the pods serve
-an edit within a second when it is pushed. The ConfigMap stays the pods' start and fallback
-source. A round per cluster: list its pods (ready or starting), ask each what it serves
-(`GET /v1/status`), push to those that serve something else (`PUT /v1/config`), then queue the
-cluster (its status counts the pods serving) and the links whose status waited for the pods.
+an edit within a second when it is pushed. A pod that serves a configuration pushed lately is
+sent only the files that changed since (one links shard for an edit to one of 10,000 links).
+The ConfigMap stays the pods' start and fallback source. A round per cluster: list its pods
+(ready or starting), ask each what it serves (`GET /v1/status`), push to those that serve
+something else (`PUT /v1/config`), then queue the cluster (its status counts the pods serving)
+and the links whose status waited for the pods.
 Rounds run at once when a new configuration is rendered, every second while a pod lags or a link
 waits, every few seconds otherwise (a restarted pod is caught up within that).
 """
@@ -35,7 +37,8 @@ class ConfigPusher:
         self.endpoints = endpoints
         self._wake = asyncio.Event()
         self._refused: dict[str, str] = {}  # pod -> digest it refused (logged once)
-        self._payload: tuple[str, bytes] = ("", b"")  # (digest, PUT /v1/config body) last encoded
+        self._payloads: dict[tuple[str, str], bytes] = {}  # (digest, base) -> PUT /v1/config body
+        self._tokens: dict[str, str] = {}  # cluster key -> admin token (read again after a 401)
 
     def wake(self) -> None:
         self._wake.set()
@@ -68,14 +71,16 @@ class ConfigPusher:
     async def _sync(self, key: str, publication: Publication) -> bool:
         namespace, name = key.split("/", 1)
         pods = await self.ctx.io(self.endpoints.pods, namespace, name)
-        token = await self.ctx.io(self.endpoints.token, namespace, name) if pods else None
+        token = self._tokens.get(key)
+        if pods and not token:
+            token = await self.ctx.io(self.endpoints.token, namespace, name)
+            if token:
+                self._tokens[key] = token
         if not token:
             pods = []
         digest = publication.digest
-        if self._payload[0] != digest:  # encoded once for every pod (megabytes at 10,000 links)
-            self._payload = (digest, config_payload(publication.files))
-        payload = self._payload[1]
-        served = await asyncio.gather(*(self._pod(pod, token or "", digest, payload) for pod in pods))
+        self._payloads = {k: v for k, v in self._payloads.items() if k[0] == digest}
+        served = await asyncio.gather(*(self._pod(pod, token or "", publication) for pod in pods))
         now_serving = {pod.pod: got for pod, got in zip(pods, served, strict=True) if pod.ready}
         if now_serving != publication.pods:
             publication.pods = now_serving
@@ -86,18 +91,43 @@ class ConfigPusher:
             return True  # rendered again meanwhile: another round at once
         return any(got != digest for got in served) or bool(publication.waiting)
 
-    async def _pod(self, pod: Endpoint, token: str, digest: str, payload: bytes) -> str:
+    def _payload(self, publication: Publication, base: str) -> bytes:
+        """The body of the push to a pod serving `base`: the files that changed since, when that
+        configuration is remembered, else every file (encoded once for every pod: megabytes at
+        10,000 links)."""
+        key = (publication.digest, base)
+        if key not in self._payloads:
+            changes = publication.changes_since(base) if base else None
+            if changes is None:
+                self._payloads[key] = config_payload(publication.files)
+            else:
+                self._payloads[key] = config_payload(changes[0], base=base, removed=changes[1])
+        return self._payloads[key]
+
+    async def _pod(self, pod: Endpoint, token: str, publication: Publication) -> str:
         """The digest the pod serves after this round (pushed when it lagged)."""
         client = AdminClient(pod.url, token, timeout=5.0)
+        digest = publication.digest
         try:
             status = await client.status()
             serving = str((status.get("config") or {}).get("digest", ""))
             if serving == digest:
                 return serving
             started = time.monotonic()
-            answer = await client.push_config(payload)
+            payload = self._payload(publication, serving)
+            try:
+                answer = await client.push_config(payload)
+            except AdminError as error:
+                full = self._payload(publication, "")
+                if error.status not in (400, 409) or payload is full:
+                    raise
+                # It serves another configuration meanwhile (409), or is an older pod that takes
+                # only whole configurations (400): every file.
+                answer = await client.push_config(full)
         except AdminError as error:
-            if error.status == 400 and self._refused.get(pod.pod) != digest:
+            if error.status == 401:
+                self._tokens.clear()  # the admin Secret was replaced: read it again
+            elif error.status == 400 and self._refused.get(pod.pod) != digest:
                 # The pod refuses the configuration (an older pod image during an upgrade?).
                 self._refused[pod.pod] = digest
                 log.warning("pod refused the configuration", extra={"pod": pod.pod, "error": error.message})

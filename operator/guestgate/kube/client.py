@@ -1,8 +1,9 @@
 """A small synchronous Kubernetes client for exactly what the operator does.
 
-Server-side apply with one field manager, reads, status merge-patches and events, on top of the
-official client's ApiClient (authentication, TLS, kubeconfig or in-cluster config). Callers in
-asyncio run these in a thread.
+Server-side apply with one field manager, reads, status merge-patches and events, as JSON over
+kube.connection (kubeconfig or in-cluster credentials, urllib3 underneath; not the official
+client, whose generated models cost the operator ~50 MiB). Callers in asyncio run these in a
+thread.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import Counter
+
+from guestgate.kube.connection import ApiException, Connection, from_environment
+
+__all__ = ["ApiException", "Kube", "Manifest"]
 
 log = logging.getLogger(__name__)
 
@@ -81,21 +84,15 @@ class WriteCounter:
 
 
 class Kube:
-    def __init__(self, api: client.ApiClient, field_manager: str) -> None:
-        self.api = api
+    def __init__(self, connection: Connection, field_manager: str) -> None:
+        self.connection = connection
         self.field_manager = field_manager
         self.writes = WriteCounter()
 
     @classmethod
     def from_environment(cls, field_manager: str, kubeconfig: str | None = None) -> Kube:
-        """In a pod: the service account; elsewhere: KUBECONFIG or ~/.kube/config."""
-        try:
-            config.load_incluster_config()
-            configuration = client.Configuration.get_default_copy()
-        except config.ConfigException:
-            configuration = client.Configuration()
-            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        return cls(client.ApiClient(configuration), field_manager)
+        """In a pod: the service account; elsewhere: the kubeconfig named, KUBECONFIG or ~/.kube/config."""
+        return cls(from_environment(kubeconfig), field_manager)
 
     def _call(
         self,
@@ -108,19 +105,10 @@ class Kube:
     ) -> Manifest:
         """The answer parsed (parse=False: not parsed, {} returned: the whole object a write
         answers with costs a JSON decode per status patch, and nobody reads it)."""
-        # The client serialises `body` to JSON itself (apply-patch+yaml included: JSON is YAML).
+        # apply-patch+yaml is sent as JSON too: JSON is YAML.
         API_REQUESTS_TOTAL.labels(verb=method, resource=resource_of(path)).inc()
-        response = self.api.call_api(
-            path,
-            method,
-            query_params=query or [],
-            header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=30,
-        )
-        data = response.data
+        payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        data = self.connection.request(method, path, query=query, body=payload, content_type=content_type)
         return json.loads(data) if data and parse else {}
 
     def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:

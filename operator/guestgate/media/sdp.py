@@ -223,6 +223,21 @@ def complete_answer(answer: str, offer: str) -> str:
     return theirs.text()
 
 
+def page_answer(answer: str, policy: VideoPolicy) -> str:
+    """The relay's answer as the page gets it: held to the video policy (answer_video_policy),
+    without the SSRCs rtpengine announces. rtpengine (10.5) announces the SSRC and CNAME it
+    learnt from the far end's RTP/RTCP, but a transcoded stream leaves it with an SSRC of its
+    own: Chromium then binds the track to the announced SSRC, receives the real one on an
+    unsignalled stream and plays silence. Without a=ssrc it takes whatever SSRC arrives."""
+    answer = answer_video_policy(answer, policy)
+    if "a=ssrc" not in answer:
+        return answer
+    session = parse(answer)
+    for m in session.media:
+        m.lines = [x for x in m.lines if not x.startswith(("a=ssrc:", "a=ssrc-group:"))]
+    return session.text()
+
+
 def has_media(sdp: str) -> bool:
     """An SDP with at least one m= line whose port is not 0."""
     try:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.config.schema import (
     ClusterConfig,
+    ConfigModel,
     IceConfig,
     LimitsConfig,
+    LinkConfig,
     LinksFile,
     PublishedConfig,
     SipListenConfig,
     TrunksFile,
     WebConfig,
+    WithdrawnLink,
 )
 from guestgate.render import turn
 from guestgate.render.branding import render_branding
@@ -66,11 +70,41 @@ def belongs_to(obj: SipTrunk | GuestLink, cluster: GuestCluster) -> bool:
     )
 
 
+class RenderMemo:
+    """Each link's rendered entry and its compact JSON, kept from one render of a cluster to
+    the next: an edit to one of 10,000 links renders and serialises that link, not all of them.
+    An entry is reused while what it is made of is equal (the link's name, namespace and spec,
+    the cluster's public URL and video policy); entries of links no longer rendered are dropped."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[Any, ConfigModel, str]] = {}
+        self._next: dict[tuple[str, str], tuple[Any, ConfigModel, str]] = {}
+
+    def entry(self, kind: str, link: GuestLink, public_url: str, video_policy: str) -> tuple[ConfigModel, str]:
+        key = (kind, link.key)
+        signature = (link.metadata.namespace, link.metadata.name, link.spec, public_url, video_policy)
+        known = self._entries.get(key)
+        if known is not None and known[0] == signature:
+            self._next[key] = known
+            return known[1], known[2]
+        model: ConfigModel = (
+            render_link_config(link, public_url, video_policy) if kind == "link" else render_withdrawn(link)
+        )
+        fresh = (signature, model, LinksFile.compact(model))
+        self._next[key] = fresh
+        return fresh[1], fresh[2]
+
+    def done(self) -> None:
+        """The render is over: only the entries it used are kept."""
+        self._entries, self._next = self._next, {}
+
+
 def render_published_config(
     cluster: GuestCluster,
     trunks: Sequence[SipTrunk],
     links: Sequence[GuestLink],
     turn_endpoint: TurnEndpoint | None = None,
+    memo: RenderMemo | None = None,
 ) -> PublishedConfig:
     """Everything the cluster's pods serve. Order is by key, so the output (and its hash) is stable.
 
@@ -88,13 +122,23 @@ def render_published_config(
         if link.spec.enabled and link.spec.trunk_ref in trunk_names and link.key not in losers
     ]
     withdrawn = [link for link in own_links if not link.spec.enabled and link.key not in losers]
+    url, policy = cluster.spec.public_url, cluster.spec.media.video_policy
+    if memo is None:
+        links_file = LinksFile(
+            links=tuple(render_link_config(link, url, policy) for link in published),
+            withdrawn=tuple(render_withdrawn(link) for link in withdrawn),
+        )
+    else:
+        entries = [memo.entry("link", link, url, policy) for link in published]
+        gone = [memo.entry("withdrawn", link, url, policy) for link in withdrawn]
+        memo.done()
+        links_file = LinksFile(
+            links=tuple(model for model, _ in entries if isinstance(model, LinkConfig)),
+            withdrawn=tuple(model for model, _ in gone if isinstance(model, WithdrawnLink)),
+        )
+        links_file.remember_texts({id(model): (model, text) for model, text in entries + gone})
     return PublishedConfig(
         cluster=render_cluster_config(cluster, turn_endpoint),
         trunks=TrunksFile(trunks=tuple(render_trunk_profile(t) for t in own_trunks)),
-        links=LinksFile(
-            links=tuple(
-                render_link_config(link, cluster.spec.public_url, cluster.spec.media.video_policy) for link in published
-            ),
-            withdrawn=tuple(render_withdrawn(link) for link in withdrawn),
-        ),
+        links=links_file,
     )

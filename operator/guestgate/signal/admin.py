@@ -9,7 +9,10 @@ operator puts in the cluster's admin Secret).
   GET  /v1/status                                    pod, configuration digest and last reload error, trunks
   PUT  /v1/config                                    the operator pushes the rendered configuration:
                                                      {"files": {"cluster.json": "...", ...}}; answers
-                                                     {"digest", "applied"}, 400 when it does not validate
+                                                     {"digest", "applied"}, 400 when it does not validate.
+                                                     Or only what changed: {"base": "<digest served>",
+                                                     "files": {changed}, "removed": [names]}; 409
+                                                     {"error", "digest"} when the pod serves another base
   GET  /v1/trunks                                    every trunk: up/down per peer, active peer, engine error
   GET  /v1/trunks/{namespace}/{name}                 one trunk
   POST /v1/trunks/{namespace}/{name}/health-check    run a health check now; body (optional):
@@ -40,6 +43,14 @@ class UnknownTrunk(LookupError):
     pass
 
 
+class BaseNotServed(LookupError):
+    """A pushed change is relative to a configuration the pod does not serve (`digest`: what it serves)."""
+
+    def __init__(self, message: str, digest: str) -> None:
+        super().__init__(message)
+        self.digest = digest
+
+
 class TrunkUnavailable(RuntimeError):
     """The trunk exists in the configuration but the engine refused it (the message says why)."""
 
@@ -59,7 +70,9 @@ class AdminBackend(Protocol):
 
     def metrics_exposition(self) -> tuple[bytes, str]: ...
 
-    async def push_config(self, files: dict[str, str]) -> dict[str, Any]: ...
+    async def push_config(
+        self, files: dict[str, str], base: str | None = None, removed: list[str] | None = None
+    ) -> dict[str, Any]: ...
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -158,8 +171,16 @@ def make_app(backend: AdminBackend, token: str) -> web.Application:
             isinstance(k, str) and isinstance(v, str) for k, v in files.items()
         ):
             return _error(400, 'body must be {"files": {"<name>.json": "<content>", ...}}')
+        base = body.get("base")
+        removed = body.get("removed", [])
+        if base is not None and not isinstance(base, str):
+            return _error(400, "base must be the digest of the configuration the change applies to")
+        if not isinstance(removed, list) or not all(isinstance(name, str) for name in removed):
+            return _error(400, "removed must be a list of file names")
         try:
-            return web.json_response(await backend.push_config(files))
+            return web.json_response(await backend.push_config(files, base, removed))
+        except BaseNotServed as error:  # the operator sends every file instead
+            return web.json_response({"error": str(error), "digest": error.digest}, status=409)
         except ValueError as error:  # ConfigError: the file and field that are wrong
             return _error(400, str(error))
 

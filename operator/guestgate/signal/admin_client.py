@@ -95,6 +95,10 @@ class AdminClient:
         return dict(await self._call("PUT", "/v1/config", body, max(self.timeout, 30.0)))
 
 
-def config_payload(files: dict[str, str]) -> bytes:
-    """The body of `PUT /v1/config`."""
-    return json.dumps({"files": files}, separators=(",", ":")).encode()
+def config_payload(files: dict[str, str], base: str | None = None, removed: list[str] | None = None) -> bytes:
+    """The body of `PUT /v1/config`: every file, or (`base`: the digest the pod serves) only the
+    files that changed since and the names of those removed."""
+    body: dict[str, object] = {"files": files}
+    if base is not None:
+        body.update(base=base, removed=removed or [])
+    return json.dumps(body, separators=(",", ":")).encode()

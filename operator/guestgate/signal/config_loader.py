@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -45,10 +45,17 @@ class ConfigError(ValueError):
     """The configuration directory cannot be used; the message says which file and why."""
 
 
+class BaseMismatch(LookupError):
+    """A pushed change is relative to a configuration the pod does not serve."""
+
+
 @dataclass(frozen=True)
 class LoadedConfig:
     config: PublishedConfig
     digest: str  # of the files' content, to notice changes
+    files: Mapping[str, str] = field(default_factory=dict)  # what it was parsed from
+    # Each links shard's text and parse: the next configuration parses only the shards that changed.
+    shards: Mapping[str, tuple[str, LinksFile]] = field(default_factory=dict)
 
 
 def _read(config_dir: Path) -> dict[str, str]:
@@ -76,17 +83,22 @@ def load_config(config_dir: Path) -> LoadedConfig:
     return parse_files(files, str(config_dir))
 
 
-def parse_files(files: Mapping[str, str], where: str) -> LoadedConfig:
-    """Validate the files of a configuration (read from `where`: a folder, or "pushed")."""
+def parse_files(files: Mapping[str, str], where: str, previous: LoadedConfig | None = None) -> LoadedConfig:
+    """Validate the files of a configuration (read from `where`: a folder, or "pushed"). The
+    links shards of `previous` whose text is unchanged are taken as they were parsed then."""
     if CLUSTER_FILE not in files:
         raise ConfigError(f"{where}/{CLUSTER_FILE}: missing (the operator writes it into the ConfigMap)")
+    known = previous.shards if previous is not None else {}
     for name, text in files.items():
+        before = known.get(name)
+        if before is not None and (before[0] is text or before[0] == text):
+            continue  # parsed before
         try:
             json.loads(text)
         except ValueError as error:
             raise ConfigError(f"{where}/{name}: not valid JSON: {error}") from error
     try:
-        config = PublishedConfig.from_files(dict(files))
+        config, shards = PublishedConfig.from_files_reusing(files, known)
     except ValidationError as error:
         first = error.errors()[0]
         at = ".".join(str(p) for p in first["loc"]) or "(top)"
@@ -95,7 +107,7 @@ def parse_files(files: Mapping[str, str], where: str) -> LoadedConfig:
     ids = [t.id for t in config.trunks.trunks]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"{where}/trunks.json: trunk ids are not unique")
-    return LoadedConfig(config, files_digest(files))
+    return LoadedConfig(config, files_digest(files), dict(files), shards)
 
 
 def _links_file_of(files: Mapping[str, str], error: ValidationError) -> str:
@@ -141,19 +153,33 @@ class ConfigWatcher:
         if digest in self._served:
             return None  # the kubelet caught up with a push (or with an older one): nothing new
         try:
-            loaded = parse_files(files, str(self.config_dir))
+            loaded = parse_files(files, str(self.config_dir), self.current)
         except ConfigError as error:
             self._bad(str(error), digest)
             return None
         return self._take(loaded, "disk")
 
-    def push(self, files: Mapping[str, str]) -> LoadedConfig | None:
+    def push(
+        self, files: Mapping[str, str], base: str | None = None, removed: Sequence[str] = ()
+    ) -> LoadedConfig | None:
         """Take a configuration the operator pushed; None when it is the one in force already.
-        ConfigError (nothing changed) when it does not validate."""
+        ConfigError (nothing changed) when it does not validate.
+
+        With `base` (the digest of the configuration in force), `files` are only the files that
+        changed and `removed` the ones that went: the rest is taken from the configuration in
+        force (an edit to one link sends one shard, not megabytes). BaseMismatch when the pod
+        serves something else (the operator then sends every file)."""
+        if base is not None:
+            current = self.current
+            if current is None or current.digest != base:
+                raise BaseMismatch(
+                    f"the configuration in force is {current.digest if current else 'none'}, not {base}"
+                )
+            files = {**{k: v for k, v in current.files.items() if k not in removed}, **files}
         digest = files_digest(files)
         if self.current is not None and digest == self.current.digest:
             return None
-        return self._take(parse_files(files, "pushed"), "pushed")
+        return self._take(parse_files(files, "pushed", self.current), "pushed")
 
     def _take(self, loaded: LoadedConfig, source: str) -> LoadedConfig:
         self.current = loaded

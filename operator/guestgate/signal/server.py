@@ -18,8 +18,8 @@ from aiohttp import web
 
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.core import EngineSettings, SipEngine
-from guestgate.signal.admin import TrunkUnavailable, UnknownTrunk, make_app
-from guestgate.signal.config_loader import ConfigError, ConfigWatcher, LoadedConfig
+from guestgate.signal.admin import BaseNotServed, TrunkUnavailable, UnknownTrunk, make_app
+from guestgate.signal.config_loader import BaseMismatch, ConfigError, ConfigWatcher, LoadedConfig
 from guestgate.signal.health import HealthResult, run_health_check
 from guestgate.signal.keepalive import Keepalive
 from guestgate.signal.metrics import Metrics
@@ -137,12 +137,19 @@ class SignalServer:
                     except Exception:  # keep serving with what is in force
                         log.exception("applying the new configuration failed")
 
-    async def push_config(self, files: dict[str, str]) -> dict[str, Any]:
-        """The operator's push (`PUT /v1/config`): applied at once when valid and new.
-        ConfigError (the message names the file and field) leaves the configuration in force."""
+    async def push_config(
+        self, files: dict[str, str], base: str | None = None, removed: list[str] | None = None
+    ) -> dict[str, Any]:
+        """The operator's push (`PUT /v1/config`): applied at once when valid and new; with
+        `base`, only the files that changed since that configuration (BaseNotServed when the pod
+        serves another). ConfigError (the message names the file and field) leaves the
+        configuration in force."""
         async with self._apply_lock:
             try:
-                loaded = self.watcher.push(files)
+                loaded = self.watcher.push(files, base, removed or ())
+            except BaseMismatch as error:
+                current = self.watcher.current
+                raise BaseNotServed(str(error), current.digest if current else "") from error
             except ConfigError:
                 self.metrics.config_errors.inc()
                 raise

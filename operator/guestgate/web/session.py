@@ -198,7 +198,7 @@ class BrowserCall:
             return
         if not self._answered_to_page:
             self._answered_to_page = True
-            self._emit({"type": "answer", "sdp": media_sdp.answer_video_policy(answer, self.video_policy)})
+            self._emit({"type": "answer", "sdp": media_sdp.page_answer(answer, self.video_policy)})
 
     async def media_lost(self) -> None:
         """The relay lost this call (restarted, timed out, gone): end both legs and say so."""

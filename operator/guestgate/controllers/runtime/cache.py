@@ -6,8 +6,8 @@ on a half-known world and rewrites what is already right), then by kopf's watch 
 
 from __future__ import annotations
 
-import copy
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
@@ -116,12 +116,29 @@ class Cache:
 
 
 def slim(body: Body) -> Body:
-    """A copy of `body` with only what the operator reads: no managedFields, no kubectl copy."""
+    """A copy of `body` with only what the operator reads: no managedFields, no kubectl copy;
+    keys and short strings shared between objects (each JSON document brings its own copies of
+    "metadata", "clusterRef", "Published"...: at 10,000 links, half the size of the bodies)."""
     meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
     annotations = meta.get("annotations")
     if annotations:
         meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
-    return copy.deepcopy({**body, "metadata": meta})
+    copied: Body = _shared({**body, "metadata": meta})
+    return copied
+
+
+SHARED_STRING_CHARS = 64  # names, references, reasons, timestamps; not messages
+
+
+def _shared(value: Any) -> Any:
+    """A deep copy of JSON data with its dict keys and short strings interned."""
+    if isinstance(value, dict):
+        return {sys.intern(k) if isinstance(k, str) else k: _shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    if isinstance(value, str) and len(value) <= SHARED_STRING_CHARS:
+        return sys.intern(value)
+    return value
 
 
 MODELS: dict[str, type[Object[Any]]] = {"GuestCluster": GuestCluster, "SipTrunk": SipTrunk, "GuestLink": GuestLink}

@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from browser.chromium import Chromium
 from browser.harness import ARTIFACTS, MIC_HZ, PHONE_HZ, Bench, Ports, running_bench, write_tone_wav
+from browser.relay_config import relay_config
 from guestgate.config import schema
 from guestgate_dev.support.rtpengine import ng_request
 
@@ -61,51 +62,14 @@ INBOUND_AUDIO = """(async () => {
 })()"""
 
 
-def _trunk(name: str, port: int, codecs: tuple[str, ...], dtmf: str = "rfc4733") -> schema.TrunkProfile:
-    return schema.TrunkProfile(
-        id=f"demo/{name}",
-        namespace="demo",
-        name=name,
-        peers=(schema.PeerConfig(host="127.0.0.1", port=port),),
-        keepalive=schema.KeepaliveConfig(interval_seconds=0),
-        codecs=codecs,
-        dtmf=dtmf,
-    )
-
-
-def _link(name: str, web: int) -> schema.LinkConfig:
-    return schema.LinkConfig(
-        id=f"demo/{name}",
-        namespace="demo",
-        name=name,
-        path=f"/call/{name}",
-        url=f"http://127.0.0.1:{web}/call/{name}",
-        trunk=f"demo/{name}",
-        destination="2001",
-        display_name=f"Call {name}",
-        access=schema.AccessConfig(calls_per_minute_per_ip=30),
-    )
-
-
 def codecs_config(ports: Ports) -> schema.PublishedConfig:
     """Three trunks to the same phone: PCMU only; PCMA before PCMU; PCMU with SIP INFO digits."""
-    trunks = (
-        _trunk("pcmu", ports.phone, ("PCMU",)),
-        _trunk("pcma-first", ports.phone, ("PCMA", "PCMU")),
-        _trunk("info", ports.phone, ("PCMU",), dtmf="sip-info"),
-    )
-    return schema.PublishedConfig(
-        cluster=schema.ClusterConfig(
-            namespace="demo",
-            name="codecs",
-            public_url=f"http://127.0.0.1:{ports.web}",
-            admin_port=ports.admin,
-            sip=schema.SipListenConfig(port=ports.sip, transports=("udp",)),
-            web=schema.WebConfig(port=ports.web),
-        ),
-        trunks=schema.TrunksFile(trunks=trunks),
-        links=schema.LinksFile(links=tuple(_link(t.name, ports.web) for t in trunks)),
-    )
+    trunks: dict[str, dict[str, Any]] = {
+        "pcmu": {"port": ports.phone, "codecs": ("PCMU",)},
+        "pcma-first": {"port": ports.phone, "codecs": ("PCMA", "PCMU")},
+        "info": {"port": ports.phone, "codecs": ("PCMU",), "dtmf": "sip-info"},
+    }
+    return relay_config(ports, "codecs", trunks)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,14 +25,18 @@ from guestgate.engine.core import (
     EngineSettings,
     SipEngine,
 )
+from guestgate_dev.support.ports import free_port_range
 from support.signal_helpers import REPO, SippFactory, free_port
 from support.signal_server import refused_invite
+
+MEDIA_PORTS = 64  # the engine's RTP ports: a block of its own (other engines may run at once)
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[SipEngine]:
     # One pjsua2 library per process: the whole module shares it.
-    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8))
+    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8,
+                                   media_port_start=free_port_range(MEDIA_PORTS), media_port_count=MEDIA_PORTS))
     sip.start()
     yield sip
     sip.stop()
@@ -74,6 +81,9 @@ async def test_profile_reaches_the_wire(engine: SipEngine, sipp: SippFactory, se
     payloads = media_line.split()[3:]
     assert payloads[:2] == ["8", "0"], media_line  # PCMA before PCMU, G722 (9) left out
     assert "9" not in payloads
+    # RTP from the engine's own block (pjsua's default is 4000 upward, whoever else is there)
+    rtp, start = int(media_line.split()[1]), engine.settings.media_port_start
+    assert rtp % 2 == 0 and start <= rtp <= start + engine.settings.media_port_count - 2, media_line
 
 
 async def test_caller_name_is_the_from_display_name(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
@@ -172,6 +182,55 @@ async def test_trunk_removed_during_a_call(engine: SipEngine, sipp: SippFactory,
     assert not handle.ended  # the call in progress goes on
     await wait_ended(engine, handle)
     assert handle.events[-1].status_code == 200
+
+
+async def test_a_call_object_lives_while_pjsua_holds_its_slot(
+    engine: SipEngine, sipp: SippFactory, settled: None, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pjsua2 2.17's ~Call() clears the user data of the slot the Call last had and hangs up any
+    call active there, and Account.shutdown() forces the deletion under calls still on it. So the
+    engine keeps a hung-up call's Call and its removed trunk's account until pjsua has finished
+    the call (here a peer slow to answer the BYE), then drops them on its own thread; neither a
+    job's exception nor a callback's logged failure keeps the Call past that (before: the Call
+    went at hang-up, the account was wiped with the BYE in flight, and both references lived on
+    in the test's hands, to be dropped on this thread once the slot was another call's)."""
+    slow = sipp("asterisk-slow-bye")
+    trunk = profile("slow-bye", slow.port)
+    assert await engine.set_trunks([trunk], {}) == {}
+
+    def failing(call: Any) -> None:
+        raise RuntimeError("media state handler blew up")
+
+    monkeypatch.setattr(engine, "_on_media_state", failing)
+    caplog.set_level("INFO", logger="guestgate.engine.core")
+    handle = await engine.place_call(trunk.id, "1000")
+    assert await handle.wait(("answered",), 10)
+    gone: list[tuple[str, float]] = []
+
+    def watch() -> weakref.ref[Any]:
+        return weakref.ref(engine._calls[handle.call_id].call,
+                           lambda _: gone.append((threading.current_thread().name, time.time())))
+
+    call_ref = await engine.run(watch)
+    with pytest.raises(EngineInputError) as refused:  # raised with the call's record in scope
+        await engine.hangup(handle, 200)
+    assert await engine.set_trunks([], {}) == {}
+    await wait_ended(engine, handle)
+    for _ in range(100):
+        if gone:
+            break
+        await asyncio.sleep(0.1)
+    bye_ok = [m for m in handle.capture().messages if m.direction == "received"
+              and m.data.startswith(b"SIP/2.0 200") and re.search(rb"CSeq: \d+ BYE", m.data)]
+    assert bye_ok, "the peer did not answer the BYE"
+    assert gone and gone[0][0] == "pjsua2", (gone, refused.value)
+    assert gone[0][1] >= bye_ok[0].time  # kept while pjsua finished the call
+    assert call_ref() is None
+    assert any("media state handler failed" in r.getMessage() for r in caplog.records)
+    removed = [r for r in caplog.records if r.getMessage() == f"trunk removed trunk={trunk.id}"]
+    assert removed and removed[0].created >= bye_ok[0].time
+    assert not [r.getMessage() for r in caplog.records if "(forced)" in r.getMessage()]
 
 
 async def test_incoming_calls_are_refused(engine: SipEngine) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from guestgate.engine.core import LogSink
 from guestgate_dev.support.tones import dominant, rms
 
 RATE = 16000
@@ -52,7 +53,7 @@ class Phone:
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "GuestGate-demo-phone"
-        self.writer = _Log(self)
+        self.writer = LogSink(lambda level, text: self.on_log(text))
         cfg.logConfig.writer = self.writer
         cfg.logConfig.msgLogging = 1
         cfg.logConfig.level = 4
@@ -68,6 +69,10 @@ class Phone:
         ep.libStart()
         account_cfg = pj.AccountConfig()
         account_cfg.idUri = f"sip:phone@{self.args.bind}"
+        # RTP from a random pair in 4000-7999 (pjsua's default is 4000 upward for everyone):
+        # phones of test runs side by side seldom meet; tests and engines use ports above 10000.
+        media = account_cfg.mediaConfig.transportConfig
+        media.port, media.portRange, media.randomizePort = 4000, 3998, True
         self.account = _Account(self)
         self.account.create(account_cfg, True)
         return str(ep.transportGetInfo(tid).localName)
@@ -129,17 +134,6 @@ class Phone:
         # tests want to see when the visitor hangs up.
         if "Request msg BYE" in text and text.lstrip().startswith("RX"):
             emit("bye-received")
-
-
-class _Log(pj.LogWriter):  # type: ignore[misc]
-    def __init__(self, phone: Phone) -> None:
-        super().__init__()
-        self.phone = phone
-
-    def write(self, entry: Any) -> None:
-        # An exception escaping a director aborts the process.
-        with contextlib.suppress(Exception):
-            self.phone.on_log(str(entry.msg))
 
 
 class _Account(pj.Account):  # type: ignore[misc]

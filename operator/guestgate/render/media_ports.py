@@ -3,6 +3,9 @@
 The managed TURN server may relay only to these ports (its NetworkPolicy's egress), and the
 signalling pods' NetworkPolicy lets the TURN pods in on them: the rtpengine sidecar's range
 (spec.media.ports). When the media plane changes this module is the edit.
+
+The SIP engine's own RTP (pjsua: health checks, the only calls with media of its own) has a fixed
+range of its own in the same pods, which spec.media.ports may not overlap (a GuestCluster rule).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guestgate.api.objects import GuestCluster
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ def signal_media_ports(cluster: GuestCluster) -> tuple[PortSpan, ...]:
     the rtpengine sidecar's port range."""
     media = cluster.spec.media
     return (PortSpan("UDP", media.ports.min, media.ports.max),)
+
+
+def engine_rtp_ports() -> PortSpan:
+    """The SIP engine's RTP and RTCP ports in every signalling pod (EngineSettings' default)."""
+    return PortSpan("UDP", ENGINE_RTP_FIRST, ENGINE_RTP_LAST)
 
 
 def policy_ports(spans: tuple[PortSpan, ...]) -> list[dict[str, Any]]:

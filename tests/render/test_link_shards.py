@@ -10,8 +10,8 @@ import pytest
 
 from guestgate.config import schema
 from guestgate.config.schema import LINKS_FILE, PublishedConfig, link_shard_file
-from guestgate.render import secrets
 from guestgate.render import config as render_config
+from guestgate.render import secrets
 from guestgate.render.config import RenderMemo, render_published_config
 from guestgate.signal.config_loader import load_config
 

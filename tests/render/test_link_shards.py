@@ -11,6 +11,7 @@ import pytest
 from guestgate.config import schema
 from guestgate.config.schema import LINKS_FILE, PublishedConfig, link_shard_file
 from guestgate.render import config as render_config
+from guestgate.render import link as render_link
 from guestgate.render import secrets
 from guestgate.render.config import RenderMemo, render_published_config
 from guestgate.signal.config_loader import load_config
@@ -77,7 +78,7 @@ def test_an_emptied_shard_is_valid_and_empty() -> None:
 
 def test_a_render_memo_renders_only_changed_links_and_gives_the_same_files(monkeypatch: pytest.MonkeyPatch) -> None:
     rendered: list[str] = []
-    original = render_config.render_link_config
+    original = render_link.render_link_config
 
     def counting(link_: Any, *args: Any) -> Any:
         rendered.append(link_.metadata.name)

@@ -82,6 +82,7 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
             ctx.applied.clear()
             ctx.publications.forget(key)
             ctx.render_memos.pop(key, None)
+            ctx.turn_endpoints.pop(key, None)
     else:
         ctx.cache.put(kind, body)
     for queued in keys_to_queue(ctx.cache, kind, event_type, body, previous):

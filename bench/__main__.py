@@ -31,7 +31,7 @@ PARTS = [
     "operator_scale",
 ]
 # Run only when named (--only): the real node (root; one per machine: under flock /tmp/gg-node.lock).
-ON_REQUEST = ["operator_scale_node"]
+ON_REQUEST = ["operator_scale_node", "demo_first_call"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallHandle
 from guestgate.engine.core import EngineError, EngineSettings, SipEngine
+from guestgate_dev.support.ports import free_port_range
 
 ANSWER_TIMEOUT = 5.0
 END_TIMEOUT = 5.0
@@ -180,7 +181,10 @@ async def held(engine: SipEngine, calls: int, rate: float, seconds: float) -> di
 
 async def main_async(peer: str) -> None:
     host, _, port = peer.rpartition(":")
-    engine = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",), max_calls=MAX_CALLS))
+    # RTP ports of its own (two per call, with room): benchmarks and tests may run at once.
+    media_ports = 4 * MAX_CALLS
+    engine = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",), max_calls=MAX_CALLS,
+                                      media_port_start=free_port_range(media_ports), media_port_count=media_ports))
     engine.start()
     try:
         engine.register_current_thread()

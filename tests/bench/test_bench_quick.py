@@ -6,7 +6,9 @@ that each part ran, measured both GuestGate and its reference, and wrote its JSO
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,17 +19,16 @@ import pytest
 pytestmark = pytest.mark.cluster  # operator_scale runs a local control plane
 
 REPO = Path(__file__).resolve().parents[2]
-PARTS = [
-    "diagnosis",
-    "peer_filter",
-    "sip_leg",
-    "concurrency",
-    "turn",
-    "click_to_ring",
-    "browser_leg",
-    "soak",
-    "operator_scale",
-]
+
+
+@functools.cache
+def bench_parts() -> list[str]:
+    """The parts `python -m bench` runs, in its order: the choices of its --only."""
+    usage = subprocess.run([sys.executable, "-m", "bench", "--help"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120, check=True).stdout
+    found = re.search(r"--only \{([a-z_,]+)\}", usage)
+    assert found, usage
+    return found[1].split(",")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
         text=True,
         timeout=600,
     )
-    return run, {p: json.loads((out / f"{p}.json").read_text()) for p in PARTS if (out / f"{p}.json").exists()}
+    return run, {p: json.loads((out / f"{p}.json").read_text()) for p in bench_parts() if (out / f"{p}.json").exists()}
 
 
 def rows(document: dict[str, Any], title_start: str) -> list[dict[str, Any]]:
@@ -51,7 +52,7 @@ def rows(document: dict[str, Any], title_start: str) -> list[dict[str, Any]]:
 def test_every_part_ran_and_wrote_its_tables(quick_run: Any) -> None:
     run, documents = quick_run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert sorted(documents) == sorted(PARTS)
+    assert sorted(documents) == sorted(bench_parts())
     for name, document in documents.items():
         assert document["quick"] is True and document["error"] == "", (name, document["error"])
         assert document["machine"]["cores"] >= 1

@@ -39,7 +39,7 @@ FLAGS = (
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
-    # WebRTC over 127.0.0.1 only (the server runs with --ice-loopback-only), real IPs not mDNS names.
+    # WebRTC with the local rtpengine on 127.0.0.1 (its candidates), real IPs not mDNS names.
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints,Translate",
     "--window-size=420,900",
@@ -181,14 +181,22 @@ class Chromium:
                               seconds: float = 2.5, screenshot: str | None = None) -> float:
         """Click Call, wait for Connected, and return how far (dB) `tone_hz` stands above
         `against_hz` in what the page hears; then hang up and wait for the call to end."""
-        await self.click("#call")
-        await self.wait_for("gg.state === 'connected'", connect_timeout)
+        await self.call(connect_timeout)
         if screenshot:
             await self.screenshot(screenshot)
         margin = await self.tone_margin(tone_hz, against_hz, seconds=seconds)
-        await self.click("#hangup")
-        await self.wait_for("gg.state === 'ended'", 15)
+        await self.hang_up()
         return margin
+
+    async def call(self, connect_timeout: float = 20) -> None:
+        """Click Call on the open link page and wait until the call is connected."""
+        await self.click("#call")
+        await self.wait_for("gg.state === 'connected'", connect_timeout)
+
+    async def hang_up(self, timeout: float = 15) -> None:
+        """Click Hang up and wait until the page says the call ended."""
+        await self.click("#hangup")
+        await self.wait_for("gg.state === 'ended'", timeout)
 
     async def click(self, selector: str) -> None:
         await self.eval(f"document.querySelector({json.dumps(selector)}).click()")

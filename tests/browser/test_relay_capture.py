@@ -3,9 +3,11 @@ the relay only, pjsua sends none of its own on a relayed call (a capture at the 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import dpkt
@@ -15,7 +17,7 @@ from browser.chromium import Chromium
 from browser.harness import MIC_HZ, PHONE_HZ, SCENARIOS, Bench
 from guestgate_dev.support.process import stop_process
 from guestgate_dev.support.rtpengine import start_relay
-from guestgate_dev.support.sipp import start_sipp
+from guestgate_dev.support.sipp import Sipp, start_sipp
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -53,13 +55,11 @@ async def test_the_trunk_peer_gets_rtp_from_the_relay_only(bench: Bench, browser
     capture = start_capture(pcap, media, media + 1)
     try:
         await browser.open(f"{bench.server.web_url}/call/echo")
-        await browser.click("#call")
-        await browser.wait_for("gg.state === 'connected'", 20)
+        await browser.call()
         # The peer echoes what reaches it: the page hears its own microphone back.
         margin = await browser.tone_margin(MIC_HZ, PHONE_HZ, seconds=3.0)
         assert margin > 10, f"no echo heard through the relay: {MIC_HZ} Hz only {margin:.0f} dB above {PHONE_HZ} Hz"
-        await browser.click("#hangup")
-        await browser.wait_for("gg.state === 'ended'", 10)
+        await browser.hang_up()
         assert sipp.wait(15) == 0
     finally:
         stop_process(sipp)
@@ -82,16 +82,24 @@ VIDEO_PLAYING = """(() => {
 })()"""
 
 
+@contextlib.contextmanager
+def video_endpoint(bench: Bench) -> Iterator[Sipp]:
+    """SIPp echoing audio and VP8 video, stopped on the way out."""
+    peer = start_sipp(bench.root, Path(__file__).parent / "scenarios" / "video-echo.xml", port=bench.ports.early,
+                      rtp_echo=True, run_seconds=120)
+    try:
+        yield peer
+    finally:
+        stop_process(peer.process)
+
+
 async def test_video_is_relayed_untouched_with_self_view_and_camera_toggle(bench: Bench, browser: Chromium) -> None:
     """A video endpoint (SIPp echoing audio and VP8 video) and a link whose policy is sendrecv:
     the page sends its camera, decodes the echoed frames, shows its self view, and the camera
     button stops sending."""
-    scenario = Path(__file__).parent / "scenarios" / "video-echo.xml"
-    peer = start_sipp(bench.root, scenario, port=bench.ports.early, rtp_echo=True, run_seconds=120)
-    try:
+    with video_endpoint(bench) as peer:
         await browser.open(f"{bench.server.web_url}/call/video")
-        await browser.click("#call")
-        await browser.wait_for("gg.state === 'connected'", 20)
+        await browser.call()
         await browser.wait_for(VIDEO_PLAYING % "self-view", 15)
         await browser.wait_for(VIDEO_PLAYING % "remote-video", 20)  # our own frames, echoed by the peer
         await browser.screenshot("video-connected")
@@ -100,30 +108,21 @@ async def test_video_is_relayed_untouched_with_self_view_and_camera_toggle(bench
         assert await browser.eval("document.getElementById('camera').getAttribute('aria-pressed')") == "false"
         answer = await browser.eval("gg.events.find((e) => e.type === 'answer').sdp")
         assert "m=video" in answer and "VP8/90000" in answer
-        await browser.click("#hangup")
-        await browser.wait_for("gg.state === 'ended'", 10)
+        await browser.hang_up()
         assert peer.process.wait(15) == 0
-    finally:
-        stop_process(peer.process)
 
 
 async def test_recvonly_video_asks_for_no_camera(bench: Bench, browser: Chromium) -> None:
-    scenario = Path(__file__).parent / "scenarios" / "video-echo.xml"
-    peer = start_sipp(bench.root, scenario, port=bench.ports.early, rtp_echo=True, run_seconds=120)
-    try:
+    with video_endpoint(bench) as peer:
         await browser.open(f"{bench.server.web_url}/call/watch")
-        await browser.click("#call")
-        await browser.wait_for("gg.state === 'connected'", 20)
+        await browser.call()
         answer = await browser.eval("gg.events.find((e) => e.type === 'answer').sdp")
         video = answer.split("m=video", 1)[1]
         assert "a=sendonly" in video, answer  # the far end may send, the visitor sends nothing
         assert await browser.eval("document.getElementById('camera').hidden") is True
         assert await browser.eval("document.getElementById('self-view').srcObject") is None
-        await browser.click("#hangup")
-        await browser.wait_for("gg.state === 'ended'", 10)
+        await browser.hang_up()
         assert peer.process.wait(15) == 0
-    finally:
-        stop_process(peer.process)
 
 
 async def test_a_relay_killed_mid_call_ends_it_clearly_and_the_pod_recovers(bench: Bench, browser: Chromium) -> None:
@@ -134,20 +133,17 @@ async def test_a_relay_killed_mid_call_ends_it_clearly_and_the_pod_recovers(benc
                       calls=2, run_seconds=120)
     try:
         await browser.open(f"{bench.server.web_url}/call/echo")
-        await browser.click("#call")
-        await browser.wait_for("gg.state === 'connected'", 20)
+        await browser.call()
         bench.relay.process.kill()
         bench.relay.process.wait(10)
         await browser.wait_for("gg.state === 'ended'", 15)
         assert "audio connection was lost" in await browser.eval("document.getElementById('reason').innerText")
         await browser.screenshot("relay-lost")
         bench.relay = start_relay(bench.relay.log, bench.relay.settings)
-        await browser.click("#call")
-        await browser.wait_for("gg.state === 'connected'", 20)
+        await browser.call()
         margin = await browser.tone_margin(MIC_HZ, PHONE_HZ, seconds=2.0)
         assert margin > 10, f"no echo through the restarted relay: {margin:.0f} dB"
-        await browser.click("#hangup")
-        await browser.wait_for("gg.state === 'ended'", 10)
+        await browser.hang_up()
         assert peer.process.wait(15) == 0, "SIPp did not see both calls end with a BYE"
     finally:
         stop_process(peer.process)

@@ -37,6 +37,8 @@ CASES = [
     ("tls without a certificate", _with(CLUSTER, "sip.transports", ["tls"]), "tlsSecretName is required"),
     ("TURN without a secret", _with(CLUSTER, "ice.turnURLs", ["turn:turn.example.com"]), "turnSecretName"),
     ("unknown field", _with(CLUSTER, "replicaz", 3), "unknown field \"spec.replicaz\""),
+    ("relay ports over the SIP engine's RTP", _with(CLUSTER, "media.ports", {"min": 25000, "max": 25999}),
+     "media.ports must stay clear of 20000-29999"),
     ("wrong prack enum", _with(TRUNK, "prack", "disabled"), "Unsupported value: \"disabled\""),
     ("wrong platform", _with(TRUNK, "platform", "avaya"), "Unsupported value: \"avaya\""),
     ("unknown codec", _with(TRUNK, "codecs", ["OPUS"]), "Unsupported value: \"OPUS\""),

@@ -1,11 +1,13 @@
 """The pjsua2 engine in this process: profiles applied to the wire, bad inputs refused without
-harm, the browser leg's AudioMediaPort, DTMF methods, trunk removal during a call."""
+harm, a health-check call's own media, DTMF methods, trunk removal during a call."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import threading
+import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,14 +25,18 @@ from guestgate.engine.core import (
     EngineSettings,
     SipEngine,
 )
+from guestgate_dev.support.ports import free_port_range
 from support.signal_helpers import REPO, SippFactory, free_port
 from support.signal_server import refused_invite
+
+MEDIA_PORTS = 64  # the engine's RTP ports: a block of its own (other engines may run at once)
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[SipEngine]:
     # One pjsua2 library per process: the whole module shares it.
-    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8))
+    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, max_calls=8,
+                                   media_port_start=free_port_range(MEDIA_PORTS), media_port_count=MEDIA_PORTS))
     sip.start()
     yield sip
     sip.stop()
@@ -75,6 +81,9 @@ async def test_profile_reaches_the_wire(engine: SipEngine, sipp: SippFactory, se
     payloads = media_line.split()[3:]
     assert payloads[:2] == ["8", "0"], media_line  # PCMA before PCMU, G722 (9) left out
     assert "9" not in payloads
+    # RTP from the engine's own block (pjsua's default is 4000 upward, whoever else is there)
+    rtp, start = int(media_line.split()[1]), engine.settings.media_port_start
+    assert rtp % 2 == 0 and start <= rtp <= start + engine.settings.media_port_count - 2, media_line
 
 
 async def test_caller_name_is_the_from_display_name(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
@@ -118,50 +127,17 @@ async def test_bad_inputs_are_refused_and_the_engine_lives_on(engine: SipEngine,
     assert engine.running
 
 
-class CountingPort(pj.AudioMediaPort):  # type: ignore[misc]
-    """What the browser leg does: a port fed and drained by the conference bridge."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.received = 0
-        self.requested = 0
-        self.lock = threading.Lock()
-
-    def onFrameRequested(self, frame: Any) -> None:
-        with self.lock:
-            self.requested += 1
-        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = pj.ByteVector(bytes(320))  # 20 ms of 8 kHz 16-bit silence
-
-    def onFrameReceived(self, frame: Any) -> None:
-        with self.lock:
-            self.received += 1
-
-
-def make_port(holder: list[CountingPort]) -> Any:
-    def factory(pjsua2: Any) -> CountingPort:
-        port = CountingPort()
-        fmt = pjsua2.MediaFormatAudio()
-        fmt.init(pjsua2.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
-        port.createPort("browser", fmt)
-        holder.append(port)
-        return port
-
-    return factory
-
-
-async def test_media_port_and_dtmf_on_a_live_call(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+async def test_media_and_dtmf_on_a_live_health_check_call(
+    engine: SipEngine, sipp: SippFactory, settled: None
+) -> None:
+    """A call without a relay (a health check's): pjsua's own audio flows both ways."""
     # -aa: SIPp answers the INFO (an unanswered INFO holds pjsua's call slot for 32 s)
     cube = sipp("cube-reliable-183", rtp_echo=True, calls=100, extra=("-aa",))
     trunk = profile("cube", cube.port, dtmf="sip-info")
     assert await engine.set_trunks([trunk], {}) == {}
     handle = await engine.place_call(trunk.id, "1000")
-    holder: list[CountingPort] = []
-    await engine.attach_media_port(handle, make_port(holder))
     assert await handle.wait(("answered",), 10)
     await asyncio.sleep(1.0)
-    port = holder[0]
-    assert port.requested > 20 and port.received > 20, (port.requested, port.received)
     progress = [e for e in handle.events if e.kind == "progress"]
     assert progress and progress[0].status_code == 183 and progress[0].has_sdp and progress[0].reliable
     await engine.send_dtmf(handle, "5")
@@ -206,6 +182,55 @@ async def test_trunk_removed_during_a_call(engine: SipEngine, sipp: SippFactory,
     assert not handle.ended  # the call in progress goes on
     await wait_ended(engine, handle)
     assert handle.events[-1].status_code == 200
+
+
+async def test_a_call_object_lives_while_pjsua_holds_its_slot(
+    engine: SipEngine, sipp: SippFactory, settled: None, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pjsua2 2.17's ~Call() clears the user data of the slot the Call last had and hangs up any
+    call active there, and Account.shutdown() forces the deletion under calls still on it. So the
+    engine keeps a hung-up call's Call and its removed trunk's account until pjsua has finished
+    the call (here a peer slow to answer the BYE), then drops them on its own thread; neither a
+    job's exception nor a callback's logged failure keeps the Call past that (before: the Call
+    went at hang-up, the account was wiped with the BYE in flight, and both references lived on
+    in the test's hands, to be dropped on this thread once the slot was another call's)."""
+    slow = sipp("asterisk-slow-bye")
+    trunk = profile("slow-bye", slow.port)
+    assert await engine.set_trunks([trunk], {}) == {}
+
+    def failing(call: Any) -> None:
+        raise RuntimeError("media state handler blew up")
+
+    monkeypatch.setattr(engine, "_on_media_state", failing)
+    caplog.set_level("INFO", logger="guestgate.engine.core")
+    handle = await engine.place_call(trunk.id, "1000")
+    assert await handle.wait(("answered",), 10)
+    gone: list[tuple[str, float]] = []
+
+    def watch() -> weakref.ref[Any]:
+        return weakref.ref(engine._calls[handle.call_id].call,
+                           lambda _: gone.append((threading.current_thread().name, time.time())))
+
+    call_ref = await engine.run(watch)
+    with pytest.raises(EngineInputError) as refused:  # raised with the call's record in scope
+        await engine.hangup(handle, 200)
+    assert await engine.set_trunks([], {}) == {}
+    await wait_ended(engine, handle)
+    for _ in range(100):
+        if gone:
+            break
+        await asyncio.sleep(0.1)
+    bye_ok = [m for m in handle.capture().messages if m.direction == "received"
+              and m.data.startswith(b"SIP/2.0 200") and re.search(rb"CSeq: \d+ BYE", m.data)]
+    assert bye_ok, "the peer did not answer the BYE"
+    assert gone and gone[0][0] == "pjsua2", (gone, refused.value)
+    assert gone[0][1] >= bye_ok[0].time  # kept while pjsua finished the call
+    assert call_ref() is None
+    assert any("media state handler failed" in r.getMessage() for r in caplog.records)
+    removed = [r for r in caplog.records if r.getMessage() == f"trunk removed trunk={trunk.id}"]
+    assert removed and removed[0].created >= bye_ok[0].time
+    assert not [r.getMessage() for r in caplog.records if "(forced)" in r.getMessage()]
 
 
 async def test_incoming_calls_are_refused(engine: SipEngine) -> None:

@@ -11,6 +11,7 @@ import pytest
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallHandle
 from guestgate.engine.core import EngineSettings, SipEngine
+from guestgate_dev.support.ports import free_port_range
 from support.signal_helpers import SippFactory
 
 CALLS = 100
@@ -19,7 +20,8 @@ CALLS = 100
 @pytest.fixture(scope="module")
 def engine() -> Iterator[SipEngine]:
     # One pjsua2 library per process: this module's engine runs once the other modules' are gone.
-    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",), max_calls=CALLS))
+    sip = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=0, transports=("udp",), max_calls=CALLS,
+                                   media_port_start=free_port_range(4 * CALLS), media_port_count=4 * CALLS))
     sip.start()
     yield sip
     sip.stop()

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from guestgate_dev.cluster import DevCluster
+from guestgate_dev.demo.console import serve_until_stopped, step
 from guestgate_dev.demo.local import DEMO_CLUSTER, DemoPorts, LocalSignal, stop_on_signals
 
 REPO = Path(__file__).resolve().parents[3]
@@ -34,10 +35,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(root; see guestgate_dev.demo.node)")
     parser.add_argument("--no-call", action="store_true",
                         help="skip the demo phone and the local signalling server (resources only)")
-
-
-def step(message: str) -> None:
-    print(f"==> {message}", flush=True)
 
 
 def _links(cluster: DevCluster) -> list[dict[str, str]]:
@@ -110,26 +107,21 @@ def run(args: argparse.Namespace) -> int:
         for link in _links(cluster):
             print(f"   {link['name']:<14} {link.get('phase', '?'):<10} {link.get('url', '')}")
         step(f"ready in {time.monotonic() - started:.0f}s; logs: {log_path.parent}")
-        if local is not None:
-            print(f"\n   Open this link in a browser on this machine and click Call:\n\n      {local.url}\n",
-                  flush=True)
-        print("   Ctrl-C stops everything this command started.", flush=True)
-        until = None if args.exit_after is None else time.monotonic() + args.exit_after
-        next_sync = time.monotonic()
-        while not stop["now"] and (until is None or time.monotonic() < until):
-            if operator.poll() is not None:
-                print(f"the operator exited; see {log_path}", file=sys.stderr)
-                return 1
-            if local is not None:
-                problem = local.check()
-                if problem:
-                    print(problem, file=sys.stderr)
-                    return 1
-                if time.monotonic() >= next_sync:  # links and trunks edited with kubectl reach the server
-                    local.sync()
-                    next_sync = time.monotonic() + 2.0
-            time.sleep(0.2)
-        return 0
+        next_sync = [time.monotonic()]
+        running_operator, running_local = operator, local
+
+        def check() -> str | None:
+            if running_operator.poll() is not None:
+                return f"the operator exited; see {log_path}"
+            if running_local is None:
+                return None
+            problem = running_local.check()
+            if not problem and time.monotonic() >= next_sync[0]:  # links and trunks edited with kubectl
+                running_local.sync()                               # reach the server
+                next_sync[0] = time.monotonic() + 2.0
+            return problem
+
+        return serve_until_stopped(local.url if local is not None else None, stop, args.exit_after, check)
     except RuntimeError as error:
         print(f"guestgate-dev demo: {error}", file=sys.stderr)
         return 1

@@ -29,6 +29,7 @@ from guestgate_dev.cluster import DevCluster
 from guestgate_dev.cluster.components import WITH_NODE
 from guestgate_dev.cluster.images import load_images
 from guestgate_dev.cluster.node import NodePaths
+from guestgate_dev.demo.console import serve_until_stopped, step
 from guestgate_dev.demo.local import stop_on_signals
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
@@ -40,10 +41,6 @@ CLUSTER = "contact-center"
 LINK = "try-me"
 SERVICE = "links-local"
 SELECTOR = {"app.kubernetes.io/name": "guestgate-signal", "app.kubernetes.io/instance": CLUSTER}
-
-
-def step(message: str) -> None:
-    print(f"==> {message}", flush=True)
 
 
 def _wait(what: str, probe: Callable[[], Any], stop: dict[str, bool], timeout: float) -> Any:
@@ -151,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             if manifest["kind"] == "GuestCluster":
                 manifest["spec"]["image"] = images["signal"].ref
                 # rtpengine beside every pod: the demo's browser call goes through the relay.
-                manifest["spec"]["media"] = {"relay": True, "image": images["media"].ref}
+                manifest["spec"].setdefault("media", {})["image"] = images["media"].ref
                 manifest["spec"].setdefault("turn", {})["image"] = images["turn"].ref
         cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                              "items": [*examples, service]}))
@@ -167,15 +164,9 @@ def run(args: argparse.Namespace) -> int:
         _wait("the link page", lambda: _answers(url), stop, timeout=60)
         print(cluster.kubectl("-n", NAMESPACE, "get", "pods,guestgate", "-o", "wide").stdout, flush=True)
         step(f"ready in {time.monotonic() - started:.0f}s; logs: {logs}")
-        print(f"\n   Open this link in a browser on this machine and click Call:\n\n      {url}\n", flush=True)
-        print("   Ctrl-C stops everything this command started.", flush=True)
-        until = None if args.exit_after is None else time.monotonic() + args.exit_after
-        while not stop["now"] and (until is None or time.monotonic() < until):
-            if phone.poll() is not None:
-                print(f"the demo phone exited; see {logs / 'demo-phone.log'}", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        return 0
+        running = phone
+        gone = f"the demo phone exited; see {logs / 'demo-phone.log'}"
+        return serve_until_stopped(url, stop, args.exit_after, lambda: gone if running.poll() is not None else None)
     except RuntimeError as error:
         print(f"guestgate-dev demo --node: {error}", file=sys.stderr)
         return 1

@@ -22,7 +22,8 @@ from typing import Any
 
 import pjsua2 as pj
 
-from guestgate.web.audio import dominant, rms
+from guestgate.engine.core import LogSink
+from guestgate_dev.support.tones import dominant, rms
 
 RATE = 16000
 MAX_HEARD = RATE * 2 * 120  # keep at most two minutes of what a call said
@@ -38,7 +39,6 @@ class Phone:
         self.args = args
         self.ep = pj.Endpoint()
         self.calls: dict[int, PhoneCall] = {}
-        self.done: list[PhoneCall] = []
         self.account: Any = None
         self.writer: Any = None
         self._tone: Any = None
@@ -52,7 +52,7 @@ class Phone:
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "GuestGate-demo-phone"
-        self.writer = _Log(self)
+        self.writer = LogSink(lambda level, text: self.on_log(text))
         cfg.logConfig.writer = self.writer
         cfg.logConfig.msgLogging = 1
         cfg.logConfig.level = 4
@@ -68,6 +68,10 @@ class Phone:
         ep.libStart()
         account_cfg = pj.AccountConfig()
         account_cfg.idUri = f"sip:phone@{self.args.bind}"
+        # RTP from a random pair in 4000-7999 (pjsua's default is 4000 upward for everyone):
+        # phones of test runs side by side seldom meet; tests and engines use ports above 10000.
+        media = account_cfg.mediaConfig.transportConfig
+        media.port, media.portRange, media.randomizePort = 4000, 3998, True
         self.account = _Account(self)
         self.account.create(account_cfg, True)
         return str(ep.transportGetInfo(tid).localName)
@@ -78,9 +82,11 @@ class Phone:
             self.ep.libHandleEvents(20)
             for call in list(self.calls.values()):
                 call.tick()
+            # An ended call goes now, while pjsua's slot is still its own or free: pjsua2 2.17's
+            # ~Call() clears the user data of (and hangs up) whatever call holds the slot it had,
+            # which a Call kept longer (this list used to keep the last 8) finds taken by another.
             for key in [k for k, c in self.calls.items() if c.ended]:
-                self.done.append(self.calls.pop(key))
-            self.done = self.done[-8:]
+                del self.calls[key]
 
     def stop(self) -> None:
         self.ep.hangupAllCalls()
@@ -89,7 +95,6 @@ class Phone:
         for call in self.calls.values():
             call.finish()
         self.calls.clear()
-        self.done.clear()
         if self.account is not None:
             self.account.shutdown()
         self.account = None
@@ -129,17 +134,6 @@ class Phone:
         # tests want to see when the visitor hangs up.
         if "Request msg BYE" in text and text.lstrip().startswith("RX"):
             emit("bye-received")
-
-
-class _Log(pj.LogWriter):  # type: ignore[misc]
-    def __init__(self, phone: Phone) -> None:
-        super().__init__()
-        self.phone = phone
-
-    def write(self, entry: Any) -> None:
-        # An exception escaping a director aborts the process.
-        with contextlib.suppress(Exception):
-            self.phone.on_log(str(entry.msg))
 
 
 class _Account(pj.Account):  # type: ignore[misc]

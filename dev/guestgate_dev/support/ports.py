@@ -67,6 +67,25 @@ def free_media_port(address: str = LOOPBACK) -> int:
     raise RuntimeError(f"no free RTP port pair on {address}")
 
 
+def free_port_range(count: int, address: str = LOOPBACK) -> int:
+    """The first of `count` consecutive ports (an even one), all free for UDP on address now and
+    handed out to this caller alone: a SIP engine's RTP ports (EngineSettings.media_port_start and
+    media_port_count), so that engines and benchmarks running at once keep to ports of their own.
+    From below the kernel's ephemeral range, like free_port."""
+    highest = _ephemeral_start()
+    if count < 2 or highest - _LOWEST < 2 * count:
+        raise ValueError(f"no room for {count} ports below the ephemeral range ({highest})")
+    for _ in range(100):
+        start = random.randrange(_LOWEST, highest - count) & ~1
+        block = range(start, start + count)
+        if _handed_out.intersection(block):
+            continue
+        if all(not udp_bound(port, address) for port in block):
+            _handed_out.update(block)
+            return start
+    raise RuntimeError(f"no {count} free consecutive ports on {address}")
+
+
 def udp_bound(port: int, address: str = LOOPBACK) -> bool:
     """Someone holds this UDP port (a SIPp or signalling server that has started)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

@@ -17,6 +17,7 @@ from guestgate.api.common import (
     VideoPolicy,
     schema_extra,
 )
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
 
 DEFAULT_SIGNAL_IMAGE = "ghcr.io/guestgate/signal:0.1.0"
 DEFAULT_TURN_IMAGE = "ghcr.io/guestgate/turn:0.1.0"
@@ -217,15 +218,20 @@ class TurnSettings(Model):
 
 
 class MediaSettings(Model):
-    """The media relay (Sipwise rtpengine, userspace) beside every signalling pod: browser calls'
-    audio and video go through it untouched (transcoded only when the page and the trunk share no
-    codec), instead of being bridged in the pod's own process."""
+    """The media relay (Sipwise rtpengine, userspace), a sidecar of every signalling pod: every
+    browser call's audio and video go through it untouched (transcoded only when the page and the
+    trunk share no codec); the signalling container carries no media of its own."""
 
-    relay: bool = Field(
-        default=False,
-        description="Run rtpengine as a sidecar of every signalling pod and relay browser calls through it. "
-        "Off: the pod bridges browser audio itself (more CPU per call, no video).",
+    # rtpengine and the SIP engine's own RTP share the pod's network namespace.
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            (
+                f"self.ports.max < {ENGINE_RTP_FIRST} || self.ports.min > {ENGINE_RTP_LAST}",
+                f"media.ports must stay clear of {ENGINE_RTP_FIRST}-{ENGINE_RTP_LAST}, the SIP engine's RTP ports",
+            ),
+        )
     )
+
     image: str = Field(default=DEFAULT_MEDIA_IMAGE, min_length=1, max_length=512, description="rtpengine image.")
     ports: PortRange = Field(
         default_factory=lambda: PortRange(min=30000, max=30999),

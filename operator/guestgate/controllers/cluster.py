@@ -7,7 +7,7 @@ import logging
 import secrets
 
 from guestgate.api.objects import GuestCluster
-from guestgate.config.schema import MAX_LINK_SHARDS
+from guestgate.config.schema import MAX_LINK_SHARDS, PublishedConfig
 from guestgate.controllers.context import Context
 from guestgate.controllers.metrics import record_cluster
 from guestgate.kube.client import Manifest
@@ -72,6 +72,45 @@ async def _prepare_turn(ctx: Context, body: Manifest, cluster: GuestCluster) -> 
     return await _signal_pod_ips(ctx, cluster)
 
 
+async def _publish(
+    ctx: Context, key: str, cluster: GuestCluster, turn_endpoint: turn.TurnEndpoint | None
+) -> tuple[PublishedConfig, list[Manifest]]:
+    """Render the configuration, hand it to the pusher (controllers.pusher: the pods learn it at
+    once) and return it with its ConfigMaps (what the pods start from and fall back to)."""
+    ns, name = cluster.metadata.namespace, cluster.metadata.name
+    memo = ctx.render_memos.setdefault(key, RenderMemo())
+    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint, memo)
+    configuration = secret_render.config_maps(cluster, published)
+    # Shards the links no longer need are emptied, so no link is served twice (created in order,
+    # so the first absent one ends the search).
+    in_use = {c["metadata"]["name"] for c in configuration}
+    for index in range(1, MAX_LINK_SHARDS):
+        shard = names.links_config_map_name(name, index)
+        if shard in in_use:
+            continue
+        known = ("ConfigMap", ns, shard) in ctx.applied
+        if not known and await ctx.io(ctx.kube.get, "ConfigMap", ns, shard) is None:
+            break
+        configuration.append(secret_render.empty_links_shard(cluster, index))
+    files = {name: text for config_map in configuration for name, text in config_map["data"].items()}
+    generations = {
+        link.key: link.metadata.generation for link in ctx.cache.links(ns) if link.spec.cluster_ref == name
+    }
+    ctx.publications.publish(key, files, generations)
+    ctx.wake_pusher()
+    return published, configuration
+
+
+async def publish_cluster(ctx: Context, key: str) -> None:
+    """Only the configuration: rendered and handed to the pusher, without waiting for a cluster
+    reconcile in flight (its ConfigMap applies and status take a second or two at 10,000 links;
+    a key never runs twice at once, so an edit's reconcile would queue behind it). The next
+    reconcile_cluster renders the same and applies the ConfigMaps."""
+    cluster = ctx.cache.cluster(*key.split("/", 1))
+    if cluster is not None and key in ctx.turn_endpoints:  # else its first reconcile publishes
+        await _publish(ctx, key, cluster, ctx.turn_endpoints[key])
+
+
 async def reconcile_cluster(ctx: Context, key: str) -> None:
     loaded = await ctx.load("GuestCluster", key, GuestCluster, "Ready")
     if loaded is None:
@@ -79,15 +118,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
     body, cluster = loaded
     now = ctx.clock()
     ns, name = cluster.metadata.namespace, cluster.metadata.name
-    turn_service = (
-        await ctx.io(ctx.kube.get, "Service", ns, names.turn_name(name)) if turn.enabled(cluster) else None
-    )
-    turn_endpoint = turn.endpoint(cluster, turn_service)
-    memo = ctx.render_memos.setdefault(key, RenderMemo())
-    published = render_published_config(cluster, ctx.cache.trunks(ns), ctx.cache.links(ns), turn_endpoint, memo)
-    config_hash = published.cluster.pod_start_hash()
-    credentials = await _trunk_credentials(ctx, cluster)
-
+    # The admin token first (created once; no request after): the pusher reaches the pods with it.
     for generated in (
         secret_render.signing_secret(cluster, secrets.token_hex(32).encode()),
         secret_render.admin_secret(cluster, secrets.token_urlsafe(32).encode()),
@@ -101,32 +132,27 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
                 f"created Secret {generated['metadata']['name']}",
             )
 
+    # An edit reaches the pusher before any other request: with the TURN Service's address as
+    # last read (it is read again below, and the configuration rendered again when it moved).
+    known = key in ctx.turn_endpoints
+    if known:
+        published, configuration = await _publish(ctx, key, cluster, ctx.turn_endpoints[key])
+    turn_service = (
+        await ctx.io(ctx.kube.get, "Service", ns, names.turn_name(name)) if turn.enabled(cluster) else None
+    )
+    turn_endpoint = turn.endpoint(cluster, turn_service)
+    if not known or ctx.turn_endpoints[key] != turn_endpoint:
+        ctx.turn_endpoints[key] = turn_endpoint
+        published, configuration = await _publish(ctx, key, cluster, turn_endpoint)
+    config_hash = published.cluster.pod_start_hash()
+    credentials = await _trunk_credentials(ctx, cluster)
+
     sources = network.sip_sources(cluster, ctx.cache.trunks(ns))
     pod_ips = await _prepare_turn(ctx, body, cluster)
-    children = cluster_children(cluster, published, credentials, sources, signal_pod_ips=pod_ips)
-    shard_names = {names.links_config_map_name(name, index): index for index in range(1, MAX_LINK_SHARDS)}
-    configuration = [c for c in children if c["kind"] == "ConfigMap"
-                     and (c["metadata"]["name"] == names.config_map_name(name) or c["metadata"]["name"] in shard_names)]
-    # Shards the links no longer need are emptied, so no link is served twice (created in order,
-    # so the first absent one ends the search).
-    in_use = {c["metadata"]["name"] for c in configuration}
-    for shard, index in shard_names.items():
-        if shard in in_use:
-            continue
-        known = ("ConfigMap", ns, shard) in ctx.applied
-        if not known and await ctx.io(ctx.kube.get, "ConfigMap", ns, shard) is None:
-            break
-        emptied = secret_render.empty_links_shard(cluster, index)
-        configuration.append(emptied)
-        children.append(emptied)
-    # The pods learn the configuration from the operator at once (controllers.pusher); the
-    # ConfigMaps are what they start from and fall back to.
-    files = {name: text for config_map in configuration for name, text in config_map["data"].items()}
-    generations = {
-        link.key: link.metadata.generation for link in ctx.cache.links(ns) if link.spec.cluster_ref == name
-    }
-    ctx.publications.publish(key, files, generations)
-    ctx.wake_pusher()
+    built = cluster_children(cluster, published, credentials, sources, signal_pod_ips=pod_ips)
+    # The configuration's ConfigMaps as published (the emptied shards included), then the rest.
+    children = [*configuration, *(c for c in built if c["kind"] != "ConfigMap" or c["metadata"]["name"]
+                                  not in {m["metadata"]["name"] for m in configuration})]
     for child in children:
         if await ctx.apply(child):
             what = f"{child['kind']} {child['metadata']['name']}"

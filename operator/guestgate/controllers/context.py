@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from guestgate.controllers.runtime.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
 from guestgate.render.config import RenderMemo
+from guestgate.render.turn import TurnEndpoint
 
 R = TypeVar("R")
 T = TypeVar("T", bound=Object[Any])
@@ -36,6 +38,18 @@ def wants_event(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
     return was == "False" and after["status"] == "True"
 
 
+def manifest_fingerprint(manifest: Manifest) -> str:
+    """What a manifest says, hashed: its data (a ConfigMap's megabytes of links) by the bytes, not
+    through a sorted JSON encoding of everything."""
+    data = manifest.get("data")
+    if not isinstance(data, dict):
+        return content_hash(json.dumps(manifest, sort_keys=True))
+    sha = hashlib.sha256(json.dumps({**manifest, "data": sorted(data)}, sort_keys=True).encode())
+    for name in sorted(data):
+        sha.update(b"\0" + str(data[name]).encode())
+    return sha.hexdigest()[:16]
+
+
 @dataclass
 class Context:
     kube: Kube
@@ -49,6 +63,8 @@ class Context:
     wake_pusher: Callable[[], None] = lambda: None
     # Each cluster's links as last rendered (a render costs O(changed links)), by cluster key.
     render_memos: dict[str, RenderMemo] = field(default_factory=dict)
+    # Each cluster's TURN address as last read from its Service (None: none yet), by cluster key.
+    turn_endpoints: dict[str, TurnEndpoint | None] = field(default_factory=dict)
     # Children as this operator last applied them ((kind, namespace, name) -> hash of the manifest):
     # an unchanged child costs no request; a changed one a single apply. Cleared on each resync,
     # which then compares with the live objects again (drift by hand is corrected there).
@@ -62,7 +78,7 @@ class Context:
         """Server-side apply `manifest` unless it is what this operator applied last; True if written."""
         meta = manifest["metadata"]
         key = (manifest["kind"], meta.get("namespace", ""), meta["name"])
-        fingerprint = content_hash(json.dumps(manifest, sort_keys=True))
+        fingerprint = await self.io(manifest_fingerprint, manifest)  # hashing megabytes frees the loop
         known = self.applied.get(key)
         if known == fingerprint:
             return False

@@ -118,6 +118,18 @@ def codec_priorities(profile: TrunkProfile, available: set[str]) -> dict[str, in
     return priorities
 
 
+def media_port_range(start: int, count: int) -> tuple[int, int]:
+    """pjsua's RTP ports as (start, count), checked: RTP on even ports from start, RTCP on the odd
+    one above, all within count ports. start 0: any free ports (count unused)."""
+    if start == 0:
+        return 0, 0
+    if start % 2 or not 1024 <= start <= 65534:
+        raise EngineInputError(f"media port start {start} must be an even port from 1024 to 65534")
+    if count < 2 or start + count - 1 > 65535:
+        raise EngineInputError(f"media ports {start}+{count}: need at least 2 ports, none above 65535")
+    return start, count
+
+
 def account_config(
     pj: Any,
     profile: TrunkProfile,
@@ -125,8 +137,10 @@ def account_config(
     media_bind: str,
     media_public: str | None,
     credentials: Credentials | None,
+    media_ports: tuple[int, int] = (0, 0),
 ) -> Any:
-    """The pjsua2 AccountConfig of a trunk (pj is the pjsua2 module, passed in to keep this testable)."""
+    """The pjsua2 AccountConfig of a trunk (pj is the pjsua2 module, passed in to keep this testable).
+    media_ports: pjsua's RTP ports as media_port_range gives them."""
     check_token(profile.name, "trunk name")
     cfg = pj.AccountConfig()
     cfg.idUri = f"sip:guestgate@{host_for_uri(contact_host)}"
@@ -145,6 +159,14 @@ def account_config(
         cfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
     cfg.natConfig.sipOutboundUse = 0  # RFC 5626 only matters with REGISTER
     cfg.mediaConfig.transportConfig.boundAddress = media_bind
+    start, count = media_port_range(*media_ports)
+    if start:
+        # pjsua binds RTP at a port of [port, port + portRange] (RTCP one above, so the range
+        # stops a port short) and moves on by two for each new media, wrapping within the range;
+        # the first port is picked at random in it, so engines sharing a range seldom meet.
+        cfg.mediaConfig.transportConfig.port = start
+        cfg.mediaConfig.transportConfig.portRange = count - 2
+        cfg.mediaConfig.transportConfig.randomizePort = True
     if media_public:
         cfg.mediaConfig.transportConfig.publicAddress = media_public
     cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED

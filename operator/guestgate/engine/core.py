@@ -7,6 +7,14 @@ Rules this module keeps (each one learnt the hard way with pjsua2):
   uses them, and dropped on the engine thread only once pjsip is done with them (a Call is
   reaped after DISCONNECTED, never inside its own callback; all of them before libDestroy, or a
   Call destructor asserts and aborts the process).
+- pjsua2 2.17's ~Call() works on the pjsua call slot the Call last had (it clears the slot's
+  user data and hangs up whatever call is active there): a Call object is dropped while pjsua
+  still holds its slot for it, or once the slot is free and before any new call can take it
+  (`_release_slots`, before every makeCall). So Calls go on being kept after DISCONNECTED while
+  pjsua finishes them (a BYE or CANCEL in flight, a refused INVITE waiting for its ACK), and no
+  Call object ever leaves the engine thread (job exceptions and callback logs keep no frames).
+- An account is shut down only once pjsua holds no call on it: pjsua2's Account.shutdown()
+  forces the deletion and wipes the account under calls still finishing on it.
 - every pjsua2 callback body is wrapped: an exception escaping a SWIG director aborts the
   process; every input is checked before it is passed on (engine_config), since pjsua2 asserts.
 """
@@ -26,8 +34,9 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -35,6 +44,7 @@ from typing import Any, Literal, TypeVar
 
 import pjsua2 as pj
 
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallEvent, CallHandle
 from guestgate.engine.capture import MessageStore
@@ -51,6 +61,7 @@ from guestgate.engine.config import (
     check_number,
     check_port,
     codec_priorities,
+    media_port_range,
     peer_uri,
 )
 from guestgate.engine.guard import MODULE, SipGuard, parse_refusal
@@ -65,14 +76,12 @@ T = TypeVar("T")
 MEDIA_SAMPLE_SECONDS = 0.25
 MEDIA_YOUNG_SECONDS = 5.0
 MEDIA_SAMPLE_LATER_SECONDS = 2.0
-REJECTED_KEEP_SECONDS = 5.0
 IDLE_POLL_MS = 10
 BUSY_POLL_MS = 2
 BUSY_SECONDS = 0.5
 # Jobs run in slices: SIP that arrived meanwhile (a 200 OK, an ACK) waits at most this long for
 # the next poll, however many calls are being placed at once.
 JOB_SLICE_SECONDS = 0.002
-MAX_REJECTED_KEPT = 512
 Transport = Literal["udp", "tcp"]
 
 
@@ -93,7 +102,11 @@ class EngineSettings:
     tls_cert_file: str = ""  # PEM certificate (chain) of the pod
     tls_key_file: str = ""  # its PEM private key
     public_address: str | None = None  # what Contact/Via and SDP advertise, when behind NAT
-    media_port_start: int = 0  # 0: any free RTP ports
+    # pjsua's RTP (and RTCP) ports: media_port_count ports from media_port_start (even), first
+    # picked at random among them; a pod's are the engine's range (config/rtp.py), a test's or a
+    # benchmark's a block of its own (guestgate_dev.support.ports.free_port_range). 0: any free.
+    media_port_start: int = ENGINE_RTP_FIRST
+    media_port_count: int = ENGINE_RTP_LAST - ENGINE_RTP_FIRST + 1
     max_calls: int = 64  # spec.limits.maxCallsPerPod
     user_agent: str = "GuestGate"
     pjsip_log_level: int = 2  # pjsip's own chatter forwarded to Python logging at WARNING
@@ -107,7 +120,6 @@ class _CallRecord:
     call: Any  # EngineCall
     handle: CallHandle
     profile: TrunkProfile
-    port: Any = None  # an AudioMediaPort from the browser leg, kept alive while the call is
     tones: Any = None  # a ToneGenerator for in-band DTMF
     seen_responses: int = 0
     audio_index: int | None = None  # the call's active audio stream, as the last media state said
@@ -115,6 +127,13 @@ class _CallRecord:
     # A relayed call (the browser leg): the media relay's SDP goes out as ours, pjsua has no
     # media of its own (no stream, so not one RTP packet from pjsua).
     relay_sdp: str | None = None
+
+
+@dataclass(slots=True)
+class _Finishing:
+    call: Any  # a Call (ours after DISCONNECTED, or a refused incoming one)
+    slot: int  # its pjsua call slot
+    trunk_id: str  # the trunk whose account it is on ("" for the guard account)
 
 
 @dataclass(slots=True)
@@ -153,10 +172,11 @@ class SipEngine:
         self._guard: Any = None
         self._trunks: dict[str, _Trunk] = {}
         self._calls: dict[str, _CallRecord] = {}
-        # Incoming calls to refuse: (Call, status) waiting for the next loop turn, then the
-        # refused Calls kept a while (pjsua may still touch them) before they are dropped.
-        self._to_reject: list[tuple[Any, int]] = []
-        self._rejected: deque[tuple[float, Any]] = deque()
+        # Incoming calls to refuse: (Call, status, trunk id) waiting for the next loop turn.
+        self._to_reject: list[tuple[Any, int, str]] = []
+        # Calls the engine is done with and pjsua is not yet: kept until pjsua frees their slot.
+        self._finishing: list[_Finishing] = []
+        self._slot_ids: Any = None  # ctypes buffers of pjsua_enum_calls
         self._reap: list[str] = []
         self._idle_tones: list[Any] = []  # in-band DTMF generators, reused (see _reap_calls)
         self._next_sample = 0.0
@@ -326,13 +346,6 @@ class SipEngine:
         """RTP packets each way so far (from the stream statistics) and seconds connected."""
         return await self.run(lambda: self._media_counters(handle.call_id))
 
-    async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None:
-        """For the browser leg: factory(pjsua2) runs on the engine thread and returns an
-        AudioMediaPort (already createPort()-ed); the engine keeps it alive for the call and
-        connects it both ways to the call's audio as soon as media is up (early media included).
-        """
-        await self.run(lambda: self._attach_port(handle.call_id, factory))
-
     async def send_dtmf(self, handle: CallHandle, digits: str) -> None:
         """Send digits with the trunk's DTMF method (RFC 4733, SIP INFO or in-band tones)."""
         if not digits or any(d not in "0123456789*#ABCD" for d in digits) or len(digits) > 32:
@@ -388,6 +401,9 @@ class SipEngine:
             try:
                 future.set_result(fn())
             except BaseException as exc:
+                # The caller gets the exception, not the engine thread's locals: a frame kept in
+                # its traceback would hold a Call past its slot and drop it on another thread.
+                traceback.clear_frames(exc.__traceback__)
                 future.set_exception(self._translate(exc))
         return count
 
@@ -416,6 +432,7 @@ class SipEngine:
         self._pj = pj
         s = self.settings
         check_host(s.bind_address)
+        media_port_range(s.media_port_start, s.media_port_count)
         if s.sip_port:
             check_port(s.sip_port)
         ep = self._ep = pj.Endpoint()
@@ -438,7 +455,7 @@ class SipEngine:
         cfg.uaConfig.mwiUnsolicitedEnabled = False
         # Message logging feeds the ladders; pjsua only hands entries to the writer up to
         # consoleLevel, and it logs messages at level 4.
-        self._writer = _LogWriter(self)
+        self._writer = LogSink(self._on_log)
         cfg.logConfig.writer = self._writer
         cfg.logConfig.msgLogging = 1
         cfg.logConfig.level = 4
@@ -540,7 +557,7 @@ class SipEngine:
             return
         self._guarded("hangupAllCalls", ep.hangupAllCalls)
         deadline = time.monotonic() + 3.0
-        while self._calls and time.monotonic() < deadline:
+        while (self._calls or self._finishing) and time.monotonic() < deadline:
             self._guarded("libHandleEvents", lambda: ep.libHandleEvents(20))
             self._reap_calls()
         self._destroy_library()
@@ -548,12 +565,11 @@ class SipEngine:
     def _destroy_library(self) -> None:
         # Every pjsua2 object must be gone before libDestroy: their destructors call into pjsua.
         for record in self._calls.values():
-            record.port = None
             record.tones = None
         self._idle_tones.clear()
         self._calls.clear()
         self._to_reject.clear()
-        self._rejected.clear()
+        self._finishing.clear()
         for trunk in self._trunks.values():
             self._guarded("Account.shutdown", trunk.account.shutdown)
         self._trunks.clear()
@@ -591,7 +607,8 @@ class SipEngine:
                         f"trunk {trunk_id}: credentials {profile.auth.credentials_key!r} are missing"
                     )
                 cfg = account_config(
-                    pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred
+                    pj, profile, contact_host, self.settings.bind_address, self.settings.public_address, cred,
+                    (self.settings.media_port_start, self.settings.media_port_count),
                 )
                 if current is None:
                     if len(self._trunks) + 1 >= PJSUA_MAX_ACC:  # + the guard account
@@ -621,6 +638,8 @@ class SipEngine:
         trunk = self._trunks.get(trunk_id)
         if trunk is None or not trunk.removed or trunk.calls:
             return
+        if any(f.trunk_id == trunk_id for f in self._finishing):
+            return  # pjsua still finishes a call on the account (shutdown would wipe it under it)
         self._guarded("Account.shutdown", trunk.account.shutdown)
         del self._trunks[trunk_id]
         log.info("trunk removed trunk=%s", trunk_id)
@@ -637,7 +656,10 @@ class SipEngine:
         profile = trunk.profile
         target_peer = peer or profile.peers[0]
         target = peer_uri(target_peer, check_number(number))
-        self._reap_calls()  # a hang-up job may have ended calls synchronously (never ACKed INVITEs)
+        # A hang-up job may have ended calls synchronously (never ACKed INVITEs); and the Calls
+        # whose slots pjsua freed go before makeCall can hand one of those slots out again.
+        self._reap_calls()
+        audio_count = relay_media_count(relay_sdp) if relay_sdp else 1
         if len(self._calls) >= self._call_limit:
             raise CallLimitError(
                 f"call refused: {len(self._calls)} calls in progress, the most this pod holds "
@@ -663,7 +685,7 @@ class SipEngine:
         # pjsua audio streams are muzzled as they are created (see _muzzle_stream). pjsua needs a
         # media of its own for each m= line (fewer assert in pjsua_media_channel_update; none at
         # all asserts on the o= address): audio ones, a video m= line's is refused as media type.
-        param.opt.audioCount = relay_media_count(relay_sdp) if relay_sdp else 1
+        param.opt.audioCount = audio_count
         if relay_sdp and hasattr(param.opt, "textCount"):
             param.opt.textCount = 0  # pjsua 2.17 adds a real-time text m= line by default
         param.opt.videoCount = 0
@@ -733,11 +755,6 @@ class SipEngine:
             record.next_sample = now + (MEDIA_SAMPLE_SECONDS if young else MEDIA_SAMPLE_LATER_SECONDS)
             self._guarded("media sample", partial(self._media_counters, call_id))
 
-    def _attach_port(self, call_id: str, factory: Callable[[Any], Any]) -> None:
-        record = self._record(call_id)
-        record.port = factory(self._pj)
-        self._connect_media(record)
-
     def _new_tone_generator(self) -> Any:
         tones = self._pj.ToneGenerator()
         tones.createToneGenerator()
@@ -787,22 +804,19 @@ class SipEngine:
             return  # the relay carries the media; pjsua's stream stays muted and unconnected
         if audio is None:
             return
-        if record.port is not None:
-            record.port.startTransmit(audio)
-            audio.startTransmit(record.port)
-        else:
-            # The null device's capture port sends silence: RTP flows, so media is measurable.
-            self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
+        # A health-check call: the null device's capture port sends silence, so RTP flows and
+        # media is measurable.
+        self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
 
     def _reap_calls(self) -> None:
         self._reject_pending()
-        if not self._reap:
-            return
         for call_id in self._reap:
             record = self._calls.pop(call_id, None)
             if record is None:
                 continue
-            record.port = None
+            slot = int(record.call.getId())
+            if slot >= 0:  # pjsua may still be finishing it (BYE, CANCEL): see _release_slots
+                self._finishing.append(_Finishing(record.call, slot, record.handle.trunk_id))
             if record.tones is not None:
                 # Reused, never destroyed while the library runs: pjsua2 frees a media port right
                 # after asking the conference bridge to remove it, which the bridge does a clock tick
@@ -815,6 +829,41 @@ class SipEngine:
                 trunk.calls.discard(call_id)
                 self._drop_trunk_if_idle(record.handle.trunk_id)
         self._reap.clear()
+        self._release_slots()
+
+    def _release_slots(self) -> None:
+        """Drop the Calls whose pjsua slot is free now, and shut down the removed trunks' accounts
+        that thereby have no call left.
+
+        Runs after every poll and before every makeCall, the only places a slot is freed or
+        handed out again (an incoming INVITE is refused before pjsua makes a call of it, unless
+        the guard module is missing): a Call's destructor then finds its slot still its own or
+        empty, never another call's (which it would hang up)."""
+        if not self._finishing:
+            return
+        live = self._live_slots() or set()  # a build that cannot tell: dropped at once, as before
+        done = [f for f in self._finishing if f.slot not in live]
+        if not done:
+            return
+        self._finishing = [f for f in self._finishing if f.slot in live]
+        trunks = {f.trunk_id for f in done}
+        done.clear()  # the Calls go here, on the engine thread
+        for trunk_id in trunks:
+            self._drop_trunk_if_idle(trunk_id)
+
+    def _live_slots(self) -> set[int] | None:
+        """pjsua's call slots in use (pjsua_enum_calls, exported by the pjsua2 extension)."""
+        if self._slot_ids is None:
+            enum = getattr(self._sip_guard.extension, "pjsua_enum_calls", None)
+            if enum is None:
+                return None
+            size = int(pj.EpConfig().uaConfig.maxCalls)
+            self._slot_ids = (enum, (ctypes.c_int * size)(), ctypes.c_uint(size), size)
+        enum, ids, count, size = self._slot_ids
+        count.value = size
+        if enum(ids, ctypes.byref(count)) != 0:
+            return None
+        return set(ids[: count.value])
 
     # -- callbacks (engine thread, from libHandleEvents)
 
@@ -913,19 +962,17 @@ class SipEngine:
         code = 480 if allowed else 403
         # Refusing inside onIncomingCall makes pjsua2 2.15 free a cloned rdata that is gone
         # (assertion, abort): the refusal waits for the next turn of the loop.
-        self._to_reject.append((self._pj.Call(account, call_id), code))
+        self._to_reject.append((self._pj.Call(account, call_id), code, str(account.trunk_id)))
         self._count_refusal("INVITE", code, source, "GuestGate places calls, it takes none")
 
     def _reject_pending(self) -> None:
-        now = time.monotonic()
-        while self._rejected and (self._rejected[0][0] < now or len(self._rejected) > MAX_REJECTED_KEPT):
-            self._rejected.popleft()
         pending, self._to_reject = self._to_reject, []
-        for call, code in pending:
+        for call, code, trunk_id in pending:
             param = self._pj.CallOpParam(True)
             param.statusCode = code
             self._guarded("Call.hangup", partial(call.hangup, param))
-            self._rejected.append((now + REJECTED_KEEP_SECONDS, call))
+            # Kept until pjsua frees the slot (the ACK of the refusal): _release_slots.
+            self._finishing.append(_Finishing(call, int(call.getId()), trunk_id))
 
     def _on_log(self, level: int, text: str) -> None:
         if self.messages.feed(text) is not None:
@@ -965,16 +1012,28 @@ def _muzzle_stream(stream: Any) -> None:
         raise EngineError(f"pjmedia_stream_pause failed (status {status})")
 
 
-class _LogWriter(pj.LogWriter):  # type: ignore[misc]
-    def __init__(self, engine: SipEngine) -> None:
+def _callback_failed(what: str) -> None:
+    """Log the exception a pjsua2 callback caught (one escaping a SWIG director aborts the
+    process) as text: a LogRecord's exc_info would keep the callback's frames, and with them its
+    Call or Account, for as long as a handler keeps the record (pytest's do), to be dropped later
+    on another thread."""
+    exc = sys.exception()
+    log.error("%s: %s", what, "".join(traceback.format_exception(exc)).rstrip() if exc else "?")
+
+
+class LogSink(pj.LogWriter):  # type: ignore[misc]
+    """pjsip's log entries handed to sink(level, text) on the thread that logs (the engine's, or
+    a demo phone's); a failure is logged, never raised (it would abort the process)."""
+
+    def __init__(self, sink: Callable[[int, str], None]) -> None:
         super().__init__()
-        self._engine = engine
+        self._sink = sink
 
     def write(self, entry: Any) -> None:
         try:
-            self._engine._on_log(int(entry.level), str(entry.msg))
+            self._sink(int(entry.level), str(entry.msg))
         except Exception:  # an exception escaping a director aborts the process
-            log.exception("log writer failed")
+            _callback_failed("log writer failed")
 
 
 class _TrunkAccount(pj.Account):  # type: ignore[misc]
@@ -987,7 +1046,7 @@ class _TrunkAccount(pj.Account):  # type: ignore[misc]
         try:
             self._engine._on_incoming(self, prm.callId, str(prm.rdata.srcAddress))
         except Exception:
-            log.exception("incoming call handler failed")
+            _callback_failed("incoming call handler failed")
 
     # Below: reached only without the guard module (it refuses these before pjsua sees them).
 
@@ -996,13 +1055,13 @@ class _TrunkAccount(pj.Account):  # type: ignore[misc]
             prm.code = 403  # pjsua would answer 200 and send NOTIFYs wherever the Contact points
             self._engine._count_refusal("SUBSCRIBE", 403, str(prm.rdata.srcAddress), "no event package is served")
         except Exception:
-            log.exception("subscribe handler failed")
+            _callback_failed("subscribe handler failed")
 
     def onInstantMessage(self, prm: Any) -> None:
         try:  # pjsua answered 200 already; nothing is done with it
             log.warning("sip MESSAGE ignored source=%s", str(prm.rdata.srcAddress))
         except Exception:
-            log.exception("message handler failed")
+            _callback_failed("message handler failed")
 
 
 class _EngineCall(pj.Call):  # type: ignore[misc]
@@ -1015,13 +1074,13 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
         try:
             self._engine._on_call_state(self)
         except Exception:
-            log.exception("call state handler failed")
+            _callback_failed("call state handler failed")
 
     def onCallMediaState(self, prm: Any) -> None:
         try:
             self._engine._on_media_state(self)
         except Exception:
-            log.exception("media state handler failed")
+            _callback_failed("media state handler failed")
 
     # Below: reached only without the guard module (it refuses these before pjsua sees them).
 
@@ -1030,32 +1089,32 @@ class _EngineCall(pj.Call):  # type: ignore[misc]
             prm.statusCode = 403  # pjsua would answer 202 and dial the Refer-To for the far side
             self._engine._count_refusal("REFER", 403, self.sip_call_id, f"transfer to {str(prm.dstUri)[:100]}")
         except Exception:
-            log.exception("transfer handler failed")
+            _callback_failed("transfer handler failed")
 
     def onCallReplaceRequest(self, prm: Any) -> None:
         try:
             prm.statusCode = 403  # pjsua would hand this call over to whoever sent the INVITE
             self._engine._count_refusal("INVITE", 403, str(prm.rdata.srcAddress), "Replaces is not accepted")
         except Exception:
-            log.exception("replace handler failed")
+            _callback_failed("replace handler failed")
 
     def onCallSdpCreated(self, prm: Any) -> None:
         try:
             self._engine._on_sdp_created(self.sip_call_id, prm.sdp)
         except Exception:
-            log.exception("sdp hook failed")
+            _callback_failed("sdp hook failed")
 
     def onStreamPreCreate(self, prm: Any) -> None:
         try:
             self._engine._on_stream_precreate(self.sip_call_id, prm)
         except Exception:
-            log.exception("stream pre-create hook failed")
+            _callback_failed("stream pre-create hook failed")
 
     def onStreamCreated(self, prm: Any) -> None:
         try:
             self._engine._on_stream_created(self.sip_call_id, prm)
         except Exception:
-            log.exception("stream created hook failed")
+            _callback_failed("stream created hook failed")
 
 
 def _raise_fd_limit() -> int | None:
@@ -1103,6 +1162,7 @@ __all__ = [
     "CallLimitError",
     "EngineError",
     "EngineSettings",
+    "LogSink",
     "SipEngine",
     "running_engine",
 ]

@@ -97,6 +97,11 @@ class SipGuard:
         self.mode = MODULE
         return self.mode
 
+    @property
+    def extension(self) -> Any:
+        """The loaded pjsua2 extension as a ctypes library (None before install)."""
+        return self._extension
+
     def pjsua_calls(self) -> int:
         """Call slots pjsua holds now (pjsua_call_get_count), -1 if the extension does not say."""
         count = getattr(self._extension, "pjsua_call_get_count", None)

@@ -13,6 +13,7 @@ Exec and auth-provider plugins are not: the error says so.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import ssl
 import tempfile
@@ -27,7 +28,8 @@ import urllib3
 import yaml
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-TOKEN_REREAD_SECONDS = 60.0  # bound service account tokens are rotated by the kubelet
+TOKEN_REREAD_SECONDS = 60.0
+TOO_MANY_RETRIES = 5  # bound service account tokens are rotated by the kubelet
 
 
 class ConfigException(RuntimeError):
@@ -86,12 +88,19 @@ class Connection:
         url = self.server + path
         if query:
             url += "?" + urlencode(query)
-        try:
-            response = self.pool().request(
-                method, url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise ApiException(0, type(error).__name__, str(error)) from error
+        for attempt in range(TOO_MANY_RETRIES + 1):
+            try:
+                response = self.pool().request(
+                    method, url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
+                )
+            except urllib3.exceptions.HTTPError as error:
+                raise ApiException(0, type(error).__name__, str(error)) from error
+            if response.status != 429 or attempt == TOO_MANY_RETRIES:
+                break
+            # "Too many requests" (a new CRD's storage still initialising, priority and fairness):
+            # again after the Retry-After the API server asks for, as client-go does.
+            with contextlib.suppress(ValueError):
+                time.sleep(min(5.0, max(0.1, float(response.headers.get("Retry-After", "1")))))
         if response.status >= 400:
             raise ApiException(response.status, response.reason or "", response.data.decode(errors="replace"))
         return bytes(response.data)

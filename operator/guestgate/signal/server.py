@@ -51,6 +51,7 @@ class SignalServer:
         self._runner: web.AppRunner | None = None
         self._poller: asyncio.Task[None] | None = None
         self._apply_lock = asyncio.Lock()
+        self._trunks_applied: tuple[tuple[TrunkProfile, ...], dict[str, Any]] | None = None
         self.peers = PeerResolver(on_change=self._peers_resolved)
         # Parts that must run before the pod is ready besides the engine and the configuration
         # (the link pages: `expect("web")` before start, `started("web")` once they answer).
@@ -165,7 +166,10 @@ class SignalServer:
         if loaded.config.cluster.sip.port != self.engine.settings.sip_port:
             log.warning("sip.port changed: it takes effect when the pod restarts (the operator rolls it)")
         credentials = trunk_credentials(self.options.secrets_dir, trunks)
+        if (trunks, credentials) == self._trunks_applied:
+            return  # only links changed (most edits): nothing for the engine, the keepalive or DNS
         self.trunk_errors = await self.engine.set_trunks(trunks, credentials)
+        self._trunks_applied = (trunks, credentials)
         # Never waits for DNS: names come from the resolver's cache, looked up in the background.
         self.peers.watch(peer for trunk in trunks for peer in trunk.peers)
         self._allow_peers()

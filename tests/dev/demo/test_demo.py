@@ -61,14 +61,9 @@ async def _browser_call(url: str, tmp: Path) -> None:
     try:
         await browser.open(url)
         assert await browser.eval("document.getElementById('name').innerText") == "Call the GuestGate demo phone"
-        await browser.click("#call")
-        await browser.wait_for("gg.state === 'connected'", 20)
-        await browser.screenshot("demo-connected")
         # The demo phone echoes: the page hears its own microphone's tone come back.
-        margin = await browser.tone_margin(MIC_HZ, 440, seconds=4)
+        margin = await browser.call_and_listen(MIC_HZ, 440, connect_timeout=20, seconds=4, screenshot="demo-connected")
         assert margin > 10, f"no echo: {MIC_HZ} Hz is only {margin:.0f} dB above 440 Hz"
-        await browser.click("#hangup")
-        await browser.wait_for("gg.state === 'ended'", 10)
         await browser.screenshot("demo-ended")
     finally:
         await browser.stop()
@@ -103,6 +98,8 @@ def test_demo_prints_a_link_that_calls_the_demo_phone_and_stops_on_ctrl_c(
     try:
         lines = _lines(process)
         url = _read_until(lines, r"^\s+(http://127\.0\.0\.1:\d+/call/demo)\s*$", seen, 300).group(1)
+        # A user clicks the moment the link appears: the call must connect then, not a while later.
+        asyncio.run(_browser_call(url, tmp_path))
         _read_until(lines, r"Ctrl-C stops everything", seen, 10)
         out = "".join(seen)
         assert "https://call.example.com/call/sales" in out
@@ -113,7 +110,6 @@ def test_demo_prints_a_link_that_calls_the_demo_phone_and_stops_on_ctrl_c(
         with urllib.request.urlopen(url, timeout=10) as reply:
             page = reply.read().decode()
         assert reply.status == 200 and "Call the GuestGate demo phone" in page and 'id="call"' in page
-        asyncio.run(_browser_call(url, tmp_path))
         # A link switched off with kubectl reaches the running server through the ConfigMap copy.
         DevCluster(name).kubectl(
             "-n", "guestgate-demo", "patch", "guestlink", "try-me", "--type=merge", "-p", '{"spec":{"enabled":false}}'

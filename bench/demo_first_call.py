@@ -60,10 +60,12 @@ def _tone(path: Path) -> Path:
 
 
 def _pump(process: subprocess.Popen[str], lines: queue.Queue[tuple[float, str]], log: Path) -> None:
+    """Each line of the demo's output into the log, with the seconds since the command started."""
     assert process.stdout is not None
+    started = time.monotonic()
     with log.open("a") as out:
         for line in process.stdout:
-            out.write(line)
+            out.write(f"{time.monotonic() - started:7.1f} {line}")
             out.flush()
             lines.put((time.monotonic(), line))
 

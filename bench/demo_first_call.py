@@ -36,7 +36,7 @@ from guestgate_dev.support.process import exclusive
 REPO = Path(__file__).resolve().parents[1]
 LINK_LINE = re.compile(r"^\s+(http://127\.0\.0\.1:\d+/call/[\w-]+)\s*$")
 QUICK = {"rounds": 1, "calls": 2}
-FULL = {"rounds": 3, "calls": 10}
+FULL = {"rounds": 2, "calls": 10}
 
 
 def _chromium_class() -> Any:
@@ -63,6 +63,7 @@ def _pump(process: subprocess.Popen[str], lines: queue.Queue[tuple[float, str]],
     with log.open("a") as out:
         for line in process.stdout:
             out.write(line)
+            out.flush()
             lines.put((time.monotonic(), line))
 
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from guestgate.kube import connection
-from guestgate.kube.connection import ApiException, Connection, retry_after
+from guestgate.kube.connection import ApiException, Connection
 
 
 class FakeApi(BaseHTTPRequestHandler):
@@ -53,7 +53,7 @@ def test_a_429_is_asked_again_after_retry_after(api: Connection) -> None:
 
 
 def test_a_lasting_429_ends_in_an_error(api: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connection, "RETRIES_429", 2)
+    monkeypatch.setattr(connection, "TOO_MANY_RETRIES", 2)
     FakeApi.answers = [(429, "0")] * 5
     with pytest.raises(ApiException) as raised:
         api.request("GET", "/api/v1/configmaps")
@@ -66,9 +66,3 @@ def test_other_errors_are_not_asked_again(api: Connection) -> None:
     with pytest.raises(ApiException) as raised:
         api.request("GET", "/api/v1/configmaps")
     assert raised.value.status == 503 and len(FakeApi.seen) == 1
-
-
-@pytest.mark.parametrize(("header", "seconds"), [(None, 1.0), ("0", 0.0), ("2", 2.0), ("1.5", 1.5),
-                                                  ("600", 5.0), ("-3", 0.0), ("Wed, 21 Oct 2015", 1.0)])
-def test_retry_after(header: str | None, seconds: float) -> None:
-    assert retry_after(header) == seconds

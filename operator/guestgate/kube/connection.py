@@ -13,6 +13,7 @@ Exec and auth-provider plugins are not: the error says so.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import ssl
 import tempfile
@@ -28,12 +29,7 @@ import yaml
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REREAD_SECONDS = 60.0  # bound service account tokens are rotated by the kubelet
-# 429 Too Many Requests: the API server did not act on the request (API priority and fairness,
-# or a resource's storage still initializing right after its CRD was created: "storage is
-# (re)initializing"), and says when to come back (Retry-After). Asked again, as client-go does,
-# this many times at most, waiting at most RETRY_AFTER_MAX seconds each time.
-RETRIES_429 = 10
-RETRY_AFTER_MAX = 5.0
+TOO_MANY_RETRIES = 5  # a 429 (too many requests) is asked again this many times at most
 
 
 class ConfigException(RuntimeError):
@@ -92,29 +88,22 @@ class Connection:
         url = self.server + path
         if query:
             url += "?" + urlencode(query)
-        for attempt in range(RETRIES_429 + 1):
+        for attempt in range(TOO_MANY_RETRIES + 1):
             try:
                 response = self.pool().request(
                     method, url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
                 )
             except urllib3.exceptions.HTTPError as error:
                 raise ApiException(0, type(error).__name__, str(error)) from error
-            if response.status != 429 or attempt == RETRIES_429:
+            if response.status != 429 or attempt == TOO_MANY_RETRIES:
                 break
-            time.sleep(retry_after(response.headers.get("Retry-After")))
+            # "Too many requests" (a new CRD's storage still initialising, priority and fairness):
+            # again after the Retry-After the API server asks for, as client-go does.
+            with contextlib.suppress(ValueError):
+                time.sleep(min(5.0, max(0.1, float(response.headers.get("Retry-After", "1")))))
         if response.status >= 400:
             raise ApiException(response.status, response.reason or "", response.data.decode(errors="replace"))
         return bytes(response.data)
-
-
-def retry_after(value: str | None) -> float:
-    """Seconds to wait before asking again (Retry-After in seconds; 1 when absent or not a
-    number, at most RETRY_AFTER_MAX)."""
-    try:
-        seconds = float(value) if value is not None else 1.0
-    except ValueError:
-        seconds = 1.0
-    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
 
 
 def _context(ca: bytes | None, cert: bytes | None, key: bytes | None, insecure: bool) -> ssl.SSLContext:

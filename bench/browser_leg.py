@@ -1,11 +1,10 @@
-"""Browser leg: WebRTC calls bridged to SIP per core, stepping the number of calls at once.
+"""Browser leg: WebRTC calls relayed to SIP per core, stepping the number of calls at once.
 
 Synthetic callers (bench/browser_caller.py: aiortc processes, 4 calls each) call the echo link of
-`guestgate signal` processes, whose trunk goes to a SIPp UAS that echoes RTP; the same callers
-call the same peer through the Janus gateway's SIP plugin as the reference. Per step: CPU of the
-server process(es) over a window with every call up, the audio round trip of 1 kHz bursts
-(caller -> server -> peer -> server -> caller), the bridge's queue depths (GuestGate's /metrics),
-failed calls.
+a `guestgate signal` process with its rtpengine (as a pod runs them), whose trunk goes to a SIPp
+UAS that echoes RTP; the same callers call the same peer through the Janus gateway's SIP plugin as
+the reference. Per step: CPU of the server processes over a window with every call up, the audio
+round trip of 1 kHz bursts (caller -> relay -> peer -> relay -> caller), failed calls.
 """
 
 from __future__ import annotations
@@ -34,16 +33,6 @@ from guestgate_dev.support.process import stop_process
 from guestgate_dev.support.rtpengine import start_relay
 
 PER_CALLER = 4  # calls per aiortc caller process
-
-
-def _queue_depths(signals: list[Signal]) -> dict[str, float]:
-    """The deepest bridge buffers across the signal processes right now (peak: the most any held)."""
-    out: dict[str, float] = {}
-    for signal in signals:
-        with contextlib.suppress(OSError):
-            for labels, value in metric_values(signal.metrics(), "guestgate_bridge_queue_depth").items():
-                out[labels] = max(out.get(labels, 0.0), value)
-    return out
 
 
 def _wait_idle(signals: list[Signal], timeout: float = 10.0) -> None:
@@ -78,11 +67,8 @@ def _step(
     setup = time.monotonic() - started
     up = merged.count("connected")
     cpu = CpuWindow(server_pids).start()
-    depths: dict[str, float] = {}
     end = time.monotonic() + window
     while time.monotonic() < end:
-        for labels, value in _queue_depths(signals).items():
-            depths[labels] = max(depths.get(labels, 0.0), value)
         merged.poll(0.25)
         cpu.sample_rss()
     cpu_seconds, wall = cpu.stop()
@@ -107,42 +93,21 @@ def _step(
         "peakRssMiB": cpu.peak_rss / 2**20,
         "rtts": rtts,
         "bursts": sum(int(r.get("bursts", 0)) for r in results),
-        "queueDepth": depths,
     }
-
-
-def _depth(step: dict[str, Any], direction: str) -> float | None:
-    found = step["queueDepth"].get(f'{{direction="{direction}",stat="peak"}}')
-    return None if found is None else float(found)
 
 
 def run(settings: Settings) -> PartResult:
     result = PartResult(name="browser_leg")
     scratch = settings.scratch("browser_leg")
     window = 3.0 if settings.quick else 10.0
-    # (calls, signal processes): the pjsua2 wheel caps one process at 4 calls.
-    ours = [(1, 1), (2, 1)] if settings.quick else [(1, 1), (2, 1), (4, 1), (5, 1), (8, 2)]
     theirs = [1, 2] if settings.quick else [1, 2, 4, 8, 16]
     relayed_steps = [1, 2] if settings.quick else [1, 2, 4, 8, 16]
     steps: list[dict[str, Any]] = []
     notes: list[str] = []
     peer: EchoPeer = start_echo_peer(scratch)
     try:
-        signals = [start_signal(scratch, peer.port, name=f"signal-{i}") for i in range(max(p for _, p in ours))]
-        try:
-            for calls, processes in ours:
-                used = signals[:processes]
-                share = [calls // processes + (1 if i < calls % processes else 0) for i in range(processes)]
-                specs = [
-                    ({"system": "guestgate", "web_url": s.web_url, "origin": s.web_url, "path": LINK_PATH}, n)
-                    for s, n in zip(used, share, strict=True)
-                ]
-                steps.append(_step("GuestGate", calls, specs, [s.pid for s in used], signals, window, scratch))
-        finally:
-            for signal in signals:
-                stop_process(signal.process)
-        # The same calls through rtpengine beside one signal process (what a pod with
-        # spec.media.relay runs): CPU is the two processes together.
+        # The calls through rtpengine beside one signal process (what every pod runs): CPU is the two
+        # processes together. (The pod's own aiortc bridge, measured beside it before, is gone.)
         relay = start_relay(scratch / "rtpengine.log")
         try:
             relayed = start_signal(scratch, peer.port, name="signal-relayed", relay=relay.ng)
@@ -172,7 +137,7 @@ def run(settings: Settings) -> PartResult:
         stop_process(peer.process)
 
     table = result.table(
-        f"Browser leg: calls bridged at once, CPU over {window:.0f} s with all up",
+        f"Browser leg: calls at once, CPU over {window:.0f} s with all up",
         [
             "server",
             "calls",
@@ -184,8 +149,6 @@ def run(settings: Settings) -> PartResult:
             "RSS MiB",
             "RTT p50 ms",
             "RTT p99 ms",
-            "queue to SIP",
-            "queue from SIP",
         ],
     )
     for step in steps:
@@ -201,24 +164,16 @@ def run(settings: Settings) -> PartResult:
             step["peakRssMiB"],
             ms(percentile(step["rtts"], 50)),
             ms(percentile(step["rtts"], 99)),
-            _depth(step, "to_sip"),
-            _depth(step, "from_sip"),
         )
     table.notes += [
         f"Callers: aiortc (not a browser) in {PER_CALLER}-call processes, PCMU only; peer: SIPp UAS answering PCMU"
-        " and echoing RTP (-rtp_echo); both servers call the same peer. GuestGate transcodes (aiortc PCMU <->"
-        " 16 kHz PCM <-> pjsua2 conference bridge <-> PCMU); Janus relays RTP (SRTP <-> RTP), no transcoding.",
-        "GuestGate relayed: the same calls through rtpengine (userspace) beside one signal process, as a pod with"
-        " spec.media.relay runs them: rtpengine relays SRTP <-> RTP untouched, pjsua2 only signals; its CPU %"
-        " counts both processes.",
+        " and echoing RTP (-rtp_echo); both servers call the same peer. Janus relays RTP (SRTP <-> RTP).",
+        "GuestGate relayed: rtpengine (userspace) beside one signal process, as every pod runs them: rtpengine"
+        " relays SRTP <-> RTP untouched, pjsua2 only signals; its CPU % counts both processes.",
         "CPU %: the server process(es) over the window (100 = one core); per call = that / calls up."
         " GuestGate: `guestgate signal` (python -m guestgate.pod.serve); Janus: the janus process.",
         "RTT: a 100 ms 1 kHz burst each second, from its first frame handed to the caller's encoder to the first"
         " loud frame decoded back, on the caller's clock (includes aiortc's jitter buffer and 20 ms framing).",
-        "queue: the most 20 ms frames any call's bridge buffer held (guestgate_bridge_queue_depth{stat=peak},"
-        " sampled every 0.25 s; bounded at 5, older audio is dropped): each waiting frame is 20 ms of RTT.",
-        "One signal process holds hundreds of calls (pjsua2 built from pjproject 2.17, docs/prack.md); the"
-        " 8-call step runs over two processes to show calls spread over pods.",
         *notes,
     ]
     for step in steps:

@@ -20,6 +20,7 @@ from bench.report import PartResult
 from bench.settings import Settings
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import start_relay
 
 INTERVALS = [
     ("offer -> INVITE at the peer", "offer_to_invite"),
@@ -67,9 +68,10 @@ def run(settings: Settings) -> PartResult:
     measured: dict[str, dict[str, list[float]]] = {}
     failed: dict[str, int] = {}
     peer = start_echo_peer(scratch)
+    relay = start_relay(scratch / "rtpengine.log")  # the pod's media relay (its sidecar in a cluster)
     notes = []
     try:
-        signal = start_signal(scratch, peer.port)
+        signal = start_signal(scratch, peer.port, relay=relay.ng)
         try:
             spec = {"system": "guestgate", "web_url": signal.web_url, "origin": signal.web_url, "path": LINK_PATH}
             results = _run_calls(spec, calls, scratch, timeout)
@@ -94,6 +96,7 @@ def run(settings: Settings) -> PartResult:
             notes.append(janus_note(ice_ip))
     finally:
         stop_process(peer.process)
+        relay.stop()
 
     systems = list(measured)
     columns = ["interval"] + [f"{s} {q} ms" for s in systems for q in ("p50", "p99")]
@@ -109,8 +112,9 @@ def run(settings: Settings) -> PartResult:
         " at once, RTP echo); same host clock for the caller's and SIPp's timestamps (SIPp stamps per loop turn).",
         "offer -> INVITE: caller POSTs its offer (GuestGate: POST /_gg/calls; Janus: the SIP plugin's `call`"
         " request, after session, attach and guest register, which are not counted) until SIPp receives the INVITE.",
-        "page connected: GuestGate's event socket says `connected` (its WebRTC leg is already up: it answers the"
-        " offer at once); Janus's `accepted` event with the SDP answer, applied (its WebRTC leg only starts then).",
+        "page connected: GuestGate's event socket says `connected` (its answer, from rtpengine, comes as an"
+        " event once the far end answers); Janus's `accepted` event with the SDP answer, applied (its WebRTC leg"
+        " only starts then).",
         "WebRTC media up: page connected and the caller's ICE+DTLS connected, whichever is later.",
         "failed calls: "
         + ", ".join(f"{s} {failed[s]} of {calls}" for s in systems)

@@ -79,7 +79,7 @@ def manifests(namespace: str, signal_image: str, media_image: str) -> list[dict[
         "apiVersion": "guestgate.io/v1alpha1", "kind": "GuestCluster",
         "metadata": {"name": GUEST_CLUSTER, "namespace": namespace},
         "spec": {"replicas": PODS, "image": signal_image, "publicURL": "http://127.0.0.1:8080",
-                 "turn": {"enabled": False}, "media": {"relay": True, "image": media_image}},
+                 "turn": {"enabled": False}, "media": {"image": media_image}},
     }
     trunk = {
         "apiVersion": "guestgate.io/v1alpha1", "kind": "SipTrunk",

@@ -23,7 +23,7 @@ from typing import Any
 import pjsua2 as pj
 
 from guestgate.engine.core import LogSink
-from guestgate.web.audio import dominant, rms
+from guestgate_dev.support.tones import dominant, rms
 
 RATE = 16000
 MAX_HEARD = RATE * 2 * 120  # keep at most two minutes of what a call said

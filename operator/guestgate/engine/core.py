@@ -120,7 +120,6 @@ class _CallRecord:
     call: Any  # EngineCall
     handle: CallHandle
     profile: TrunkProfile
-    port: Any = None  # an AudioMediaPort from the browser leg, kept alive while the call is
     tones: Any = None  # a ToneGenerator for in-band DTMF
     seen_responses: int = 0
     audio_index: int | None = None  # the call's active audio stream, as the last media state said
@@ -347,13 +346,6 @@ class SipEngine:
         """RTP packets each way so far (from the stream statistics) and seconds connected."""
         return await self.run(lambda: self._media_counters(handle.call_id))
 
-    async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None:
-        """For the browser leg: factory(pjsua2) runs on the engine thread and returns an
-        AudioMediaPort (already createPort()-ed); the engine keeps it alive for the call and
-        connects it both ways to the call's audio as soon as media is up (early media included).
-        """
-        await self.run(lambda: self._attach_port(handle.call_id, factory))
-
     async def send_dtmf(self, handle: CallHandle, digits: str) -> None:
         """Send digits with the trunk's DTMF method (RFC 4733, SIP INFO or in-band tones)."""
         if not digits or any(d not in "0123456789*#ABCD" for d in digits) or len(digits) > 32:
@@ -572,7 +564,6 @@ class SipEngine:
     def _destroy_library(self) -> None:
         # Every pjsua2 object must be gone before libDestroy: their destructors call into pjsua.
         for record in self._calls.values():
-            record.port = None
             record.tones = None
         self._idle_tones.clear()
         self._calls.clear()
@@ -763,11 +754,6 @@ class SipEngine:
             record.next_sample = now + (MEDIA_SAMPLE_SECONDS if young else MEDIA_SAMPLE_LATER_SECONDS)
             self._guarded("media sample", partial(self._media_counters, call_id))
 
-    def _attach_port(self, call_id: str, factory: Callable[[Any], Any]) -> None:
-        record = self._record(call_id)
-        record.port = factory(self._pj)
-        self._connect_media(record)
-
     def _new_tone_generator(self) -> Any:
         tones = self._pj.ToneGenerator()
         tones.createToneGenerator()
@@ -817,12 +803,9 @@ class SipEngine:
             return  # the relay carries the media; pjsua's stream stays muted and unconnected
         if audio is None:
             return
-        if record.port is not None:
-            record.port.startTransmit(audio)
-            audio.startTransmit(record.port)
-        else:
-            # The null device's capture port sends silence: RTP flows, so media is measurable.
-            self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
+        # A health-check call: the null device's capture port sends silence, so RTP flows and
+        # media is measurable.
+        self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
 
     def _reap_calls(self) -> None:
         self._reject_pending()
@@ -833,7 +816,6 @@ class SipEngine:
             slot = int(record.call.getId())
             if slot >= 0:  # pjsua may still be finishing it (BYE, CANCEL): see _release_slots
                 self._finishing.append(_Finishing(record.call, slot, record.handle.trunk_id))
-            record.port = None
             if record.tones is not None:
                 # Reused, never destroyed while the library runs: pjsua2 frees a media port right
                 # after asking the conference bridge to remove it, which the bridge does a clock tick

@@ -368,9 +368,10 @@ class SipEngine:
                 if self._run_jobs():
                     self._last_job = time.monotonic()
                 # pjlib's poll cannot be woken by our queue: a job waits for the poll to return.
-                # Short polls while calls run or jobs come in keep call setup and slot reuse quick;
-                # long ones when idle keep an idle pod's CPU low.
-                busy = bool(self._calls) or time.monotonic() - self._last_job < BUSY_SECONDS
+                # Short polls while jobs come in keep call setup and slot reuse quick; long ones
+                # otherwise (SIP from the network wakes the poll at once) keep a pod's CPU low,
+                # idle or carrying calls whose media the relay moves.
+                busy = time.monotonic() - self._last_job < BUSY_SECONDS
                 wait_ms = 0 if not self._jobs.empty() else BUSY_POLL_MS if busy else IDLE_POLL_MS
                 self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
                 self._reap_calls()

@@ -28,8 +28,8 @@ import urllib3
 import yaml
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-TOKEN_REREAD_SECONDS = 60.0
-TOO_MANY_RETRIES = 5  # bound service account tokens are rotated by the kubelet
+TOKEN_REREAD_SECONDS = 60.0  # bound service account tokens are rotated by the kubelet
+TOO_MANY_RETRIES = 5  # a 429 (too many requests) is asked again this many times at most
 
 
 class ConfigException(RuntimeError):

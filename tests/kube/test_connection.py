@@ -80,3 +80,20 @@ def test_in_a_pod_the_service_account_token_and_ca_reach_the_api_server(
     with pytest.raises(ApiException) as denied:  # what RBAC refuses comes back as the API server said it
         kube.get("Secret", "default", "anything")
     assert denied.value.status == 403
+
+
+def test_kopf_logs_in_at_the_service_address_not_a_dns_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a pod kopf's watches go where guestgate.kube goes: KUBERNETES_SERVICE_HOST, no DNS."""
+    from guestgate.controllers import handlers
+
+    (tmp_path / "token").write_text("pod-token\n")
+    (tmp_path / "ca.crt").write_text("ca")
+    (tmp_path / "namespace").write_text("guestgate-system")
+    monkeypatch.setattr(connection, "SERVICE_ACCOUNT", tmp_path)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    info = handlers.service_account_login()
+    assert info is not None and info.server == "https://10.96.0.1:443" and info.token == "pod-token"
+    assert info.ca_path == str(tmp_path / "ca.crt") and info.default_namespace == "guestgate-system"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    assert handlers.service_account_login() is None  # not in a pod: the kubeconfig

@@ -15,6 +15,7 @@ same pydantic models on both sides, so the two can never disagree about a field.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -47,7 +48,13 @@ def is_links_file(name: str) -> bool:
 
 def link_shard(link_id: str, shards: int) -> int:
     """The shard of a link: stable across processes and runs (not Python's salted hash())."""
-    return int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big") % shards
+    return _link_hash(link_id) % shards
+
+
+@functools.lru_cache(maxsize=65536)
+def _link_hash(link_id: str) -> int:
+    """Remembered: every render shards every link again (10,000 hashes per edit otherwise)."""
+    return int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big")
 
 
 # Where the pod finds its secrets (mounted by the StatefulSet); relative to the secrets dir.

@@ -11,6 +11,7 @@ import asyncio
 import ctypes
 import functools
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -22,6 +23,7 @@ from guestgate.controllers.endpoints import EndpointSource
 from guestgate.controllers.health import HealthMonitor
 from guestgate.controllers.pusher import ConfigPusher
 from guestgate.controllers.runtime.cache import KINDS
+from guestgate.kube import connection
 from guestgate.kube.client import Kube
 from guestgate.render.names import FIELD_MANAGER
 
@@ -32,6 +34,32 @@ PLURALS = {"GuestCluster": "guestclusters", "SipTrunk": "siptrunks", "GuestLink"
 WORKERS = 4
 
 _state: dict[str, Any] = {}
+
+
+def service_account_login() -> kopf.ConnectionInfo | None:
+    """In a pod: the API server at KUBERNETES_SERVICE_HOST and PORT with the service account's
+    token and CA (kopf's own service-account login names kubernetes.default.svc, which needs
+    cluster DNS: a cluster without it never gave the operator a watch). None elsewhere."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    token_file = connection.SERVICE_ACCOUNT / "token"
+    if not (host and port and token_file.exists()):
+        return None
+    host = f"[{host}]" if ":" in host else host
+    namespace_file = connection.SERVICE_ACCOUNT / "namespace"
+    return kopf.ConnectionInfo(
+        server=f"https://{host}:{port}",
+        ca_path=str(connection.SERVICE_ACCOUNT / "ca.crt"),
+        scheme="Bearer",
+        token=token_file.read_text().strip(),
+        default_namespace=namespace_file.read_text().strip() if namespace_file.exists() else None,
+    )
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """kopf's watches log in where guestgate.kube does: the service account in a pod, else the
+    kubeconfig (kopf's own login for it)."""
+    return service_account_login() or kopf.login_with_kubeconfig(**kwargs)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):

@@ -6,7 +6,8 @@ event on stdout:
   {"event": "connected", "call": i, ...}   the call is up (page state and ICE/DTLS both)
   {"event": "result", "call": i, ...}      after "stop" on stdin (or `hold` seconds): its times
 
-Audio: the caller offers PCMU only and sends silence with a 1 kHz burst of 100 ms every
+Audio: the caller offers one codec only (`codec`: PCMU unless told, or opus) and sends silence
+with a 1 kHz burst of 100 ms every
 `burst_every` seconds once connected; the peer echoes it. The round trip of a burst is the time
 from its first frame being handed to aiortc's encoder to the first frame heard back loud enough,
 both on this process's monotonic clock (so it includes both jitter buffers of aiortc and the 20 ms
@@ -123,8 +124,9 @@ class Call:
 
     async def offer(self) -> str:
         transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
-        pcmu = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
-        transceiver.setCodecPreferences(pcmu)
+        wanted = "audio/" + str(self.spec.get("codec", "PCMU"))
+        codecs = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType.lower() == wanted.lower()]
+        transceiver.setCodecPreferences(codecs)
 
         @self.pc.on("track")
         def on_track(track: Any) -> None:
@@ -163,7 +165,7 @@ class Call:
             self.frames_heard += 1
             if "first_frame" not in self.times:
                 self.mark("first_frame")
-            pcm = bytes(frame.planes[0])[: frame.samples * 2]
+            pcm = bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)]  # s16, mono or stereo
             level = audioop.rms(pcm, 2) / 32768.0
             if level > HEARD and not loud and self.track.sent:
                 sent = [s for s in self.track.sent if s <= now]

@@ -1,11 +1,13 @@
-"""Browser leg: WebRTC calls bridged to SIP per core, stepping the number of calls at once.
+"""Browser leg: WebRTC calls carried per core, stepping the number of calls at once.
 
-Synthetic callers (bench/browser_caller.py: aiortc processes, 4 calls each) call the echo link of
-`guestgate signal` processes, whose trunk goes to a SIPp UAS that echoes RTP; the same callers
-call the same peer through the Janus gateway's SIP plugin as the reference. Per step: CPU of the
-server process(es) over a window with every call up, the audio round trip of 1 kHz bursts
-(caller -> server -> peer -> server -> caller), the bridge's queue depths (GuestGate's /metrics),
-failed calls.
+Synthetic callers (bench/browser_caller.py: aiortc processes, 4 calls each) call the echo link of a
+`guestgate signal` process beside its rtpengine (what a pod runs), whose trunk goes to a SIPp UAS
+that echoes RTP: relayed (PCMU both sides, rtpengine relays it untouched) and transcoded (Opus-only
+callers, rtpengine transcodes to PCMU); the same callers call the same peer through the Janus
+gateway's SIP plugin as the reference. Per step: CPU of the server process(es) over a window with
+every call up, the callers' CPU (they bound how far this machine can step), the audio round trip
+of 1 kHz bursts (caller -> server -> peer -> server -> caller), failed calls; per system, the CPU
+one more call costs (the slope over the steps).
 """
 
 from __future__ import annotations
@@ -34,16 +36,7 @@ from guestgate_dev.support.process import stop_process
 from guestgate_dev.support.rtpengine import start_relay
 
 PER_CALLER = 4  # calls per aiortc caller process
-
-
-def _queue_depths(signals: list[Signal]) -> dict[str, float]:
-    """The deepest bridge buffers across the signal processes right now (peak: the most any held)."""
-    out: dict[str, float] = {}
-    for signal in signals:
-        with contextlib.suppress(OSError):
-            for labels, value in metric_values(signal.metrics(), "guestgate_bridge_queue_depth").items():
-                out[labels] = max(out.get(labels, 0.0), value)
-    return out
+SURE_CALLS = 16  # a GuestGate call failing at or below this many calls at once is the part's error
 
 
 def _wait_idle(signals: list[Signal], timeout: float = 10.0) -> None:
@@ -78,14 +71,13 @@ def _step(
     setup = time.monotonic() - started
     up = merged.count("connected")
     cpu = CpuWindow(server_pids).start()
-    depths: dict[str, float] = {}
+    callers_cpu = CpuWindow(merged.pids).start()
     end = time.monotonic() + window
     while time.monotonic() < end:
-        for labels, value in _queue_depths(signals).items():
-            depths[labels] = max(depths.get(labels, 0.0), value)
         merged.poll(0.25)
         cpu.sample_rss()
     cpu_seconds, wall = cpu.stop()
+    callers_seconds, _ = callers_cpu.stop()
     still_up = up - sum(1 for e in merged.events if e.get("event") == "result")  # none should end on their own
     results = merged.stop()
     rtts = [r for result in results for r in result.get("rtts", [])]
@@ -104,53 +96,60 @@ def _step(
         "cpuSeconds": round(cpu_seconds, 3),
         "wallSeconds": round(wall, 3),
         "cpuPercent": 100.0 * cpu_seconds / wall if wall else None,
+        "callersCpuPercent": 100.0 * callers_seconds / wall if wall else None,
         "peakRssMiB": cpu.peak_rss / 2**20,
         "rtts": rtts,
         "bursts": sum(int(r.get("bursts", 0)) for r in results),
-        "queueDepth": depths,
     }
 
 
-def _depth(step: dict[str, Any], direction: str) -> float | None:
-    found = step["queueDepth"].get(f'{{direction="{direction}",stat="peak"}}')
-    return None if found is None else float(found)
+def marginal(steps: list[dict[str, Any]]) -> float | None:
+    """CPU % per added call: the least-squares slope of CPU % over calls up (None under two steps)."""
+    points = [(float(s["connected"]), float(s["cpuPercent"])) for s in steps if s["connected"] and s["cpuPercent"]]
+    if len({x for x, _ in points}) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+
+
+def _climb(
+    system: str, spec: dict[str, Any], counts: list[int], pids: list[int], signals: list[Signal], window: float,
+    scratch: Path,
+) -> list[dict[str, Any]]:
+    """Steps of `counts` calls at once, up to the first step where a call failed (the callers'
+    limit on this machine: what a failing step says is in its errors and its callers' CPU)."""
+    steps = []
+    for calls in counts:
+        step = _step(system, calls, [(spec, calls)], pids, signals, window, scratch)
+        steps.append(step)
+        if step["failed"]:
+            break
+        time.sleep(0.5)
+    return steps
 
 
 def run(settings: Settings) -> PartResult:
     result = PartResult(name="browser_leg")
     scratch = settings.scratch("browser_leg")
     window = 3.0 if settings.quick else 10.0
-    # (calls, signal processes): the pjsua2 wheel caps one process at 4 calls.
-    ours = [(1, 1), (2, 1)] if settings.quick else [(1, 1), (2, 1), (4, 1), (5, 1), (8, 2)]
-    theirs = [1, 2] if settings.quick else [1, 2, 4, 8, 16]
-    relayed_steps = [1, 2] if settings.quick else [1, 2, 4, 8, 16]
+    relayed_steps = [1, 2] if settings.quick else [1, 2, 4, 8, 16, 24, 32, 40]
+    transcoded_steps = [1] if settings.quick else [1, 4, 8, 16]
+    theirs = [1, 2] if settings.quick else [1, 2, 4, 8, 16, 24, 32]
     steps: list[dict[str, Any]] = []
     notes: list[str] = []
     peer: EchoPeer = start_echo_peer(scratch)
     try:
-        signals = [start_signal(scratch, peer.port, name=f"signal-{i}") for i in range(max(p for _, p in ours))]
-        try:
-            for calls, processes in ours:
-                used = signals[:processes]
-                share = [calls // processes + (1 if i < calls % processes else 0) for i in range(processes)]
-                specs = [
-                    ({"system": "guestgate", "web_url": s.web_url, "origin": s.web_url, "path": LINK_PATH}, n)
-                    for s, n in zip(used, share, strict=True)
-                ]
-                steps.append(_step("GuestGate", calls, specs, [s.pid for s in used], signals, window, scratch))
-        finally:
-            for signal in signals:
-                stop_process(signal.process)
-        # The same calls through rtpengine beside one signal process (what a pod with
-        # spec.media.relay runs): CPU is the two processes together.
+        # What a pod runs: one signal process beside its rtpengine; CPU is the two together.
         relay = start_relay(scratch / "rtpengine.log")
         try:
             relayed = start_signal(scratch, peer.port, name="signal-relayed", relay=relay.ng)
             try:
                 spec = {"system": "guestgate", "web_url": relayed.web_url, "origin": relayed.web_url, "path": LINK_PATH}
-                for calls in relayed_steps:
-                    pids = [relayed.pid, relay.process.pid]
-                    steps.append(_step("GuestGate relayed", calls, [(spec, calls)], pids, [relayed], window, scratch))
+                pids = [relayed.pid, relay.process.pid]
+                steps += _climb("GuestGate relayed", spec, relayed_steps, pids, [relayed], window, scratch)
+                opus = spec | {"codec": "opus"}
+                steps += _climb("GuestGate transcoded", opus, transcoded_steps, pids, [relayed], window, scratch)
             finally:
                 stop_process(relayed.process)
         finally:
@@ -162,9 +161,7 @@ def run(settings: Settings) -> PartResult:
             janus = start_janus(scratch / "janus", free_port(), (43000, 43999), ice_ip)
             try:
                 spec = {"system": "janus", "janus_url": janus.url, "sip_uri": peer.uri(), "ice_ip": ice_ip}
-                for calls in theirs:
-                    steps.append(_step("Janus", calls, [(spec, calls)], [janus.process.pid], [], window, scratch))
-                    time.sleep(0.5)
+                steps += _climb("Janus", spec, theirs, [janus.process.pid], [], window, scratch)
             finally:
                 stop_process(janus.process)
             notes.append(janus_note(ice_ip))
@@ -172,11 +169,10 @@ def run(settings: Settings) -> PartResult:
         stop_process(peer.process)
 
     table = result.table(
-        f"Browser leg: calls bridged at once, CPU over {window:.0f} s with all up",
+        f"Browser leg: calls relayed at once, CPU over {window:.0f} s with all up",
         [
             "server",
             "calls",
-            "procs",
             "up",
             "failed",
             "CPU %",
@@ -184,8 +180,7 @@ def run(settings: Settings) -> PartResult:
             "RSS MiB",
             "RTT p50 ms",
             "RTT p99 ms",
-            "queue to SIP",
-            "queue from SIP",
+            "callers CPU %",
         ],
     )
     for step in steps:
@@ -193,7 +188,6 @@ def run(settings: Settings) -> PartResult:
         table.add(
             step["system"],
             step["calls"],
-            step["serverProcesses"],
             step["connected"],
             step["failed"],
             step["cpuPercent"],
@@ -201,32 +195,45 @@ def run(settings: Settings) -> PartResult:
             step["peakRssMiB"],
             ms(percentile(step["rtts"], 50)),
             ms(percentile(step["rtts"], 99)),
-            _depth(step, "to_sip"),
-            _depth(step, "from_sip"),
+            step["callersCpuPercent"],
         )
+    systems = list(dict.fromkeys(s["system"] for s in steps))
+    slopes = {system: marginal([s for s in steps if s["system"] == system]) for system in systems}
+    summary = result.table(
+        "Browser leg: CPU per call, per system",
+        ["server", "most calls up", "marginal CPU %/call", "x Janus", "calls per core (marginal)"],
+    )
+    janus_slope = slopes.get("Janus")
+    for system in systems:
+        slope = slopes[system]
+        most = max((s["connected"] for s in steps if s["system"] == system), default=0)
+        ratio = slope / janus_slope if slope is not None and janus_slope else None
+        summary.add(system, most, slope, ratio, 100.0 / slope if slope else None)
     table.notes += [
-        f"Callers: aiortc (not a browser) in {PER_CALLER}-call processes, PCMU only; peer: SIPp UAS answering PCMU"
-        " and echoing RTP (-rtp_echo); both servers call the same peer. GuestGate transcodes (aiortc PCMU <->"
-        " 16 kHz PCM <-> pjsua2 conference bridge <-> PCMU); Janus relays RTP (SRTP <-> RTP), no transcoding.",
-        "GuestGate relayed: the same calls through rtpengine (userspace) beside one signal process, as a pod with"
-        " spec.media.relay runs them: rtpengine relays SRTP <-> RTP untouched, pjsua2 only signals; its CPU %"
-        " counts both processes.",
-        "CPU %: the server process(es) over the window (100 = one core); per call = that / calls up."
-        " GuestGate: `guestgate signal` (python -m guestgate.pod.serve); Janus: the janus process.",
+        "Callers: aiortc (not a browser) in 4-call processes, offering PCMU only (relayed, Janus) or Opus only"
+        " (transcoded); peer: SIPp UAS answering PCMU and echoing RTP (-rtp_echo); every system calls the same peer.",
+        "GuestGate relayed: one signal process beside its rtpengine (userspace), as a pod runs them: rtpengine"
+        " relays SRTP <-> RTP untouched, pjsua2 only signals. GuestGate transcoded: the same, Opus <-> PCMU in"
+        " rtpengine. Janus: its SIP plugin relays SRTP <-> RTP, no transcoding.",
+        "CPU %: the server process(es) over the window (100 = one core; GuestGate: signal + rtpengine); per call ="
+        " that / calls up. callers CPU %: the aiortc caller processes over the same window.",
+        "Steps stop at the first step with a failed call, or at the last count listed: the callers (aiortc in"
+        " Python, several % of a core per call, on the same 2 cores as the servers) bound how many calls this"
+        " machine can drive, not the servers.",
         "RTT: a 100 ms 1 kHz burst each second, from its first frame handed to the caller's encoder to the first"
         " loud frame decoded back, on the caller's clock (includes aiortc's jitter buffer and 20 ms framing).",
-        "queue: the most 20 ms frames any call's bridge buffer held (guestgate_bridge_queue_depth{stat=peak},"
-        " sampled every 0.25 s; bounded at 5, older audio is dropped): each waiting frame is 20 ms of RTT.",
-        "One signal process holds hundreds of calls (pjsua2 built from pjproject 2.17, docs/prack.md); the"
-        " 8-call step runs over two processes to show calls spread over pods.",
         *notes,
+    ]
+    summary.notes += [
+        "marginal: the least-squares slope of CPU % over calls up, across the system's steps (what one more call"
+        " costs, without the process's idle cost); calls per core = 100 / that.",
     ]
     for step in steps:
         step["rttP50ms"], step["rttP99ms"] = ms(percentile(step["rtts"], 50)), ms(percentile(step["rtts"], 99))
-    result.data = {"windowSeconds": window, "steps": steps}
-    broken = [s for s in steps if s["system"].startswith("GuestGate")]
-    if any(s["failed"] for s in broken):
+    result.data = {"windowSeconds": window, "steps": steps, "marginalCpuPercentPerCall": slopes}
+    ours = [s for s in steps if s["system"].startswith("GuestGate")]
+    if any(s["failed"] for s in ours if s["calls"] <= SURE_CALLS):
         result.error = "GuestGate calls failed: " + "; ".join(
-            f"{s['calls']} calls: {s['errors']}" for s in broken if s["failed"]
+            f"{s['system']} {s['calls']} calls: {s['errors']}" for s in ours if s["failed"]
         )
     return result

@@ -216,7 +216,8 @@ def start_signal(
     max_calls: int = 100,
 ) -> Signal:
     """`python -m guestgate.pod.serve` (what `guestgate signal` runs in a pod) with the echo link;
-    `relay`: the ng address of an rtpengine to carry the calls' media (else the aiortc bridge)."""
+    `relay`: the ng address of the rtpengine that carries the calls' media (without one the server
+    refuses every call: media-unavailable)."""
     folder = root / name
     config_dir, secrets = folder / "config", folder / "secrets"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -226,7 +227,7 @@ def start_signal(
     for rel, value in ((ADMIN_TOKEN_FILE, ADMIN_TOKEN.encode()), (SIGNING_KEY_FILE, SIGNING_KEY)):
         (secrets / rel).parent.mkdir(parents=True, exist_ok=True)
         (secrets / rel).write_bytes(value)
-    extra = ["--ice-loopback-only", *(["--rtpengine", relay] if relay else [])]
+    extra = ["--rtpengine", relay] if relay else []
     command = signal_command(config_dir, secrets_dir=secrets, extra=extra)
     started = launch_signal_server(command, folder / "signal.log", env=env()).wait_ready(timeout)
     return Signal(started.process, started.log, started.web_url, started.admin_url)

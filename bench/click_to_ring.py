@@ -1,5 +1,6 @@
-"""Click to ring: from the browser's offer to the INVITE leaving, and from the 200 OK to the page's
-connected state, p50 / p99 over a bounded number of calls, one call at a time.
+"""Click to ring (through the pod's rtpengine): from the browser's offer to the INVITE leaving, and
+from the 200 OK to the page's connected state, p50 / p99 over a bounded number of calls, one call
+at a time.
 
 The caller (bench/browser_caller.py, aiortc) stamps its offer with the wall clock as it POSTs it;
 the SIPp peer (same host, same clock) stamps the INVITE it receives and the 200 OK it sends
@@ -20,6 +21,7 @@ from bench.report import PartResult
 from bench.settings import Settings
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import start_relay
 
 INTERVALS = [
     ("offer -> INVITE at the peer", "offer_to_invite"),
@@ -69,15 +71,19 @@ def run(settings: Settings) -> PartResult:
     peer = start_echo_peer(scratch)
     notes = []
     try:
-        signal = start_signal(scratch, peer.port)
+        relay = start_relay(scratch / "rtpengine.log")  # what a pod runs beside its signal process
         try:
-            spec = {"system": "guestgate", "web_url": signal.web_url, "origin": signal.web_url, "path": LINK_PATH}
-            results = _run_calls(spec, calls, scratch, timeout)
-            time.sleep(0.3)  # the last lines of the server's log and SIPp's trace
-            measured["GuestGate"] = _intervals(results, peer, sip_call_ids(signal))
-            failed["GuestGate"] = calls - len(measured["GuestGate"]["offer_to_invite"])
+            signal = start_signal(scratch, peer.port, relay=relay.ng)
+            try:
+                spec = {"system": "guestgate", "web_url": signal.web_url, "origin": signal.web_url, "path": LINK_PATH}
+                results = _run_calls(spec, calls, scratch, timeout)
+                time.sleep(0.3)  # the last lines of the server's log and SIPp's trace
+                measured["GuestGate"] = _intervals(results, peer, sip_call_ids(signal))
+                failed["GuestGate"] = calls - len(measured["GuestGate"]["offer_to_invite"])
+            finally:
+                stop_process(signal.process)
         finally:
-            stop_process(signal.process)
+            relay.stop()
         why_not, ice_ip = janus_reference()
         if why_not:
             notes.append(f"No Janus reference: {why_not}")
@@ -107,10 +113,12 @@ def run(settings: Settings) -> PartResult:
     table.notes += [
         "Caller: aiortc in its own process (not a browser), offering PCMU; peer: SIPp UAS (180, then 200 with PCMU"
         " at once, RTP echo); same host clock for the caller's and SIPp's timestamps (SIPp stamps per loop turn).",
+        "GuestGate: one signal process beside its rtpengine, as a pod runs them: the browser's offer goes through"
+        " rtpengine (ng offer) before the INVITE leaves; the far end's answer goes back through it (ng answer).",
         "offer -> INVITE: caller POSTs its offer (GuestGate: POST /_gg/calls; Janus: the SIP plugin's `call`"
         " request, after session, attach and guest register, which are not counted) until SIPp receives the INVITE.",
-        "page connected: GuestGate's event socket says `connected` (its WebRTC leg is already up: it answers the"
-        " offer at once); Janus's `accepted` event with the SDP answer, applied (its WebRTC leg only starts then).",
+        "page connected: GuestGate's event socket says `connected` (the relay's answer came as an event before it);"
+        " Janus's `accepted` event with the SDP answer, applied. Both WebRTC legs only start with the answer.",
         "WebRTC media up: page connected and the caller's ICE+DTLS connected, whichever is later.",
         "failed calls: "
         + ", ".join(f"{s} {failed[s]} of {calls}" for s in systems)

@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # Third-party modules that come with an optional extra of the package (pyproject.toml), and the
 # extra to install: a command that needs one says so instead of dying with a traceback.
-EXTRA_OF_MODULE: dict[str, str] = {"pjsua2": "signal", "aiortc": "signal", "av": "signal", "aioice": "signal"}
+EXTRA_OF_MODULE: dict[str, str] = {"pjsua2": "signal"}
 
 
 def missing_extra(error: ModuleNotFoundError) -> str | None:

@@ -73,12 +73,13 @@ def test_the_engine_holds_calls_at_once_beside_sipp(quick_run: Any) -> None:
     assert any(row["side"] == "SIPp uac" and row["ok"] > 0 for row in table), table
 
 
-def test_the_browser_leg_bridges_calls_beside_janus(quick_run: Any) -> None:
+def test_the_browser_leg_relays_and_transcodes_calls_beside_janus(quick_run: Any) -> None:
     steps = quick_run[1]["browser_leg"]["data"]["steps"]
-    ours = [s for s in steps if s["system"] == "GuestGate"]
-    reference = [s for s in steps if s["system"] != "GuestGate"]
-    assert ours and reference
-    assert all(s["connected"] == s["calls"] for s in ours), ours
+    relayed = [s for s in steps if s["system"] == "GuestGate relayed"]
+    transcoded = [s for s in steps if s["system"] == "GuestGate transcoded"]
+    reference = [s for s in steps if s["system"] == "Janus"]
+    assert relayed and transcoded and reference
+    assert all(s["connected"] == s["calls"] and s["rtts"] for s in relayed + transcoded), relayed + transcoded
 
 
 def test_the_soak_places_and_ends_calls_and_leaves_no_slot(quick_run: Any) -> None:

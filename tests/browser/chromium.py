@@ -39,7 +39,7 @@ FLAGS = (
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
-    # WebRTC over 127.0.0.1 only (the server runs with --ice-loopback-only), real IPs not mDNS names.
+    # WebRTC with the local rtpengine on 127.0.0.1 (its candidates), real IPs not mDNS names.
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints,Translate",
     "--window-size=420,900",

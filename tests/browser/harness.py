@@ -237,7 +237,7 @@ class Server:
 
 def start_server(config_dir: Path, secrets: Path, log: Path, *extra: str) -> Server:
     command = signal_command(config_dir, secrets_dir=secrets, reload_seconds=1,
-                             extra=["--web-metrics", "--ice-loopback-only", *extra])
+                             extra=["--web-metrics", *extra])
     started = launch_signal_server(command, log, env=env()).wait_ready()
     return Server(started.process, log, started.web_url)
 
@@ -300,7 +300,7 @@ class Bench:
     server: Server
     phone: Phone
     root: Path
-    relay: LocalRelay | None = None  # the server's rtpengine
+    relay: LocalRelay  # the server's rtpengine: every browser call's media goes through it
 
 
 @contextmanager

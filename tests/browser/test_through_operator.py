@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,23 @@ from fixtures.localpod import LocalPod
 from fixtures.operator import REPO, Kubectl, wait_for
 from guestgate_dev.support.ports import free_port
 from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import start_relay
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
 @pytest.fixture
-def web_pod(local_pod: LocalPod) -> LocalPod:
-    """The local pod serving the link pages on the cluster's web port, WebRTC on loopback."""
+def web_pod(local_pod: LocalPod, tmp_path: Path) -> Iterator[LocalPod]:
+    """The local pod serving the link pages on the cluster's web port, with its rtpengine beside
+    it (a pod's sidecar), every call's session deleted at the end."""
+    relay = start_relay(tmp_path / "rtpengine.log")
     local_pod.use_cluster_web_port = True
-    local_pod.extra_args = ["--ice-loopback-only"]
-    return local_pod
+    local_pod.extra_args = ["--rtpengine", relay.ng]
+    try:
+        yield local_pod
+        assert relay.wait_no_sessions() == [], "rtpengine still holds sessions after the call"
+    finally:
+        relay.stop()
 
 
 def manifests(web_port: int, sipp_port: int) -> list[dict[str, Any]]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import http.server
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -84,42 +82,18 @@ def test_in_a_pod_the_service_account_token_and_ca_reach_the_api_server(
     assert denied.value.status == 403
 
 
-def test_a_429_is_tried_again_after_the_time_it_asks() -> None:
-    """The API server answers 429 "storage is (re)initializing" just after a CRD is created (the
-    operator's first LIST failed and kopf retried its startup only a minute later)."""
-    answers = [(429, {"Retry-After": "0"}), (429, {}), (200, {})]
-    seen: list[str] = []
+def test_kopf_logs_in_at_the_service_address_not_a_dns_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a pod kopf's watches go where guestgate.kube goes: KUBERNETES_SERVICE_HOST, no DNS."""
+    from guestgate.controllers import handlers
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            status, headers = answers.pop(0)
-            body = b'{"items": []}' if status == 200 else b'{"reason": "TooManyRequests"}'
-            self.send_response(status)
-            for name, value in {**headers, "Content-Length": str(len(body))}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        plain = connection.Connection(f"http://127.0.0.1:{server.server_address[1]}")
-        assert plain.request("GET", "/api/v1/pods") == b'{"items": []}'
-        assert len(seen) == 3
-        answers.extend([(429, {"Retry-After": "0"})] * (connection.RETRIES_AFTER_429 + 1))
-        with pytest.raises(ApiException) as refused:
-            plain.request("GET", "/api/v1/pods")
-        assert refused.value.status == 429
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.mark.parametrize(("header", "seconds"), [("2", 2.0), ("", 1.0), ("soon", 1.0), ("600", 5.0), ("-1", 0.0)])
-def test_retry_after(header: str, seconds: float) -> None:
-    assert connection.retry_after({"Retry-After": header} if header else {}) == seconds
+    (tmp_path / "token").write_text("pod-token\n")
+    (tmp_path / "ca.crt").write_text("ca")
+    (tmp_path / "namespace").write_text("guestgate-system")
+    monkeypatch.setattr(connection, "SERVICE_ACCOUNT", tmp_path)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    info = handlers.service_account_login()
+    assert info is not None and info.server == "https://10.96.0.1:443" and info.token == "pod-token"
+    assert info.ca_path == str(tmp_path / "ca.crt") and info.default_namespace == "guestgate-system"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    assert handlers.service_account_login() is None  # not in a pod: the kubeconfig

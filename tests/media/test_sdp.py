@@ -176,6 +176,23 @@ def test_answer_video_policy(case: str, policy: sdp.VideoPolicy, far: str, page:
     assert media[1].direction == page and media[0].direction == "sendrecv"
 
 
+ANSWERS = [
+    # name, far end's m= lines, m= lines after completion
+    ("audio only to audio and video: video rejected", ["m=audio 6000 RTP/AVP 0"],
+     ["m=audio 6000 RTP/AVP 0", "m=video 0 RTP/AVP 96"]),
+    ("a full answer stays as it is", ["m=audio 6000 RTP/AVP 0", "m=video 6002 RTP/AVP 96"],
+     ["m=audio 6000 RTP/AVP 0", "m=video 6002 RTP/AVP 96"]),
+]
+
+
+@pytest.mark.parametrize(("name", "far", "completed"), ANSWERS, ids=[a[0] for a in ANSWERS])
+def test_an_answer_missing_offered_lines_gets_them_rejected(name: str, far: list[str], completed: list[str]) -> None:
+    head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    offer = head + "m=audio 30000 RTP/AVP 0 8\r\nm=video 30002 RTP/AVP 96 97\r\na=rtpmap:96 VP8/90000\r\n"
+    answer = sdp.complete_answer(head + "\r\n".join(far) + "\r\n", offer)
+    assert [x for x in answer.splitlines() if x.startswith("m=")] == completed
+
+
 PAGE_ANSWERS = [
     # case, policy, far end's answer (video part), what the page's video part holds / lacks
     ("announced SSRCs go", "sendrecv", "a=ssrc:71205886 cname:1f43f349\r\na=sendrecv\r\n", "a=sendrecv", "a=ssrc"),

@@ -139,12 +139,13 @@ def sipp_peer(node_cluster: Node, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def example_manifests(node: Node, peer: Sipp) -> list[dict[str, Any]]:
     """examples/ as `kubectl apply -k` would apply them, with what differs on this machine: the
-    locally built signalling image and the trunk peers on the host's SIPp."""
+    locally built signalling and media images and the trunk peers on the host's SIPp."""
     rendered = node.cluster.kubectl("kustomize", str(REPO / "examples")).stdout
     manifests = [doc for doc in yaml.safe_load_all(rendered) if doc]
     for manifest in manifests:
         if manifest["kind"] == "GuestCluster":
             manifest["spec"]["image"] = node.images["signal"].ref
+            manifest["spec"].setdefault("media", {})["image"] = node.images["media"].ref  # the rtpengine sidecar
             # The address is in the spec from the start (no roll when the load balancer writes it).
             manifest["spec"].setdefault("turn", {}).update(image=node.images["turn"].ref,
                                                            externalAddress=EXAMPLES_TURN_ADDRESS)

@@ -1,7 +1,7 @@
 """Click to ring on the real node: headless Chromium on this machine opens a link through a NodePort
 on 127.0.0.1, the signalling pod places the call over a SipTrunk to a pjsua2 phone on the host
 address, and audio flows both ways (the page hears the phone's tone, the phone the microphone's)
-through the rtpengine sidecar of the pod (spec.media.relay, the image built from images/media)."""
+through the rtpengine sidecar of the pod (spec.media, the image built from images/media)."""
 
 from __future__ import annotations
 
@@ -79,9 +79,6 @@ def link_url(node_cluster: Node, examples: list[dict[str, Any]], phone: HostPhon
                  "ports": [{"name": "web", "port": 8080, "targetPort": "web", "protocol": "TCP"}]},
     }
     node_cluster.cluster.kubectl("apply", "-f", "-", input=json.dumps(service))
-    relay = {"spec": {"media": {"relay": True, "image": node_cluster.images["media"].ref}}}
-    node_cluster.cluster.kubectl("-n", DEMO_NAMESPACE, "patch", "guestcluster", CLUSTER, "--type=merge",
-                                 "-p", json.dumps(relay))
     node_port = node_cluster.kubectl_json("-n", DEMO_NAMESPACE, "get", "service", "browser-local")[
         "spec"]["ports"][0]["nodePort"]
     origin = f"http://127.0.0.1:{node_port}"

@@ -102,6 +102,7 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
     objects = [
         {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestCluster", "metadata": meta(EDGE),
          "spec": {"replicas": 1, "image": node_cluster.images["signal"].ref, "publicURL": origin,
+                  "media": {"image": node_cluster.images["media"].ref},
                   "ice": {"iceTransportPolicy": "relay"},
                   "turn": {"image": node_cluster.images["turn"].ref, "externalAddress": EDGE_TURN_ADDRESS}}},
         {"apiVersion": "guestgate.io/v1alpha1", "kind": "SipTrunk", "metadata": meta("phone"),

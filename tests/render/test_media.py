@@ -1,5 +1,5 @@
-"""The rtpengine sidecar in the signalling pods (spec.media): rendered only when asked for, with
-the relay's command line, probes by ng ping, non-root and read-only."""
+"""The rtpengine sidecar in every signalling pod (spec.media): the relay's command line, probes by
+ng ping, non-root and read-only; the signalling container is always pointed at it."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ def pod(**spec: Any) -> dict[str, Any]:
     return template
 
 
-def test_without_the_relay_the_pod_has_the_signal_container_alone() -> None:
+def test_every_pod_has_its_relay_and_the_field_that_turned_it_off_is_gone() -> None:
     spec = pod()
-    assert [c["name"] for c in spec["containers"]] == ["signal"]
-    assert "--rtpengine" not in spec["containers"][0]["args"]
+    assert [c["name"] for c in spec["containers"]] == ["signal", "media"]
+    assert spec["containers"][0]["args"][-2:] == ["--rtpengine", "127.0.0.1:2223"]
+    with pytest.raises(ValidationError, match="relay"):
+        cluster(media={"relay": False})  # there is no media path without the relay
 
 
 SIDECAR_ARGS = [
@@ -37,14 +39,14 @@ SIDECAR_ARGS = [
 
 @pytest.mark.parametrize(("case", "media", "arg"), SIDECAR_ARGS, ids=[a[0] for a in SIDECAR_ARGS])
 def test_the_sidecar_runs_rtpengine_as_the_spec_says(case: str, media: dict[str, Any], arg: str) -> None:
-    spec = pod(media={"relay": True, **media})
+    spec = pod(media=media)
     signal, sidecar = spec["containers"]
     assert sidecar["name"] == "media" and arg in sidecar["args"]
     assert signal["args"][-2:] == ["--rtpengine", "127.0.0.1:2223"]
 
 
 def test_the_sidecar_is_probed_by_an_ng_ping_and_locked_down() -> None:
-    sidecar = pod(media={"relay": True})["containers"][1]
+    sidecar = pod()["containers"][1]
     for probe in ("readinessProbe", "livenessProbe"):
         command = sidecar[probe]["exec"]["command"]
         assert command[:2] == ["bash", "-c"] and "/dev/udp/127.0.0.1/2223" in command[2] and "pong" in command[2]
@@ -63,7 +65,7 @@ BAD = [
 @pytest.mark.parametrize(("case", "media"), BAD, ids=[b[0] for b in BAD])
 def test_bad_media_settings_are_refused(case: str, media: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        cluster(media={"relay": True, **media})
+        cluster(media=media)
 
 
 POLICIES = [

@@ -12,7 +12,7 @@ from guestgate.render.media_ports import engine_rtp_ports, signal_media_ports
 from render.objects import cluster
 
 
-@pytest.mark.parametrize("media", [{}, {"relay": True}, {"relay": True, "ports": {"min": 40000, "max": 40999}}])
+@pytest.mark.parametrize("media", [{}, {"ports": {"min": 40000, "max": 40999}}])
 def test_the_pods_media_ports_leave_the_engine_its_rtp(media: dict[str, Any]) -> None:
     gc = cluster(media=media)
     for span in signal_media_ports(gc):

@@ -262,9 +262,9 @@ def test_conf_change_rolls_the_turn_pods_but_peers_do_not() -> None:
 
 @pytest.mark.parametrize(
     ("media", "expected"),
-    [({}, (PortSpan("UDP", 32768, 60999),)),
-     ({"relay": True, "ports": {"min": 30000, "max": 30999}}, (PortSpan("UDP", 30000, 30999),))],
-    ids=["aiortc-in-the-pod", "rtpengine-sidecar"],
+    [({}, (PortSpan("UDP", 30000, 30999),)),
+     ({"ports": {"min": 40000, "max": 40999}}, (PortSpan("UDP", 40000, 40999),))],
+    ids=["the-default-range", "a-range-of-its-own"],
 )
 def test_the_turn_relays_to_whatever_the_pods_media_ports_are(media: dict[str, Any],
                                                               expected: tuple[PortSpan, ...]) -> None:

@@ -17,8 +17,12 @@ import pytest_asyncio
 
 from browser.harness import ADMIN_TOKEN, Ports, Server, offer, published, start_server, write_config
 from guestgate.config.schema import AccessConfig, LimitsConfig, PublishedConfig
+from guestgate.media.ng import NgClient
+from guestgate.web.session import BadOffer, BrowserCall, RelayUnavailable
 from guestgate_dev.support.process import stop_process
+from guestgate_dev.support.rtpengine import LocalRelay, start_relay
 from support.mutate import fuzz_seed, mutate, mutate_json, mutations
+from web.test_session import LINK, FakeEngine, profile
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -40,12 +44,25 @@ def config(ports: Ports) -> PublishedConfig:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Ports]]:
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
+    """The server's rtpengine; it holds no session once the module is done with it."""
+    relay = start_relay(tmp_path_factory.mktemp("hostile-relay") / "rtpengine.log")
+    try:
+        yield relay
+        assert relay.wait_no_sessions() == [], "rtpengine still holds sessions after the hostile input"
+    finally:
+        relay.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, relay: LocalRelay) -> Iterator[tuple[Server, Ports]]:
     root = tmp_path_factory.mktemp("hostile")
     ports = Ports()
     config_dir, secrets = write_config(root, config(ports))
     # Behind two proxies that each append to X-Forwarded-For.
-    server = start_server(config_dir, secrets, root / "server.log", "--trust-forwarded-for", "2")
+    server = start_server(
+        config_dir, secrets, root / "server.log", "--trust-forwarded-for", "2", "--rtpengine", relay.ng
+    )
     try:
         yield server, ports
     finally:
@@ -287,8 +304,8 @@ ALLOWED_REFUSALS = {400, 403, 404, 410, 413, 429, 503}
 async def test_fuzzed_call_requests_are_never_a_500(http: aiohttp.ClientSession, server: tuple[Server, Ports]) -> None:
     """Mutated JSON (types swapped, keys dropped and added, strings mangled, deep nesting) and
     mutated SDP offers into the call API: every answer is a refusal with a reason or a call; the
-    server serves on. The pod takes one call a second, so few mutated offers reach the WebRTC
-    stack here; test_fuzzed_offers_into_the_webrtc_answer takes them there directly."""
+    server serves on. The pod takes one call a second, so few mutated offers reach the media
+    relay here; test_fuzzed_offers_into_the_relay takes them there directly."""
     web, _ = server
     seed = fuzz_seed()
     rng = random.Random(seed)
@@ -313,27 +330,31 @@ async def test_fuzzed_call_requests_are_never_a_500(http: aiohttp.ClientSession,
     await still_serves(http, web)
 
 
-async def test_fuzzed_offers_into_the_webrtc_answer() -> None:
-    """The answer path of the call API (BrowserCall.answer: aiortc's setRemoteDescription and
-    createAnswer) with mutated offers: it answers or raises (the API then says 400 bad-offer),
-    within a bounded time, and never takes the process down."""
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
+async def test_fuzzed_offers_into_the_relay(relay: LocalRelay) -> None:
+    """The offer path of the call API (BrowserCall.offer: the SDP checks, the link's video policy,
+    the codec flags, then rtpengine's ng `offer`) with mutated offers, against a real rtpengine:
+    each is relayed or refused (the API then says 400 bad-offer or 503 media-unavailable) within a
+    bounded time, rtpengine still answers afterwards, and every session made is deleted."""
     seed = fuzz_seed()
     sdp = (await offer()).encode()
-    outcomes = {"answered": 0, "refused": 0}
-    for case, data in mutations(seed, [sdp], 300):
-        pc = RTCPeerConnection()
-        try:
-            await asyncio.wait_for(
-                pc.setRemoteDescription(RTCSessionDescription(data.decode("ascii", "replace"), "offer")), 5
-            )
-            await asyncio.wait_for(pc.createAnswer(), 5)
-            outcomes["answered"] += 1
-        except TimeoutError as error:
-            raise AssertionError(f"GUESTGATE_FUZZ_SEED={seed} case {case}: the answer hung: {data[:300]!r}") from error
-        except Exception:
-            outcomes["refused"] += 1
-        finally:
-            await pc.close()
-    assert outcomes["answered"] and outcomes["refused"], outcomes
+    host, _, port = relay.ng.rpartition(":")
+    client = await NgClient.connect(host, int(port))
+    outcomes = {"relayed": 0, "refused": 0}
+    try:
+        for case, data in mutations(seed, [sdp], 300):
+            call = BrowserCall(FakeEngine(), LINK, profile(), "198.51.100.1", client)
+            try:
+                await asyncio.wait_for(call.offer(data.decode("ascii", "replace")), 10)
+                outcomes["relayed"] += 1
+            except TimeoutError as error:
+                hung = f"GUESTGATE_FUZZ_SEED={seed} case {case}: the offer hung: {data[:300]!r}"
+                raise AssertionError(hung) from error
+            except (BadOffer, RelayUnavailable):
+                outcomes["refused"] += 1
+            finally:
+                await call.teardown()
+        assert await client.ping()  # rtpengine still answers
+        assert outcomes["relayed"] and outcomes["refused"], outcomes
+        assert relay.process.poll() is None
+    finally:
+        client.close()

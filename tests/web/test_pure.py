@@ -1,5 +1,5 @@
 """Tables for the pure parts of the browser leg: tokens, TURN credentials, limits, link rules,
-origins, visitor wording, audio framing and tones."""
+origins, visitor wording."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from guestgate.config.schema import AccessConfig, IceConfig, LinkConfig, LinksFile, WithdrawnLink
 from guestgate.engine.calls import CallHandle
 from guestgate.sip.capture import CapturedMessage
-from guestgate.web.audio import FrameBuffer, ToneGenerator, dominant, goertzel_power, rms, samples_per_frame, silence
 from guestgate.web.ice import ice_servers, turn_credentials
 from guestgate.web.ratelimit import ConcurrencyLimiter, RateLimiter
 from guestgate.web.rules import decide, origin_allowed, origin_of
@@ -286,61 +285,6 @@ def test_end_reason(
 )
 def test_q850_cause(header: str | None, cause: int | None) -> None:
     assert q850_cause(header) == cause
-
-
-# ---- audio -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("rate", "samples"), [(8000, 160), (16000, 320), (48000, 960)])
-def test_samples_per_frame(rate: int, samples: int) -> None:
-    assert samples_per_frame(rate) == samples
-    assert len(silence(rate)) == samples * 2
-
-
-def test_a_rate_without_whole_frames_is_refused() -> None:
-    with pytest.raises(ValueError):
-        samples_per_frame(44101)
-
-
-FRAME_CASES = [
-    # name, pushes (byte counts), max frames, frames popped, dropped
-    ("exact frames pass through", [4, 4], 5, 2, 0),
-    ("pieces are joined", [1, 2, 3, 2], 5, 2, 0),
-    ("a partial frame waits", [6], 5, 1, 0),
-    ("overflow drops the oldest, not the newest", [4] * 8, 5, 5, 3),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "pushes", "max_frames", "popped", "dropped"), FRAME_CASES, ids=[c[0] for c in FRAME_CASES]
-)
-def test_frame_buffer(name: str, pushes: list[int], max_frames: int, popped: int, dropped: int) -> None:
-    buffer = FrameBuffer(frame_bytes=4, max_frames=max_frames)
-    counter = 0
-    for size in pushes:
-        buffer.push(bytes((counter + i) % 256 for i in range(size)))
-        counter += size
-    frames = []
-    while (frame := buffer.pop()) is not None:
-        frames.append(frame)
-    assert (len(frames), buffer.dropped) == (popped, dropped)
-    if frames:
-        assert frames[-1][-1] == (4 * (popped + dropped) - 1) % 256  # the newest audio survived
-
-
-def test_ringback_has_its_frequencies_and_its_cadence() -> None:
-    tone = ToneGenerator(16000, freqs=(440.0, 480.0), on_ms=100, off_ms=100)
-    on = b"".join(tone.frame() for _ in range(5))
-    off = b"".join(tone.frame() for _ in range(5))
-    assert dominant(on, 16000, (350.0, 440.0, 1000.0)) == 440.0
-    assert rms(on) > 0.1 and rms(off) == 0.0
-
-
-def test_goertzel_hears_only_its_frequency() -> None:
-    pcm = b"".join(ToneGenerator(8000, freqs=(1000.0,), off_ms=0, amplitude=0.5).frame() for _ in range(10))
-    assert goertzel_power(pcm, 8000, 1000.0) == pytest.approx(0.5**2 / 4, rel=0.05)
-    assert goertzel_power(pcm, 8000, 700.0) < 1e-4
-    assert rms(b"") == 0.0 and goertzel_power(b"", 8000, 1000.0) == 0.0
 
 
 # ---- what ended the call ---------------------------------------------------------------------

@@ -5,67 +5,23 @@ deletes the relay's session."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from guestgate.engine.calls import CallEvent
-from guestgate.media.ng import NgError, NgUnreachable
 from guestgate.web import metrics
 from guestgate.web.session import BadOffer, BrowserCall, RelayUnavailable, watch_relay
-from web.test_session import LINK, FakeEngine, profile, settle
+from web.test_session import LINK, OFFER, FakeEngine, FakeRelay, profile, settle
 
-OFFER = (Path(__file__).parents[1] / "media" / "data" / "chromium-offer.sdp").read_text()
-PLAIN = (
-    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 30000 RTP/AVP 8 0 126\r\na=mid:0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
-    "a=rtpmap:126 telephone-event/8000\r\na=ssrc:1 cname:x\r\n"
-)
 FAR = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
-
-
-class FakeRelay:
-    def __init__(self, refuse: bool = False) -> None:
-        self.refuse = refuse
-        self.offers: list[tuple[str, dict[str, Any]]] = []
-        self.answers: list[str] = []
-        self.sessions: set[str] = set()
-        self.deleted: list[str] = []
-        self.down = False
-
-    async def offer(self, call_id: str, from_tag: str, sdp: str, **flags: Any) -> str:
-        if self.refuse:
-            raise NgError("rtpengine refused 'offer': no ports")
-        self.offers.append((sdp, flags))
-        self.sessions.add(call_id)
-        return PLAIN
-
-    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, **flags: Any) -> str:
-        self.answers.append(sdp)
-        return f"webrtc answer {len(self.answers)}"
-
-    async def delete(self, call_id: str, from_tag: str | None = None) -> dict[str, Any]:
-        self.deleted.append(call_id)
-        self.sessions.discard(call_id)
-        return {"result": "ok"}
-
-    async def statistics(self) -> dict[str, Any]:
-        if self.down:
-            raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'statistics'")
-        return {"currentstatistics": {"sessionsown": len(self.sessions), "transcodedmedia": 0}, "totalstatistics": {}}
-
-    async def list_calls(self, limit: int = 1000) -> list[str]:
-        if self.down:
-            raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'list'")
-        return sorted(self.sessions)
 
 
 async def placed(relay: FakeRelay, **early: Any) -> tuple[FakeEngine, BrowserCall]:
     engine = FakeEngine()
-    call = BrowserCall(engine, LINK, profile(**early), "1.2.3.4", relay=relay)
-    assert await call.answer(OFFER) is None  # the page's answer comes as an event
+    call = BrowserCall(engine, LINK, profile(**early), "1.2.3.4", relay)
+    await call.offer(OFFER)  # the page's answer comes as an event
     await call.start_sip()
     return engine, call
 
@@ -161,8 +117,8 @@ async def test_every_way_a_call_ends_deletes_the_relay_session(name: str, end: A
 
 async def test_a_call_the_sip_engine_cannot_place_deletes_its_session_too() -> None:
     relay = FakeRelay()
-    call = BrowserCall(FakeEngine(fail=True), LINK, profile(), "1.2.3.4", relay=relay)
-    await call.answer(OFFER)
+    call = BrowserCall(FakeEngine(fail=True), LINK, profile(), "1.2.3.4", relay)
+    await call.offer(OFFER)
     await call.start_sip()
     assert call.reason is not None and call.reason.key == "failed"
     assert relay.sessions == set()
@@ -170,9 +126,9 @@ async def test_a_call_the_sip_engine_cannot_place_deletes_its_session_too() -> N
 
 async def test_a_relay_that_refuses_the_offer_is_unavailable_and_nothing_is_dialled() -> None:
     engine = FakeEngine()
-    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", relay=FakeRelay(refuse=True))
+    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", FakeRelay(refuse=True))
     with pytest.raises(RelayUnavailable, match="no ports"):
-        await call.answer(OFFER)
+        await call.offer(OFFER)
     assert engine.placed == []
     await call.close()
 
@@ -180,9 +136,9 @@ async def test_a_relay_that_refuses_the_offer_is_unavailable_and_nothing_is_dial
 @pytest.mark.parametrize("offer", ["", "not sdp", "v=0\r\nm=audio 0 RTP/AVP 0\r\n"], ids=["empty", "text", "no media"])
 async def test_an_offer_without_media_is_refused_before_the_relay(offer: str) -> None:
     relay = FakeRelay()
-    call = BrowserCall(FakeEngine(), LINK, profile(), "1.2.3.4", relay=relay)
+    call = BrowserCall(FakeEngine(), LINK, profile(), "1.2.3.4", relay)
     with pytest.raises(BadOffer):
-        await call.answer(offer)
+        await call.offer(offer)
     assert relay.offers == []
     await call.close()
 
@@ -191,8 +147,8 @@ async def test_rfc4733_keys_are_left_to_the_page_sip_info_goes_through_the_engin
     for method, sent in (("rfc4733", []), ("sip-info", ["5"])):
         relay = FakeRelay()
         engine = FakeEngine()
-        call = BrowserCall(engine, LINK, profile().model_copy(update={"dtmf": method}), "1.2.3.4", relay=relay)
-        await call.answer(OFFER)
+        call = BrowserCall(engine, LINK, profile().model_copy(update={"dtmf": method}), "1.2.3.4", relay)
+        await call.offer(OFFER)
         await call.start_sip()
         assert engine.handle is not None
         engine.handle.publish(CallEvent("answered", 0.0, 200, "", sdp=FAR))
@@ -208,18 +164,21 @@ async def test_the_watch_ends_calls_the_relay_forgot_and_all_when_it_stops_answe
     _, forgotten = await placed(relay)
     calls = {kept.id: kept, forgotten.id: forgotten}
     relay.sessions.discard(forgotten.id)  # rtpengine restarted, or timed the call out
-    watch = asyncio.ensure_future(watch_relay(relay, calls, interval=0.01))
+    up: list[bool] = []
+    watch = asyncio.ensure_future(watch_relay(relay, calls, interval=0.01, on_up=up.append))
     try:
         await asyncio.wait_for(forgotten._ended.wait(), 2)
         assert forgotten.reason is not None and forgotten.reason.key == "media-lost"
         assert "audio connection was lost" in forgotten.events[-1]["reasonText"]
         assert not kept.ended
         assert metrics.MEDIA_UP._value.get() == 1 and metrics.MEDIA_SESSIONS._value.get() == 1
+        assert up and all(up)  # the pod is ready while the relay answers
         relay.down = True
         await asyncio.wait_for(kept._ended.wait(), 2)
         assert kept.reason is not None and kept.reason.key == "media-lost"
         await asyncio.sleep(0.1)
         assert metrics.MEDIA_UP._value.get() == 0
+        assert up[-1] is False  # and not ready once it stops
     finally:
         watch.cancel()
 

@@ -1,16 +1,18 @@
-"""A browser call's reactions to SIP events, with a fake engine (no pjsua2, no network): states
-the page is told, what the browser hears before the answer, why the call ended."""
+"""A browser call's reactions to SIP events, with a fake engine and a fake media relay (no pjsua2,
+no rtpengine, no network): states the page is told, when the page plays its own ringback, why the
+call ended."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from guestgate.config.schema import EarlyMediaConfig, LinkConfig, PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallEvent, CallHandle
+from guestgate.media.ng import NgError, NgUnreachable
 from guestgate.web.session import BrowserCall
 
 LINK = LinkConfig(
@@ -45,15 +47,56 @@ class FakeEngine:
         self.handle._messages = list
         return self.handle
 
-    async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None:
-        return None
-
     async def send_dtmf(self, handle: CallHandle, digits: str) -> None:
         self.digits.append(digits)
 
     async def hangup(self, handle: CallHandle, status_code: int = 0) -> None:
         self.hung_up += 1
         handle.publish(CallEvent("ended", 0.0, 487 if not handle.answered else 200, ""))
+
+
+OFFER = (Path(__file__).parents[1] / "media" / "data" / "chromium-offer.sdp").read_text()
+PLAIN = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 30000 RTP/AVP 8 0 126\r\na=mid:0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:126 telephone-event/8000\r\na=ssrc:1 cname:x\r\n"
+)
+
+
+class FakeRelay:
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.offers: list[tuple[str, dict[str, Any]]] = []
+        self.answers: list[str] = []
+        self.sessions: set[str] = set()
+        self.deleted: list[str] = []
+        self.down = False
+
+    async def offer(self, call_id: str, from_tag: str, sdp: str, **flags: Any) -> str:
+        if self.refuse:
+            raise NgError("rtpengine refused 'offer': no ports")
+        self.offers.append((sdp, flags))
+        self.sessions.add(call_id)
+        return PLAIN
+
+    async def answer(self, call_id: str, from_tag: str, to_tag: str, sdp: str, **flags: Any) -> str:
+        self.answers.append(sdp)
+        return f"webrtc answer {len(self.answers)}"
+
+    async def delete(self, call_id: str, from_tag: str | None = None) -> dict[str, Any]:
+        self.deleted.append(call_id)
+        self.sessions.discard(call_id)
+        return {"result": "ok"}
+
+    async def statistics(self) -> dict[str, Any]:
+        if self.down:
+            raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'statistics'")
+        return {"currentstatistics": {"sessionsown": len(self.sessions), "transcodedmedia": 0}, "totalstatistics": {}}
+
+    async def list_calls(self, limit: int = 1000) -> list[str]:
+        if self.down:
+            raise NgUnreachable("rtpengine at 127.0.0.1:2223 did not answer 'list'")
+        return sorted(self.sessions)
 
 
 def profile(**early: Any) -> TrunkProfile:
@@ -68,13 +111,13 @@ async def settle() -> None:
 
 
 CASES = [
-    # name, early-media policy, SIP events, states told to the page, browser audio at the end, end reason
+    # name, early-media policy, SIP events, states told to the page, page's ringback at the end, end reason
     (
         "180 without SDP rings with local ringback",
         {},
         [("progress", 180, False)],
         ["connecting", "ringing"],
-        "ringback",
+        True,
         None,
     ),
     (
@@ -82,7 +125,7 @@ CASES = [
         {},
         [("progress", 183, True)],
         ["connecting", "ringing"],
-        "relay",
+        False,
         None,
     ),
     (
@@ -90,7 +133,7 @@ CASES = [
         {"disable_on_180": True},
         [("progress", 180, True)],
         ["connecting", "ringing"],
-        "ringback",
+        True,
         None,
     ),
     (
@@ -98,7 +141,7 @@ CASES = [
         {"local_ringback": "never"},
         [("progress", 180, False)],
         ["connecting", "ringing"],
-        "silence",
+        False,
         None,
     ),
     (
@@ -106,7 +149,7 @@ CASES = [
         {},
         [("progress", 180, False), ("answered", 200, True)],
         ["connecting", "ringing", "connected"],
-        "relay",
+        False,
         None,
     ),
     (
@@ -114,7 +157,7 @@ CASES = [
         {},
         [("progress", 180, False), ("ended", 486, False)],
         ["connecting", "ringing", "ended"],
-        "ringback",
+        True,
         "busy",
     ),
     (
@@ -122,30 +165,34 @@ CASES = [
         {},
         [("answered", 200, True), ("ended", 200, False)],
         ["connecting", "connected", "ended"],
-        "relay",
+        False,
         "remote-hangup",
     ),
 ]
 
 
-@pytest.mark.parametrize(("name", "early", "events", "states", "mode", "reason"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "early", "events", "states", "ringback", "reason"), CASES, ids=[c[0] for c in CASES])
 async def test_sip_events_to_page_states(
     name: str,
     early: dict[str, Any],
     events: list[tuple[str, int, bool]],
     states: list[str],
-    mode: str,
+    ringback: bool,
     reason: str | None,
 ) -> None:
     engine = FakeEngine()
-    call = BrowserCall(engine, LINK, profile(**early), "1.2.3.4")
+    call = BrowserCall(engine, LINK, profile(**early), "1.2.3.4", FakeRelay())
+    await call.offer(OFFER)
     await call.start_sip()
     assert engine.handle is not None
     for kind, status, sdp in events:
         engine.handle.publish(CallEvent(kind, 0.0, status, "", has_sdp=sdp))  # type: ignore[arg-type]
         await settle()
-    assert [e["state"] for e in call.events] == states
-    assert call.track.mode == mode
+    assert [e["state"] for e in call.events if e["type"] == "state"] == states
+    assert call.ringback == ringback
+    # The page plays the ringback itself: the last it was told is what it plays now.
+    told = [e["on"] for e in call.events if e["type"] == "ringback"]
+    assert (told[-1] if told else False) == ringback
     assert (call.reason.key if call.reason else None) == reason
     await call.teardown()
 
@@ -153,7 +200,8 @@ async def test_sip_events_to_page_states(
 async def test_the_link_decides_what_is_dialled_and_the_peer_follows_failover() -> None:
     engine = FakeEngine()
     peer = PeerConfig(host="fallback")
-    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", peer=peer)
+    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", FakeRelay(), peer=peer)
+    await call.offer(OFFER)
     await call.start_sip()
     assert engine.placed == [("ns/t", "2001", peer)]
     assert engine.caller_names == [None]
@@ -162,7 +210,9 @@ async def test_the_link_decides_what_is_dialled_and_the_peer_follows_failover() 
 
 async def test_the_links_caller_name_goes_to_the_called_phone() -> None:
     engine = FakeEngine()
-    call = BrowserCall(engine, LINK.model_copy(update={"caller_name": "Web visitor"}), profile(), "1.2.3.4")
+    link = LINK.model_copy(update={"caller_name": "Web visitor"})
+    call = BrowserCall(engine, link, profile(), "1.2.3.4", FakeRelay())
+    await call.offer(OFFER)
     await call.start_sip()
     assert engine.caller_names == ["Web visitor"]
     await call.close()
@@ -171,7 +221,8 @@ async def test_the_links_caller_name_goes_to_the_called_phone() -> None:
 async def test_the_visitor_hanging_up_before_the_answer_cancels_and_says_so() -> None:
     engine = FakeEngine()
     ended: list[BrowserCall] = []
-    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", on_end=ended.append)
+    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", FakeRelay(), on_end=ended.append)
+    await call.offer(OFFER)
     await call.start_sip()
     await call.hangup()
     await settle()
@@ -180,7 +231,8 @@ async def test_the_visitor_hanging_up_before_the_answer_cancels_and_says_so() ->
 
 
 async def test_an_engine_that_cannot_place_the_call_ends_it_with_a_clear_reason() -> None:
-    call = BrowserCall(FakeEngine(fail=True), LINK, profile(), "1.2.3.4")
+    call = BrowserCall(FakeEngine(fail=True), LINK, profile(), "1.2.3.4", FakeRelay())
+    await call.offer(OFFER)
     await call.start_sip()
     assert call.ended and call.reason is not None and call.reason.key == "failed"
     assert "could not connect" in call.events[-1]["reasonText"]
@@ -188,7 +240,9 @@ async def test_an_engine_that_cannot_place_the_call_ends_it_with_a_clear_reason(
 
 async def test_keypad_only_when_connected_and_throttled() -> None:
     engine = FakeEngine()
-    call = BrowserCall(engine, LINK, profile(), "1.2.3.4")
+    # SIP INFO goes out from the engine (RFC 4733 leaves the page itself, through the relay).
+    call = BrowserCall(engine, LINK, profile().model_copy(update={"dtmf": "sip-info"}), "1.2.3.4", FakeRelay())
+    await call.offer(OFFER)
     await call.start_sip()
     assert engine.handle is not None
     await call.dtmf("1")  # still connecting: nobody to hear it
@@ -198,3 +252,12 @@ async def test_keypad_only_when_connected_and_throttled() -> None:
         await call.dtmf("5")
     assert engine.digits == ["5"] * 10
     await call.close()
+
+
+async def test_a_call_without_a_relayed_offer_is_never_dialled() -> None:
+    """No offer through the relay, no media path: the trunk is not called (pjsua would carry
+    media of its own)."""
+    engine = FakeEngine()
+    call = BrowserCall(engine, LINK, profile(), "1.2.3.4", FakeRelay())
+    await call.start_sip()
+    assert engine.placed == [] and call.reason is not None and call.reason.key == "failed"

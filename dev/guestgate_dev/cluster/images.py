@@ -8,7 +8,7 @@
     operator images/operator/Dockerfile
     signal   images/signal/Dockerfile, with the pjsua2 wheel of hack/build-pjsua2.sh (pjproject
              2.17 built for Debian's python3, cp311: the same wheel as the venv's) in its context
-    media    images/media/Dockerfile (rtpengine, the signalling pods' sidecar with spec.media.relay)
+    media    images/media/Dockerfile (rtpengine, every signalling pod's sidecar)
     turn     images/turn/Dockerfile: Debian coturn, its entrypoint and the turn agent (the managed TURN server)
 
 Everything is cached under ``~/.cache/guestgate/images/``: the base rootfs tarball, buildah's own

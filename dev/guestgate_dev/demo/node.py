@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             if manifest["kind"] == "GuestCluster":
                 manifest["spec"]["image"] = images["signal"].ref
                 # rtpengine beside every pod: the demo's browser call goes through the relay.
-                manifest["spec"]["media"] = {"relay": True, "image": images["media"].ref}
+                manifest["spec"].setdefault("media", {})["image"] = images["media"].ref
                 manifest["spec"].setdefault("turn", {})["image"] = images["turn"].ref
         cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                              "items": [*examples, service]}))

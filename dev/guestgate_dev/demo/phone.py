@@ -23,7 +23,7 @@ from typing import Any
 import pjsua2 as pj
 
 from guestgate.engine.core import LogSink
-from guestgate.web.audio import dominant, rms
+from guestgate_dev.support.tones import dominant, rms
 
 RATE = 16000
 MAX_HEARD = RATE * 2 * 120  # keep at most two minutes of what a call said
@@ -39,7 +39,6 @@ class Phone:
         self.args = args
         self.ep = pj.Endpoint()
         self.calls: dict[int, PhoneCall] = {}
-        self.done: list[PhoneCall] = []
         self.account: Any = None
         self.writer: Any = None
         self._tone: Any = None
@@ -83,9 +82,11 @@ class Phone:
             self.ep.libHandleEvents(20)
             for call in list(self.calls.values()):
                 call.tick()
+            # An ended call goes now, while pjsua's slot is still its own or free: pjsua2 2.17's
+            # ~Call() clears the user data of (and hangs up) whatever call holds the slot it had,
+            # which a Call kept longer (this list used to keep the last 8) finds taken by another.
             for key in [k for k, c in self.calls.items() if c.ended]:
-                self.done.append(self.calls.pop(key))
-            self.done = self.done[-8:]
+                del self.calls[key]
 
     def stop(self) -> None:
         self.ep.hangupAllCalls()
@@ -94,7 +95,6 @@ class Phone:
         for call in self.calls.values():
             call.finish()
         self.calls.clear()
-        self.done.clear()
         if self.account is not None:
             self.account.shutdown()
         self.account = None

@@ -218,9 +218,9 @@ class TurnSettings(Model):
 
 
 class MediaSettings(Model):
-    """The media relay (Sipwise rtpengine, userspace) beside every signalling pod: browser calls'
-    audio and video go through it untouched (transcoded only when the page and the trunk share no
-    codec), instead of being bridged in the pod's own process."""
+    """The media relay (Sipwise rtpengine, userspace), a sidecar of every signalling pod: every
+    browser call's audio and video go through it untouched (transcoded only when the page and the
+    trunk share no codec); the signalling container carries no media of its own."""
 
     # rtpengine and the SIP engine's own RTP share the pod's network namespace.
     model_config = ConfigDict(
@@ -232,11 +232,6 @@ class MediaSettings(Model):
         )
     )
 
-    relay: bool = Field(
-        default=False,
-        description="Run rtpengine as a sidecar of every signalling pod and relay browser calls through it. "
-        "Off: the pod bridges browser audio itself (more CPU per call, no video).",
-    )
     image: str = Field(default=DEFAULT_MEDIA_IMAGE, min_length=1, max_length=512, description="rtpengine image.")
     ports: PortRange = Field(
         default_factory=lambda: PortRange(min=30000, max=30999),

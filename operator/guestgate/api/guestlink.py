@@ -36,11 +36,11 @@ class Media(Model):
 
     audio: bool = Field(default=True, description="Audio (always on in this version).")
     video: bool = Field(
-        default=False, description="Video through the pod's own bridge (not supported: use videoPolicy)."
+        default=False, description="Not supported: use videoPolicy."
     )
     video_policy: VideoPolicy | None = Field(
         default=None,
-        description="Video of a call relayed by the pod's media relay (GuestCluster media.relay), as Jabber "
+        description="Video of a call (relayed by the pod's rtpengine, GuestCluster media), as Jabber "
         "Guest's videoPolicy: sendrecv, recvonly (the visitor only watches) or inactive (audio only). "
         "Empty: the GuestCluster's media.videoPolicy.",
     )

@@ -15,11 +15,12 @@ same pydantic models on both sides, so the two can never disagree about a field.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -47,7 +48,13 @@ def is_links_file(name: str) -> bool:
 
 def link_shard(link_id: str, shards: int) -> int:
     """The shard of a link: stable across processes and runs (not Python's salted hash())."""
-    return int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big") % shards
+    return _link_hash(link_id) % shards
+
+
+@functools.lru_cache(maxsize=65536)
+def _link_hash(link_id: str) -> int:
+    """Remembered: every render shards every link again (10,000 hashes per edit otherwise)."""
+    return int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big")
 
 
 # Where the pod finds its secrets (mounted by the StatefulSet); relative to the secrets dir.
@@ -241,22 +248,42 @@ class TrunksFile(ConfigModel):
 class LinksFile(ConfigModel):
     links: tuple[LinkConfig, ...] = ()
     withdrawn: tuple[WithdrawnLink, ...] = ()
-    # Compact JSON of entries rendered before (id(entry) -> (entry, text)): a render reuses the
-    # text of every link that did not change, so 10,000 links cost O(changed) serialisation.
-    _texts: dict[int, tuple[ConfigModel, str]] = PrivateAttr(default_factory=dict)
+    # The operator's render (render.config.RenderMemo) hands the entries over already serialised,
+    # (key, compact JSON) per link and per withdrawn link, without keeping 10,000 models alive;
+    # `links` and `withdrawn` are then empty, count() and the logos say what they would hold.
+    _rendered: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, ...]] | None = (
+        PrivateAttr(default=None)
+    )
     _by_path: dict[str, LinkConfig | WithdrawnLink] | None = PrivateAttr(default=None)
 
     @staticmethod
     def compact(entry: ConfigModel) -> str:
         return _compact(entry)
 
-    def remember_texts(self, texts: Mapping[int, tuple[ConfigModel, str]]) -> None:
-        self._texts = dict(texts)
+    @classmethod
+    def rendered(
+        cls, links: Sequence[tuple[str, str]], withdrawn: Sequence[tuple[str, str]], logos: Sequence[str]
+    ) -> LinksFile:
+        """Links already serialised: (id, compact JSON) each, withdrawn ones by (path, JSON)."""
+        made = cls()
+        made._rendered = (tuple(links), tuple(withdrawn), tuple(logos))
+        return made
 
-    def text_of(self, entry: ConfigModel) -> str:
-        """The entry's compact JSON (reused when rendered before)."""
-        known = self._texts.get(id(entry))
-        return known[1] if known is not None and known[0] is entry else _compact(entry)
+    def count(self) -> int:
+        """Links published."""
+        return len(self._rendered[0]) if self._rendered is not None else len(self.links)
+
+    def logo_files(self) -> tuple[str, ...]:
+        if self._rendered is not None:
+            return self._rendered[2]
+        return tuple(link.branding.logo_file for link in self.links if link.branding and link.branding.logo_file)
+
+    def entries(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(id, compact JSON) of every link and (path, compact JSON) of every withdrawn one."""
+        if self._rendered is not None:
+            return list(self._rendered[0]), list(self._rendered[1])
+        return ([(link.id, _compact(link)) for link in self.links],
+                [(item.path, _compact(item)) for item in self.withdrawn])
 
     def find(self, path: str) -> LinkConfig | WithdrawnLink | None:
         """The first link at `path`, else the first withdrawn link there (paths compared as
@@ -279,8 +306,8 @@ class PublishedConfig(ConfigModel):
 
     def logo_files(self) -> tuple[str, ...]:
         """Logo images the pods serve from their config dir (ConfigMap keys projected there)."""
-        brandings = [self.cluster.branding, *(link.branding for link in self.links.links)]
-        return tuple(sorted({b.logo_file for b in brandings if b is not None and b.logo_file}))
+        own = {self.cluster.branding.logo_file} if self.cluster.branding and self.cluster.branding.logo_file else set()
+        return tuple(sorted(own | set(self.links.logo_files())))
 
     def files(self) -> dict[str, str]:
         """The files of the config dir: cluster.json, trunks.json and the links shard files."""
@@ -291,9 +318,7 @@ class PublishedConfig(ConfigModel):
 
         Every shard file is written, empty ones included, so a shard that empties is replaced
         rather than left stale."""
-        text_of = self.links.text_of
-        links = [(link.id, text_of(link)) for link in self.links.links]
-        withdrawn = [(item.path, text_of(item)) for item in self.links.withdrawn]
+        links, withdrawn = self.links.entries()
         size = sum(len(text) + 1 for _, text in links + withdrawn)
         shards = min(MAX_LINK_SHARDS, max(1, math.ceil(size / LINK_SHARD_BYTES)))
         parts: list[tuple[list[str], list[str]]] = [([], []) for _ in range(shards)]

@@ -116,6 +116,16 @@ def _want_turn_peers(ctx: Context, key: str, pod_ips: list[str] | None) -> None:
         ctx.wake_turn_pusher()
 
 
+async def publish_cluster(ctx: Context, key: str) -> None:
+    """Only the configuration: rendered and handed to the pusher, without waiting for a cluster
+    reconcile in flight (its ConfigMap applies and status take a second or two at 10,000 links;
+    a key never runs twice at once, so an edit's reconcile would queue behind it). The next
+    reconcile_cluster renders the same and applies the ConfigMaps."""
+    cluster = ctx.cache.cluster(*key.split("/", 1))
+    if cluster is not None and key in ctx.turn_endpoints:  # else its first reconcile publishes
+        await _publish(ctx, key, cluster, ctx.turn_endpoints[key])
+
+
 async def reconcile_cluster(ctx: Context, key: str) -> None:
     loaded = await ctx.load("GuestCluster", key, GuestCluster, "Ready")
     if loaded is None:

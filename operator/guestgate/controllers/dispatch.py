@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from guestgate.controllers.cluster import reconcile_cluster
+from guestgate.controllers.cluster import publish_cluster, reconcile_cluster
 from guestgate.controllers.context import Context
 from guestgate.controllers.graph import keys_to_queue
 from guestgate.controllers.link import reconcile_link
@@ -21,7 +21,12 @@ from guestgate.kube.connection import ApiException
 
 log = logging.getLogger(__name__)
 
-RECONCILERS = {"GuestCluster": reconcile_cluster, "SipTrunk": reconcile_trunk, "GuestLink": reconcile_link}
+RECONCILERS = {
+    "GuestCluster": reconcile_cluster,
+    "SipTrunk": reconcile_trunk,
+    "GuestLink": reconcile_link,
+    "Publish": publish_cluster,  # a cluster's configuration alone, beside its reconcile
+}
 # A full pass now and then catches what no event announces (a trunk's credentials Secret edited).
 RESYNC_SECONDS = 300.0
 
@@ -88,3 +93,5 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
         ctx.cache.put(kind, body)
     for queued in keys_to_queue(ctx.cache, kind, event_type, body, previous):
         ctx.queue.add(queued)
+        if queued[0] == "GuestCluster" and queued != (kind, key):  # a link or trunk changed
+            ctx.queue.add(("Publish", queued[1]))

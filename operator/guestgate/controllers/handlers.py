@@ -8,8 +8,10 @@ already right and writes nothing.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -22,6 +24,7 @@ from guestgate.controllers.health import HealthMonitor
 from guestgate.controllers.pusher import ConfigPusher
 from guestgate.controllers.runtime.cache import KINDS
 from guestgate.controllers.turn_peers import TurnPeersPusher
+from guestgate.kube import connection
 from guestgate.kube.client import Kube
 from guestgate.render.names import FIELD_MANAGER
 
@@ -32,6 +35,32 @@ PLURALS = {"GuestCluster": "guestclusters", "SipTrunk": "siptrunks", "GuestLink"
 WORKERS = 4
 
 _state: dict[str, Any] = {}
+
+
+def service_account_login() -> kopf.ConnectionInfo | None:
+    """In a pod: the API server at KUBERNETES_SERVICE_HOST and PORT with the service account's
+    token and CA (kopf's own service-account login names kubernetes.default.svc, which needs
+    cluster DNS: a cluster without it never gave the operator a watch). None elsewhere."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    token_file = connection.SERVICE_ACCOUNT / "token"
+    if not (host and port and token_file.exists()):
+        return None
+    host = f"[{host}]" if ":" in host else host
+    namespace_file = connection.SERVICE_ACCOUNT / "namespace"
+    return kopf.ConnectionInfo(
+        server=f"https://{host}:{port}",
+        ca_path=str(connection.SERVICE_ACCOUNT / "ca.crt"),
+        scheme="Bearer",
+        token=token_file.read_text().strip(),
+        default_namespace=namespace_file.read_text().strip() if namespace_file.exists() else None,
+    )
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """kopf's watches log in where guestgate.kube does: the service account in a pod, else the
+    kubeconfig (kopf's own login for it)."""
+    return service_account_login() or kopf.login_with_kubeconfig(**kwargs)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -80,12 +109,28 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         asyncio.create_task(ctx.queue.run(functools.partial(dispatch.handle, ctx), workers=WORKERS)),
         asyncio.create_task(dispatch.resync(ctx)),
         asyncio.create_task(monitor.run()),
+        asyncio.create_task(_give_back_memory()),
     ]
     if memo.get("config_push", True):  # else the pods follow their mounted ConfigMaps only
         pusher = ConfigPusher(ctx, endpoints)
         ctx.wake_pusher = pusher.wake
         _state["tasks"].append(asyncio.create_task(pusher.run()))
     log.info("operator started", extra={k: len(ctx.cache.keys(k)) for k in KINDS})
+
+
+TRIM_SECONDS = 10.0
+
+
+async def _give_back_memory() -> None:
+    """glibc keeps the heap's freed pages (megabytes of configuration rendered, encoded and sent
+    at each change of 10,000 links) until told: hand them back to the system now and then."""
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    while True:
+        await asyncio.sleep(TRIM_SECONDS)
+        trim(0)
 
 
 @kopf.on.cleanup()

@@ -120,7 +120,6 @@ class _CallRecord:
     call: Any  # EngineCall
     handle: CallHandle
     profile: TrunkProfile
-    port: Any = None  # an AudioMediaPort from the browser leg, kept alive while the call is
     tones: Any = None  # a ToneGenerator for in-band DTMF
     seen_responses: int = 0
     audio_index: int | None = None  # the call's active audio stream, as the last media state said
@@ -166,6 +165,7 @@ class SipEngine:
         self.call_slots: dict[str, int] = {}  # calls in progress (engine, pjsua's slots), sampled
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
+        self._sockopts: list[Any] = []  # SockOpt values pjsip reads through pointers (_listener_options)
         # Below: touched on the engine thread only.
         self._pj: Any = None
         self._ep: Any = None
@@ -347,13 +347,6 @@ class SipEngine:
         """RTP packets each way so far (from the stream statistics) and seconds connected."""
         return await self.run(lambda: self._media_counters(handle.call_id))
 
-    async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None:
-        """For the browser leg: factory(pjsua2) runs on the engine thread and returns an
-        AudioMediaPort (already createPort()-ed); the engine keeps it alive for the call and
-        connects it both ways to the call's audio as soon as media is up (early media included).
-        """
-        await self.run(lambda: self._attach_port(handle.call_id, factory))
-
     async def send_dtmf(self, handle: CallHandle, digits: str) -> None:
         """Send digits with the trunk's DTMF method (RFC 4733, SIP INFO or in-band tones)."""
         if not digits or any(d not in "0123456789*#ABCD" for d in digits) or len(digits) > 32:
@@ -376,9 +369,10 @@ class SipEngine:
                 if self._run_jobs():
                     self._last_job = time.monotonic()
                 # pjlib's poll cannot be woken by our queue: a job waits for the poll to return.
-                # Short polls while calls run or jobs come in keep call setup and slot reuse quick;
-                # long ones when idle keep an idle pod's CPU low.
-                busy = bool(self._calls) or time.monotonic() - self._last_job < BUSY_SECONDS
+                # Short polls while jobs come in keep call setup and slot reuse quick; long ones
+                # otherwise (SIP from the network wakes the poll at once) keep a pod's CPU low,
+                # idle or carrying calls whose media the relay moves.
+                busy = time.monotonic() - self._last_job < BUSY_SECONDS
                 wait_ms = 0 if not self._jobs.empty() else BUSY_POLL_MS if busy else IDLE_POLL_MS
                 self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
                 self._reap_calls()
@@ -526,7 +520,12 @@ class SipEngine:
 
     def _listener_options(self) -> Any:
         """Socket options of a TCP/TLS listener: SO_REUSEPORT when peers_only, so that the peer
-        filter can steer non-peers to a sink where the kernel will not filter TCP (source_filter)."""
+        filter can steer non-peers to a sink where the kernel will not filter TCP (source_filter).
+
+        pjsua2's SockOpt points at a value inside itself, and its copies (the vector's, the
+        TransportConfig's) at the same place: the engine keeps the SockOpt for good, or pjsip
+        reads the option's value from freed memory (AddressSanitizer: heap-use-after-free in
+        pj_sockopt_params_clone) and may set SO_REUSEPORT to whatever is there by then."""
         options = self._pj.SockOptVector()
         if self.settings.peers_only:
             option = self._pj.SockOpt()
@@ -534,6 +533,7 @@ class SipEngine:
             option.optName = socket.SO_REUSEPORT
             option.setOptValInt(1)
             options.append(option)
+            self._sockopts.append(option)
         return options
 
     def _create_tls_transport(self) -> None:
@@ -572,7 +572,6 @@ class SipEngine:
     def _destroy_library(self) -> None:
         # Every pjsua2 object must be gone before libDestroy: their destructors call into pjsua.
         for record in self._calls.values():
-            record.port = None
             record.tones = None
         self._idle_tones.clear()
         self._calls.clear()
@@ -763,11 +762,6 @@ class SipEngine:
             record.next_sample = now + (MEDIA_SAMPLE_SECONDS if young else MEDIA_SAMPLE_LATER_SECONDS)
             self._guarded("media sample", partial(self._media_counters, call_id))
 
-    def _attach_port(self, call_id: str, factory: Callable[[Any], Any]) -> None:
-        record = self._record(call_id)
-        record.port = factory(self._pj)
-        self._connect_media(record)
-
     def _new_tone_generator(self) -> Any:
         tones = self._pj.ToneGenerator()
         tones.createToneGenerator()
@@ -817,12 +811,9 @@ class SipEngine:
             return  # the relay carries the media; pjsua's stream stays muted and unconnected
         if audio is None:
             return
-        if record.port is not None:
-            record.port.startTransmit(audio)
-            audio.startTransmit(record.port)
-        else:
-            # The null device's capture port sends silence: RTP flows, so media is measurable.
-            self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
+        # A health-check call: the null device's capture port sends silence, so RTP flows and
+        # media is measurable.
+        self._ep.audDevManager().getCaptureDevMedia().startTransmit(audio)
 
     def _reap_calls(self) -> None:
         self._reject_pending()
@@ -833,7 +824,6 @@ class SipEngine:
             slot = int(record.call.getId())
             if slot >= 0:  # pjsua may still be finishing it (BYE, CANCEL): see _release_slots
                 self._finishing.append(_Finishing(record.call, slot, record.handle.trunk_id))
-            record.port = None
             if record.tones is not None:
                 # Reused, never destroyed while the library runs: pjsua2 frees a media port right
                 # after asking the conference bridge to remove it, which the bridge does a clock tick

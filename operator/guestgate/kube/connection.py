@@ -13,6 +13,7 @@ Exec and auth-provider plugins are not: the error says so.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import ssl
 import tempfile
@@ -28,19 +29,7 @@ import yaml
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 TOKEN_REREAD_SECONDS = 60.0  # bound service account tokens are rotated by the kubelet
-# 429 with Retry-After: the API server asks to come back (a CRD's storage "(re)initializing" just
-# after it is created; API priority and fairness): a few tries, a few seconds each at most.
-RETRIES_AFTER_429 = 5
-MAX_RETRY_AFTER_SECONDS = 5.0
-
-
-def retry_after(headers: Mapping[str, str]) -> float:
-    """The seconds a 429 asks to wait (Retry-After, 1 s when absent or unreadable), capped."""
-    try:
-        seconds = float(headers.get("Retry-After") or 1)
-    except ValueError:
-        seconds = 1.0
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+TOO_MANY_RETRIES = 5  # a 429 (too many requests) is asked again this many times at most
 
 
 class ConfigException(RuntimeError):
@@ -99,16 +88,19 @@ class Connection:
         url = self.server + path
         if query:
             url += "?" + urlencode(query)
-        for attempt in range(RETRIES_AFTER_429 + 1):
+        for attempt in range(TOO_MANY_RETRIES + 1):
             try:
                 response = self.pool().request(
                     method, url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
                 )
             except urllib3.exceptions.HTTPError as error:
                 raise ApiException(0, type(error).__name__, str(error)) from error
-            if response.status != 429 or attempt == RETRIES_AFTER_429:
+            if response.status != 429 or attempt == TOO_MANY_RETRIES:
                 break
-            time.sleep(retry_after(response.headers))
+            # "Too many requests" (a new CRD's storage still initialising, priority and fairness):
+            # again after the Retry-After the API server asks for, as client-go does.
+            with contextlib.suppress(ValueError):
+                time.sleep(min(5.0, max(0.1, float(response.headers.get("Retry-After", "1")))))
         if response.status >= 400:
             raise ApiException(response.status, response.reason or "", response.data.decode(errors="replace"))
         return bytes(response.data)

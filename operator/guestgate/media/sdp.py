@@ -210,6 +210,19 @@ def answer_video_policy(answer: str, policy: VideoPolicy) -> str:
     return session.text()
 
 
+def complete_answer(answer: str, offer: str) -> str:
+    """A far end's answer with fewer m= lines than the offer it answers gets the missing ones, rejected
+    (port 0, RFC 3264 keeps one answer line per offered line): a trunk or SIPp scenario that answers
+    audio only to an offer with video. Otherwise the relay's answer would leave the page's video line
+    unanswered, and the page refuses the whole answer."""
+    ours, theirs = parse(offer), parse(answer)
+    if len(theirs.media) >= len(ours.media):
+        return answer
+    for m in ours.media[len(theirs.media) :]:
+        theirs.media.append(Media(m.kind, "0", m.proto, m.formats[:1]))
+    return theirs.text()
+
+
 def page_answer(answer: str, policy: VideoPolicy) -> str:
     """The relay's answer as the page gets it: held to the video policy (answer_video_policy),
     without the SSRCs rtpengine announces. rtpengine (10.5) announces the SSRC and CNAME it

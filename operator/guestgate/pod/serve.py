@@ -54,14 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rtpengine",
         metavar="HOST:PORT",
         default=None,
-        help="the media relay's ng control address (the pod's rtpengine, on loopback): browser calls' "
-        "media goes through it",
-    )
-    parser.add_argument(
-        "--ice-loopback-only",
-        action="store_true",
-        help="WebRTC over 127.0.0.1 only (tests on a closed machine; browsers then need "
-        "--allow-loopback-in-peer-connection)",
+        help="the media relay's ng control address (the pod's rtpengine, on loopback): every browser "
+        "call's media goes through it. Without one no browser call can be made (the page says the media "
+        "server is unavailable); while it does not answer the server is not ready",
     )
 
 
@@ -84,32 +79,23 @@ def tls_context(secrets: Path, cert_dir: str | None) -> ssl.SSLContext | None:
     return context
 
 
-def loopback_ice_only() -> None:
-    """aioice gathers host candidates on every interface but loopback; for a test on one closed
-    machine we want the opposite. There is no option for it, so its address lister is replaced."""
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
-
-
-async def _relay(address: str) -> NgClient:
+async def _relay(address: str) -> tuple[NgClient, bool]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise OSError(f"--rtpengine wants HOST:PORT, not {address!r}")
     client = await NgClient.connect(host, int(port))
     try:
         await client.ping()
-    except NgError as exc:  # not fatal: the relay may start after us; calls wait for it
+    except NgError as exc:  # not fatal: the relay may start after us; the pod is not ready till it answers
         log.warning("media relay not answering yet at %s: %s", address, exc)
-    return client
+        return client, False
+    return client, True
 
 
 def run(args: argparse.Namespace) -> int:
-    # A crash in native code (pjsua2, PyAV) leaves the Python stacks of every thread in the log.
+    # A crash in native code (pjsua2) leaves the Python stacks of every thread in the log.
     faulthandler.enable(all_threads=True)
     setup_logging("info", args.log_format)
-    if args.ice_loopback_only:
-        loopback_ice_only()
     return asyncio.run(_serve(args))
 
 
@@ -137,11 +123,25 @@ async def _serve(args: argparse.Namespace) -> int:
             assert loaded is not None  # start() refuses to finish without a configuration
             return loaded.config
 
-        relay = await _relay(args.rtpengine) if args.rtpengine else None
+        relay: NgClient | None = None
+        if args.rtpengine:
+            relay, answering = await _relay(args.rtpengine)
+            if not answering:
+                server.expect("media")  # ready once the relay answers (the watch below says so)
+        else:
+            log.error("no media relay (--rtpengine): browser calls cannot be made (media server unavailable)")
+
+        def media_up(up: bool) -> None:
+            if up:
+                server.started("media")
+            else:
+                server.expect("media")
+
         state = WebState(
             source=current,
             engine=server.engine,
             relay=relay,
+            media_up=media_up,
             signing_key=_read_secret(secrets / SIGNING_KEY_FILE),
             turn_secret=_read_secret(secrets / TURN_SECRET_FILE),
             trust_forwarded_for=args.trust_forwarded_for,

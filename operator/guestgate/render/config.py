@@ -8,16 +8,13 @@ from typing import Any
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.config.schema import (
     ClusterConfig,
-    ConfigModel,
     IceConfig,
     LimitsConfig,
-    LinkConfig,
     LinksFile,
     PublishedConfig,
     SipListenConfig,
     TrunksFile,
     WebConfig,
-    WithdrawnLink,
 )
 from guestgate.render import turn
 from guestgate.render.branding import render_branding
@@ -71,28 +68,32 @@ def belongs_to(obj: SipTrunk | GuestLink, cluster: GuestCluster) -> bool:
 
 
 class RenderMemo:
-    """Each link's rendered entry and its compact JSON, kept from one render of a cluster to
-    the next: an edit to one of 10,000 links renders and serialises that link, not all of them.
-    An entry is reused while what it is made of is equal (the link's name, namespace and spec,
-    the cluster's public URL and video policy); entries of links no longer rendered are dropped."""
+    """Each link's rendered entry as compact JSON, kept from one render of a cluster to the next:
+    an edit to one of 10,000 links renders and serialises that link, not all of them, and no
+    model of the others is kept (the text is all the ConfigMaps and the pods need). An entry is
+    reused while what it is made of is equal (the link's name, namespace and spec, the cluster's
+    public URL and video policy); entries of links no longer rendered are dropped."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], tuple[Any, ConfigModel, str]] = {}
-        self._next: dict[tuple[str, str], tuple[Any, ConfigModel, str]] = {}
+        # (kind, link key) -> (signature, sort key: id or path, JSON, the link's ConfigMap logo)
+        self._entries: dict[tuple[str, str], tuple[Any, str, str, str | None]] = {}
+        self._next: dict[tuple[str, str], tuple[Any, str, str, str | None]] = {}
 
-    def entry(self, kind: str, link: GuestLink, public_url: str, video_policy: str) -> tuple[ConfigModel, str]:
+    def entry(self, kind: str, link: GuestLink, public_url: str, video_policy: str) -> tuple[str, str, str | None]:
+        """(id or path, compact JSON, ConfigMap logo file) of the link or withdrawn link."""
         key = (kind, link.key)
         signature = (link.metadata.namespace, link.metadata.name, link.spec, public_url, video_policy)
         known = self._entries.get(key)
-        if known is not None and known[0] == signature:
-            self._next[key] = known
-            return known[1], known[2]
-        model: ConfigModel = (
-            render_link_config(link, public_url, video_policy) if kind == "link" else render_withdrawn(link)
-        )
-        fresh = (signature, model, LinksFile.compact(model))
-        self._next[key] = fresh
-        return fresh[1], fresh[2]
+        if known is None or known[0] != signature:
+            if kind == "link":
+                model = render_link_config(link, public_url, video_policy)
+                logo = model.branding.logo_file if model.branding else None
+                known = (signature, model.id, LinksFile.compact(model), logo)
+            else:
+                gone = render_withdrawn(link)
+                known = (signature, gone.path, LinksFile.compact(gone), None)
+        self._next[key] = known
+        return known[1], known[2], known[3]
 
     def done(self) -> None:
         """The render is over: only the entries it used are kept."""
@@ -132,11 +133,11 @@ def render_published_config(
         entries = [memo.entry("link", link, url, policy) for link in published]
         gone = [memo.entry("withdrawn", link, url, policy) for link in withdrawn]
         memo.done()
-        links_file = LinksFile(
-            links=tuple(model for model, _ in entries if isinstance(model, LinkConfig)),
-            withdrawn=tuple(model for model, _ in gone if isinstance(model, WithdrawnLink)),
+        links_file = LinksFile.rendered(
+            [(key, text) for key, text, _ in entries],
+            [(key, text) for key, text, _ in gone],
+            sorted({logo for _, _, logo in entries if logo}),
         )
-        links_file.remember_texts({id(model): (model, text) for model, text in entries + gone})
     return PublishedConfig(
         cluster=render_cluster_config(cluster, turn_endpoint),
         trunks=TrunksFile(trunks=tuple(render_trunk_profile(t) for t in own_trunks)),

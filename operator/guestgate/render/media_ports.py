@@ -1,10 +1,10 @@
 """The signalling pods' media ports: the one place the rest of the render layer takes them from.
 
 The managed TURN server may relay only to these ports (its NetworkPolicy's egress), and the
-signalling pods' NetworkPolicy lets the TURN pods in on them. When the media plane changes
-(aiortc's ephemeral ports, or the rtpengine sidecar's range) this module is the edit.
+signalling pods' NetworkPolicy lets the TURN pods in on them: the rtpengine sidecar's range
+(spec.media.ports). When the media plane changes this module is the edit.
 
-The SIP engine's own RTP (pjsua: trunk calls the relay does not carry, health checks) has a fixed
+The SIP engine's own RTP (pjsua: health checks, the only calls with media of its own) has a fixed
 range of its own in the same pods, which spec.media.ports may not overlap (a GuestCluster rule).
 """
 
@@ -16,10 +16,6 @@ from typing import Any
 from guestgate.api.objects import GuestCluster
 from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
 
-# aiortc in the pod binds its ICE sockets to ephemeral ports: the kernel's
-# net.ipv4.ip_local_port_range, 32768-60999 by default.
-EPHEMERAL_FIRST, EPHEMERAL_LAST = 32768, 60999
-
 
 @dataclass(frozen=True)
 class PortSpan:
@@ -30,11 +26,9 @@ class PortSpan:
 
 def signal_media_ports(cluster: GuestCluster) -> tuple[PortSpan, ...]:
     """Where the signalling pods receive a call's media (the browser's, through the TURN relay):
-    the rtpengine sidecar's port range with spec.media.relay, else aiortc's ephemeral ports."""
+    the rtpengine sidecar's port range."""
     media = cluster.spec.media
-    if media.relay:
-        return (PortSpan("UDP", media.ports.min, media.ports.max),)
-    return (PortSpan("UDP", EPHEMERAL_FIRST, EPHEMERAL_LAST),)
+    return (PortSpan("UDP", media.ports.min, media.ports.max),)
 
 
 def engine_rtp_ports() -> PortSpan:

@@ -74,7 +74,7 @@ def cluster_status(
             "ConfigPublished",
             "True",
             "Published",
-            f"{len(published.trunks.trunks)} trunk(s) and {len(published.links.links)} link(s) published "
+            f"{len(published.trunks.trunks)} trunk(s) and {published.links.count()} link(s) published "
             f"(config {config_hash})",
         ),
         ConditionChange(
@@ -96,7 +96,7 @@ def cluster_status(
         "linkBaseURL": spec.public_url.rstrip("/") + "/call/",
         "configHash": config_hash,
         "trunks": len(published.trunks.trunks),
-        "links": len(published.links.links),
+        "links": published.links.count(),
         "turnAddress": turn.endpoint.address() if turn.endpoint else "",
     }
     if serving is not None:

@@ -140,8 +140,8 @@ def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, 
     container: Manifest = {
         "name": "signal",
         "image": spec.image,
-        "args": ["signal", "--config-dir", names.CONFIG_MOUNT, "--secrets-dir", names.SECRETS_MOUNT]
-        + (["--rtpengine", f"127.0.0.1:{DEFAULT_NG_PORT}"] if spec.media.relay else []),
+        "args": ["signal", "--config-dir", names.CONFIG_MOUNT, "--secrets-dir", names.SECRETS_MOUNT,
+                 "--rtpengine", f"127.0.0.1:{DEFAULT_NG_PORT}"],
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
@@ -191,9 +191,8 @@ def statefulset(cluster: GuestCluster, config_hash: str, logo_files: tuple[str, 
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "affinity": names.spread_over_nodes(names.selector_labels(c)),
-                    "containers": [container, media_container(cluster)] if spec.media.relay else [container],
-                    "volumes": volumes
-                    + ([{"name": "media-tmp", "emptyDir": {"sizeLimit": "16Mi"}}] if spec.media.relay else []),
+                    "containers": [container, media_container(cluster)],
+                    "volumes": [*volumes, {"name": "media-tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
                 },
             },
         },

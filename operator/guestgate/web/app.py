@@ -62,7 +62,10 @@ class WebState:
 
     source: Callable[[], PublishedConfig]  # the configuration in force (the server reloads it)
     engine: Engine | None = None
-    relay: Relay | None = None  # the pod's rtpengine (ng); None: the browser leg is bridged by aiortc
+    # The pod's rtpengine (ng): it carries every browser call's media. None: no call can be made
+    # (the page says the media server is unavailable); the pod never carries media itself.
+    relay: Relay | None = None
+    media_up: Callable[[bool], None] = lambda _up: None  # the relay answers or not (the pod's readiness)
     signing_key: bytes | None = None
     turn_secret: bytes | None = None
     clock: Callable[[], float] = time.time
@@ -213,16 +216,12 @@ def message_page(
 
 
 def _media_settings(state: WebState, link: LinkConfig) -> dict[str, Any]:
-    """What the page's media.js needs: is the call relayed (the answer comes as an event, the page
-    plays its own ringback), the trunk's DTMF method (RFC 4733 goes out from the page) and the
-    link's video policy (camera and self view for sendrecv, receive-only video for recvonly)."""
+    """What the page's media.js needs: the trunk's DTMF method (RFC 4733 goes out from the page)
+    and the link's video policy (camera and self view for sendrecv, receive-only video for recvonly)."""
     profile = state.trunk(link.trunk)
-    relayed = state.relay is not None
     return {
-        "relayed": relayed,
         "dtmf": profile.dtmf if profile is not None else "rfc4733",
-        # Video only through the relay (the pod's own bridge carries audio alone).
-        "video": link.video_policy if relayed else "inactive",
+        "video": link.video_policy,
     }
 
 
@@ -364,6 +363,11 @@ async def create_call(request: web.Request) -> web.Response:
         state.rates.refund(rate_key, now)  # no call was made
         return _json_error(429, "concurrency", PAGE_TEXT["busy"][0] + ". " + PAGE_TEXT["busy"][1], slot.retry_after)
     profile = state.trunk(link.trunk)
+    if state.relay is None:
+        state.concurrency.release(link.id)
+        state.rates.refund(rate_key, now)
+        log.error("no media relay: browser calls cannot be made link=%s", link.id)
+        return _json_error(503, "media-unavailable", text(DEFAULT_LANGUAGE, "error.media-unavailable"), 30)
     if state.engine is None or profile is None:
         state.concurrency.release(link.id)
         state.rates.refund(rate_key, now)
@@ -382,24 +386,23 @@ async def create_call(request: web.Request) -> web.Response:
         state.concurrency.release(link.id)
         state.calls.pop(call.id, None)
 
-    call = BrowserCall(
-        state.engine, link, profile, client, cluster.ice.stun_urls, on_end, state.peer_for(link.trunk), state.relay
-    )
+    call = BrowserCall(state.engine, link, profile, client, state.relay, on_end, state.peer_for(link.trunk))
     state.calls[call.id] = call
     try:
-        answer = await call.answer(offer)
+        await call.offer(offer)
     except RelayUnavailable as exc:
         log.error("media relay unavailable link=%s error=%s", link.id, exc)
         await call.hangup()
         state.pod_rate.refund("pod", now)
-        return _json_error(503, "unavailable", "Calls cannot be made right now. Please try again later.", 10)
+        return _json_error(503, "media-unavailable", text(DEFAULT_LANGUAGE, "error.media-unavailable"), 10)
     except (BadOffer, Exception) as exc:
         log.warning("bad offer link=%s error=%s", link.id, str(exc)[:200])
         await call.hangup()
         state.pod_rate.refund("pod", now)  # nothing reached the trunk
         return _json_error(400, "bad-offer", "Your browser's call offer could not be used.")
     await call.start_sip()
-    return web.json_response({"id": call.id, "sdp": answer})
+    # The answer comes as an event once the far end's SDP is known ("sdp": null, as before).
+    return web.json_response({"id": call.id, "sdp": None})
 
 
 async def call_events(request: web.Request) -> web.StreamResponse:
@@ -527,7 +530,7 @@ def install(app: web.Application, state: WebState) -> None:
         relay = state.relay
 
         async def relay_watch(_app: web.Application) -> AsyncIterator[None]:
-            task = asyncio.ensure_future(watch_relay(relay, state.calls))
+            task = asyncio.ensure_future(watch_relay(relay, state.calls, on_up=state.media_up))
             yield
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -18,18 +18,6 @@ REFUSED = Counter(
     ["reason"],
 )
 
-BRIDGE_QUEUE_DEPTH = Gauge(
-    "guestgate_bridge_queue_depth",
-    "Media-bridge buffers of the calls in progress, in 20 ms frames (at most 5): the deepest one now "
-    "(stat=now) and the most any of them ever held (stat=peak); direction to_sip or from_sip",
-    ["direction", "stat"],
-)
-BRIDGE_FRAMES_DROPPED = Counter(
-    "guestgate_bridge_frames_dropped_total",
-    "20 ms frames the media bridge dropped: its buffer was full, or held more than it needs for a second "
-    "(drained back to keep latency low); counted when a call ends",
-    ["direction"],
-)
 WEB_ERRORS = Counter(
     "guestgate_web_errors_total",
     "Requests a handler could not answer, turned into a short JSON answer instead of a 500 page: "
@@ -70,6 +58,5 @@ def set_media(statistics: dict[str, object] | None) -> None:
 
 def register_into(registry: CollectorRegistry) -> None:
     """Also expose the browser-leg metrics on another registry (the pod's admin /metrics)."""
-    collectors = (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, BRIDGE_QUEUE_DEPTH, BRIDGE_FRAMES_DROPPED)
-    for collector in (*collectors, WEB_ERRORS, *MEDIA_GAUGES):
+    for collector in (ACTIVE_CALLS, SETUP_SECONDS, ENDED_CALLS, REFUSED, WEB_ERRORS, *MEDIA_GAUGES):
         registry.register(collector)

@@ -5,26 +5,20 @@ The session owns the call's whole life: it hands the browser's offer to the rela
 plain RTP out), places the SIP call to the link's destination (never to anything the browser
 sent) with the relay's SDP, gives the far end's answer (an 18x with SDP or the 200) back through
 the relay to the page, relays call events to the page as they happen, and tears down both legs
-and the relay's session whichever side ends first.
-
-Without a relay (a server started without one) the browser leg is still terminated here with
-aiortc and bridged into pjsua2 (web/bridge.py): that path goes once every pod has its relay.
+and the relay's session whichever side ends first. The pod carries no media itself: pjsua2 sends
+the relay's SDP and has no audio of its own on the call (no RTP from the pod, tests/browser/
+test_relay_capture.py); ringback before an answer without early media is played by the page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
-
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.jitterbuffer import JitterBuffer
 
 from guestgate.config.schema import LinkConfig, PeerConfig, TrunkProfile
 from guestgate.engine.calls import CallEvent, CallHandle
@@ -33,8 +27,6 @@ from guestgate.media.ng import NgError
 from guestgate.signal.ringback import plays_local_ringback
 from guestgate.sip.message import parse_wire
 from guestgate.web import metrics
-from guestgate.web.audio import FrameBuffer
-from guestgate.web.bridge import FRAME_BYTES, BrowserAudio, PortLease, SipAudioTrack, port_factory
 from guestgate.web.ratelimit import RateLimiter
 from guestgate.web.visitor import STATE_TEXT, EndReason, end_reason
 
@@ -42,11 +34,6 @@ log = logging.getLogger("guestgate.web.session")
 
 EVENTS_CONNECT_SECONDS = 15.0  # a call whose page never opens its event socket is abandoned
 DTMF_PER_SECOND = 10
-# aiortc's audio receiver holds 4 complete frames before it lets one go: a fixed 80 ms. It does
-# not smooth anything (frames still leave when packets arrive; reordering is waited for the same
-# way at any prefetch): the bridge's FrameBuffer, drained by pjmedia's 20 ms clock, is the jitter
-# buffer of this direction. One frame: a frame leaves when the next packet shows it complete.
-JITTER_PREFETCH = 1
 
 
 class Engine(Protocol):
@@ -60,8 +47,6 @@ class Engine(Protocol):
         caller_name: str | None = None,
         relay_sdp: str | None = None,
     ) -> CallHandle: ...
-
-    async def attach_media_port(self, handle: CallHandle, factory: Callable[[Any], Any]) -> None: ...
 
     async def send_dtmf(self, handle: CallHandle, digits: str) -> None: ...
 
@@ -111,25 +96,6 @@ def reason_header(handle: CallHandle) -> str | None:
     return None
 
 
-def shorten_jitter_buffer(receiver: Any, prefetch: int = JITTER_PREFETCH) -> bool:
-    """Lower an aiortc audio receiver's jitter-buffer prefetch (before any RTP arrives).
-
-    aiortc has no setting for it: this reaches its private attribute, and reports False (leaving
-    the receiver as it is) where a version lays it out otherwise; tests/web pins the installed one."""
-    buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
-    if not isinstance(buffer, JitterBuffer) or not isinstance(getattr(buffer, "_prefetch", None), int):
-        return False
-    buffer._prefetch = min(buffer._prefetch, prefetch)
-    return True
-
-
-def bridge_queue_depth(calls: weakref.WeakSet[BrowserCall], direction: str, stat: str) -> int:
-    """For guestgate_bridge_queue_depth: over the calls in progress, the deepest buffer of one
-    direction now ("now") or the most it ever held ("peak"), in 20 ms frames."""
-    buffers = [call.to_sip if direction == "to_sip" else call.from_sip for call in list(calls) if not call.ended]
-    return max((buffer.peak if stat == "peak" else len(buffer) for buffer in buffers), default=0)
-
-
 class BrowserCall:
     def __init__(
         self,
@@ -137,10 +103,9 @@ class BrowserCall:
         link: LinkConfig,
         profile: TrunkProfile,
         client: str,
-        stun_urls: tuple[str, ...] = (),
+        relay: Relay,
         on_end: Callable[[BrowserCall], None] | None = None,
         peer: PeerConfig | None = None,
-        relay: Relay | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.engine = engine
@@ -151,14 +116,9 @@ class BrowserCall:
         self.relay = relay
         self.relay_sdp: str | None = None  # the relay's plain-RTP offer, sent to the trunk
         self.relayed_since: float | None = None  # monotonic time the relay took the call
+        self._offered = False  # the relay was asked: it may hold a session even if its answer was lost
         self._answered_to_page = False
-        self.to_sip = FrameBuffer(FRAME_BYTES)
-        self.from_sip = FrameBuffer(FRAME_BYTES)
-        self.track = SipAudioTrack(self.from_sip)
-        self.inbound = BrowserAudio(self.to_sip)
-        self.lease = PortLease()
-        ice = [RTCIceServer(urls=list(stun_urls))] if stun_urls else []
-        self.pc = None if relay is not None else RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        self.ringback = False  # the page plays local ringback now (it is told on each change)
         self.handle: CallHandle | None = None
         self.state = "connecting"
         self.reason: EndReason | None = None
@@ -173,7 +133,6 @@ class BrowserCall:
         self.listened = asyncio.Event()
         self._keys = RateLimiter(window=1.0)
         metrics.ACTIVE_CALLS.labels(link.id).inc()
-        LIVE_CALLS.add(self)
         self._emit_state("connecting")
 
     # ---- what the page sees ----------------------------------------------------------------
@@ -201,16 +160,9 @@ class BrowserCall:
 
     # ---- the two legs ------------------------------------------------------------------------
 
-    async def answer(self, offer_sdp: str) -> str | None:
-        """Take the browser's offer (non-trickle: its candidates are in the SDP). With a relay the
-        answer comes later, in a {"type": "answer"} event, once the far end's SDP is known (None)."""
-        if self.relay is not None:
-            await self._offer_to_relay(offer_sdp)
-            return None
-        return await self._answer_with_aiortc(offer_sdp)
-
-    async def _offer_to_relay(self, offer_sdp: str) -> None:
-        assert self.relay is not None
+    async def offer(self, offer_sdp: str) -> None:
+        """Take the browser's offer (non-trickle: its candidates are in the SDP) to the relay. The
+        answer comes later, in an {"type": "answer"} event, once the far end's SDP is known."""
         if not media_sdp.has_media(offer_sdp):
             raise BadOffer("the offer holds no media")
         if media_sdp.media_count(offer_sdp) > media_sdp.MAX_MEDIA_LINES:
@@ -219,6 +171,7 @@ class BrowserCall:
         offer_sdp = media_sdp.apply_video_policy(offer_sdp, self.video_policy)
         trunk_codecs = list(self.profile.codecs)
         flags = media_sdp.offer_flags(media_sdp.codec_names(offer_sdp), trunk_codecs)
+        self._offered = True
         try:
             plain = await self.relay.offer(self.id, BROWSER_TAG, offer_sdp, **flags)
         except NgError as exc:
@@ -234,7 +187,9 @@ class BrowserCall:
 
     async def _answer_to_page(self, far_sdp: str) -> None:
         """The far end's SDP (18x or 200) through the relay; the page gets the first answer."""
-        assert self.relay is not None
+        if self.relay_sdp is not None:
+            with contextlib.suppress(media_sdp.SdpError):  # rtpengine judges text that is no SDP
+                far_sdp = media_sdp.complete_answer(far_sdp, self.relay_sdp)
         try:
             answer = await self.relay.answer(self.id, BROWSER_TAG, TRUNK_TAG, far_sdp, **media_sdp.answer_flags())
         except NgError as exc:
@@ -256,30 +211,11 @@ class BrowserCall:
             with contextlib.suppress(Exception):
                 await self.engine.hangup(handle)
 
-    async def _answer_with_aiortc(self, offer_sdp: str) -> str:
-        pc = self.pc
-        assert pc is not None
-
-        @pc.on("track")
-        def on_track(track: Any) -> None:
-            if track.kind == "audio":
-                self.inbound.start(track)
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed") and not self.ended:
-                log.info("browser leg lost call=%s state=%s", self.id, pc.connectionState)
-                await self.hangup(by_visitor=True)
-
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "audio" and not shorten_jitter_buffer(transceiver.receiver):
-                log.warning("aiortc jitter buffer left at its default prefetch call=%s", self.id)
-        pc.addTrack(self.track)
-        await pc.setLocalDescription(await pc.createAnswer())
-        return str(pc.localDescription.sdp)
-
     async def start_sip(self) -> None:
+        if self.relay_sdp is None:  # no offer through the relay: there is no media path for the call
+            log.error("call not placed: no relayed offer call=%s link=%s", self.id, self.link.id)
+            await self._finish(EndReason("failed", "end.unavailable", ""))
+            return
         try:
             self.handle = await self.engine.place_call(
                 self.link.trunk,
@@ -288,8 +224,6 @@ class BrowserCall:
                 caller_name=self.link.caller_name,
                 relay_sdp=self.relay_sdp,
             )
-            if self.relay is None:
-                await self.engine.attach_media_port(self.handle, port_factory(self.to_sip, self.from_sip, self.lease))
         except Exception as exc:
             log.warning("call could not be placed call=%s link=%s error=%s", self.id, self.link.id, exc)
             await self._finish(
@@ -318,7 +252,7 @@ class BrowserCall:
         queue = handle.subscribe()
         while True:
             event = await queue.get()
-            if self.relay is not None and event.sdp and event.kind in ("progress", "answered") and not self.ended:
+            if event.sdp and event.kind in ("progress", "answered") and not self.ended:
                 await self._answer_to_page(event.sdp)
             self._on_sip_event(event)
             if event.kind == "ended":
@@ -328,11 +262,11 @@ class BrowserCall:
         )
 
     def _on_sip_event(self, event: CallEvent) -> None:
-        heard = self.track.mode
+        heard = self.ringback
         self._follow_sip_event(event)
-        if self.relay is not None and (self.track.mode == "ringback") != (heard == "ringback") and not self.ended:
-            # With the relay the page makes its own ringback: tell it when to start and stop.
-            self._emit({"type": "ringback", "on": self.track.mode == "ringback"})
+        if self.ringback != heard and not self.ended:
+            # The page makes its own ringback: tell it when to start and stop.
+            self._emit({"type": "ringback", "on": self.ringback})
 
     def _follow_sip_event(self, event: CallEvent) -> None:
         if event.kind == "progress" and self.state == "connecting" and event.status_code >= 180:
@@ -340,14 +274,14 @@ class BrowserCall:
         if event.kind == "progress" and event.status_code >= 180 and self.state in ("connecting", "ringing"):
             local = plays_local_ringback(self.profile.early_media, event.status_code, event.has_sdp)
             if local:
-                self.track.set_mode("ringback")
+                self.ringback = True
             elif event.has_sdp:
-                self.track.set_mode("relay")  # the far end's early media (announcements, its ringback)
+                self.ringback = False  # the far end's early media (announcements, its ringback)
             if self.state != "ringing":
                 self._emit_state("ringing", localRingback=local)
         elif event.kind == "answered" and self.state != "connected":
             metrics.SETUP_SECONDS.labels("answer").observe(time.monotonic() - self._clicked)
-            self.track.set_mode("relay")
+            self.ringback = False
             self._emit_state("connected")
 
     # ---- control from the page -------------------------------------------------------------
@@ -355,7 +289,7 @@ class BrowserCall:
     async def dtmf(self, digits: str) -> None:
         if self.handle is None or self.state != "connected":
             return
-        if self.relay is not None and self.profile.dtmf == "rfc4733":
+        if self.profile.dtmf == "rfc4733":
             return  # the page sends RFC 4733 events itself (RTCDTMFSender), through the relay
         # A person presses a few keys a second; a script hammering the socket must not flood
         # the engine's queue or the trunk.
@@ -399,12 +333,7 @@ class BrowserCall:
         if self._torn_down:
             return
         self._torn_down = True
-        self.track.stop()
-        await self.inbound.stop()
-        if self.pc is not None:
-            with contextlib.suppress(Exception):
-                await self.pc.close()
-        if self.relay is not None and self.relayed_since is not None:
+        if self._offered:
             # Every way a call ends comes through here: the relay forgets the session.
             try:
                 await self.relay.delete(self.id)
@@ -414,14 +343,6 @@ class BrowserCall:
         for task in self._tasks:
             if task is not current:
                 task.cancel()
-        if self.handle is None or self.handle.ended:
-            # The SIP leg is over (or never started): the port is idle and can serve another
-            # call. A leg that would not end keeps its port rather than mix two calls.
-            self.lease.release()
-        metrics.BRIDGE_FRAMES_DROPPED.labels("to_sip").inc(self.to_sip.lost)
-        metrics.BRIDGE_FRAMES_DROPPED.labels("from_sip").inc(self.from_sip.lost)
-        self.to_sip.clear()
-        self.from_sip.clear()
 
     async def close(self) -> None:
         """Server shutdown: end the SIP leg, then the browser leg."""
@@ -431,31 +352,33 @@ class BrowserCall:
         await self.teardown()
 
 
-LIVE_CALLS: weakref.WeakSet[BrowserCall] = weakref.WeakSet()  # read by the queue-depth gauge at scrape time
-for _direction in ("to_sip", "from_sip"):
-    for _stat in ("now", "peak"):
-        metrics.BRIDGE_QUEUE_DEPTH.labels(_direction, _stat).set_function(
-            functools.partial(bridge_queue_depth, LIVE_CALLS, _direction, _stat)
-        )
-
-
 RELAY_WATCH_SECONDS = 1.0
 RELAY_STATS_EVERY = 5  # watch turns between two reads of the relay's counters (guestgate_media_*)
 
 
-async def watch_relay(relay: Relay, calls: dict[str, BrowserCall], interval: float = RELAY_WATCH_SECONDS) -> None:
+async def watch_relay(
+    relay: Relay,
+    calls: dict[str, BrowserCall],
+    interval: float = RELAY_WATCH_SECONDS,
+    on_up: Callable[[bool], None] | None = None,
+) -> None:
     """End the calls the relay no longer carries (it was restarted, or ended them itself: no
     media for its timeout) with a reason the visitor reads, and all of them when it stops
-    answering. The pod itself carries on: the next call gets a new session."""
+    answering. The pod itself carries on: the next call gets a new session. `on_up` hears whether
+    the relay answers (the pod's readiness follows it: no visitor is sent to a pod without media)."""
     turn = 0
     while True:
         await asyncio.sleep(interval)
         turn += 1
         if turn % RELAY_STATS_EVERY == 1:
             try:
-                metrics.set_media(await relay.statistics())
-            except NgError:
-                metrics.set_media(None)
+                statistics: dict[str, Any] | None = await relay.statistics()
+            except NgError as exc:
+                log.warning("media relay not answering error=%s", exc)
+                statistics = None
+            metrics.set_media(statistics)
+            if on_up is not None:
+                on_up(statistics is not None)
         relayed = [c for c in list(calls.values()) if c.relayed_since is not None and not c.ended]
         if not relayed:
             continue
@@ -465,6 +388,8 @@ async def watch_relay(relay: Relay, calls: dict[str, BrowserCall], interval: flo
         except NgError as exc:
             log.error("media relay not answering: ending %d calls error=%s", len(relayed), exc)
             alive = None
+            if on_up is not None:
+                on_up(False)
         for call in relayed:
             since = call.relayed_since
             if alive is None or (call.id not in alive and since is not None and since < asked):

@@ -214,8 +214,7 @@
           cleanup();
         }
       };
-      // A relayed call's answer comes later, as an "answer" event (media.js).
-      if (body.sdp) await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+      // The answer comes later, from the pod's rtpengine, as an "answer" event (media.js).
     } catch (e) {
       const denied = e && e.name === "NotAllowedError";
       gg.error = denied ? "microphone-denied" : "not-started";

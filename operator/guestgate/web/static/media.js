@@ -42,7 +42,7 @@ window.GGMedia = (() => {
   // measures what the visitor hears with), peer() (the RTCPeerConnection), settings (gg-settings).
   function create(options) {
     const media = options.settings.media || {};
-    const policy = media.relayed ? (media.video || "inactive") : "inactive";  // sendrecv, recvonly, inactive
+    const policy = media.video || "inactive";  // sendrecv, recvonly, inactive
     const $ = (id) => document.getElementById(id);
     const view = { box: $("video"), remote: $("remote-video"), self: $("self-view"), camera: $("camera") };
     let tone = null, answered = false, camera = null;
@@ -58,7 +58,6 @@ window.GGMedia = (() => {
       return tone;
     };
     return {
-      relayed: Boolean(media.relayed),
       // An event from the server; true when it was a media event (handled here).
       onEvent(event) {
         if (event.type === "answer") {
@@ -114,7 +113,7 @@ window.GGMedia = (() => {
       // A keypad digit: RFC 4733 events in the media when the trunk wants them (true), else the
       // server sends it (SIP INFO).
       dtmf(digit) {
-        if (!media.relayed || media.dtmf !== "rfc4733") return false;
+        if (media.dtmf !== "rfc4733") return false;
         const pc = options.peer();
         const sender = pc && pc.getSenders().find((s) => s.track && s.track.kind === "audio");
         if (!sender || !sender.dtmf || !sender.dtmf.canInsertDTMF) return false;

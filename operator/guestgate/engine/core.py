@@ -864,7 +864,8 @@ class SipEngine:
             enum = getattr(self._sip_guard.extension, "pjsua_enum_calls", None)
             if enum is None:
                 return None
-            size = int(pj.EpConfig().uaConfig.maxCalls)
+            config = pj.EpConfig()  # held: uaConfig is a view into it (SWIG), gone with it
+            size = int(config.uaConfig.maxCalls)
             self._slot_ids = (enum, (ctypes.c_int * size)(), ctypes.c_uint(size), size)
         enum, ids, count, size = self._slot_ids
         count.value = size

@@ -45,5 +45,4 @@ def relay_sessions_back_to_zero(request: pytest.FixtureRequest) -> Iterator[None
     if "bench" not in request.fixturenames:
         return
     bench: Bench = request.getfixturevalue("bench")
-    if bench.relay is not None:
-        assert bench.relay.wait_no_sessions() == [], "rtpengine still holds sessions after the scenario"
+    assert bench.relay.wait_no_sessions() == [], "rtpengine still holds sessions after the scenario"

@@ -300,7 +300,7 @@ class Bench:
     server: Server
     phone: Phone
     root: Path
-    relay: LocalRelay | None = None  # the server's rtpengine
+    relay: LocalRelay  # the server's rtpengine: every browser call's media goes through it
 
 
 @contextmanager

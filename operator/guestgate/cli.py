@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "signal": ("guestgate.pod.serve", "run the signalling server with the link pages (the pod's entrypoint)"),
     "link-token": ("guestgate.web.command_token", "print a signed URL for a GuestLink that requires a token"),
     "probe": ("guestgate.signal.command_probe", "place health-check calls to a SIP peer and diagnose them"),
+    # The TURN pod's companion of coturn: its metrics, the allow-list the operator pushes.
+    "turn-agent": ("guestgate.turn.agent", "relay coturn's log (stdin), serve its metrics and take pushed peers"),
 }
 
 

@@ -141,6 +141,14 @@ async def test_an_opus_only_page_reaches_a_pcmu_only_trunk_transcoded(bench: Ben
     assert transcoded_streams(bench) > 0, "rtpengine reports nothing transcoded"
     offer = await opus_browser.eval("GG_TEST_PCS[GG_TEST_PCS.length - 1].localDescription.sdp")
     assert "PCMU" not in offer and "opus/48000" in offer  # the page really offered Opus alone
+    # RFC 4733 events go through the transcoding too (the page's telephone-event/48000 becomes
+    # the trunk's telephone-event/8000).
+    before = len([e for e in bench.phone.events() if e["event"] == "dtmf"])
+    for digit in "27":
+        await opus_browser.click(f"button[data-digit='{digit}']")
+        await asyncio.sleep(0.3)
+    dtmf = bench.phone.wait_event("dtmf", before + 2, timeout=10)[before:]
+    assert [(e["digit"], e["method"]) for e in dtmf] == [("2", "rfc4733"), ("7", "rfc4733")]
     await hang_up_and_check_heard(opus_browser, bench)
 
 

@@ -42,13 +42,14 @@ def test_promtool_test_rules() -> None:
 
 
 def exported_metrics() -> set[str]:
-    """Every sample name the operator and the signalling pods can export."""
+    """Every sample name the operator, the signalling pods and the TURN pods' agents can export."""
     import guestgate.controllers.metrics
     import guestgate.kube.client
     import guestgate.web.metrics  # noqa: F401  (registers into the default registry)
     from guestgate.signal.metrics import Metrics
+    from guestgate.turn.metrics import TurnMetrics
 
-    registries: list[CollectorRegistry] = [REGISTRY, Metrics().registry]
+    registries: list[CollectorRegistry] = [REGISTRY, Metrics().registry, TurnMetrics().registry]
     names: set[str] = set()
     for registry in registries:
         for family in registry.collect():
@@ -93,11 +94,15 @@ def test_the_chart_renders_the_monitoring_objects_when_asked(dev_cluster: DevClu
     assert not {d["kind"] for d in render(dev_cluster)} & {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
     docs = render(dev_cluster, *(f"--set=monitoring.{part}.enabled=true" for part in
                                  ("serviceMonitor", "podMonitor", "prometheusRule", "dashboard")))
-    by_kind = {d["kind"]: d for d in docs if d["kind"] in ("PodMonitor", "ServiceMonitor", "PrometheusRule")}
-    assert set(by_kind) == {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
+    by_kind = {d["kind"]: d for d in docs if d["kind"] in ("ServiceMonitor", "PrometheusRule")}
+    assert set(by_kind) == {"ServiceMonitor", "PrometheusRule"}
     assert by_kind["PrometheusRule"]["spec"] == yaml.safe_load(ALERTS.read_text())
-    assert by_kind["PodMonitor"]["spec"]["podMetricsEndpoints"][0]["port"] == "admin"
-    assert by_kind["PodMonitor"]["spec"]["namespaceSelector"] == {"any": True}
+    pod_monitors = {d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]: d["spec"]
+                    for d in docs if d["kind"] == "PodMonitor"}
+    assert set(pod_monitors) == {"guestgate-signal", "guestgate-turn"}  # the TURN agent's guestgate_turn_*
+    for spec in pod_monitors.values():
+        assert spec["podMetricsEndpoints"][0]["port"] == "admin"
+        assert spec["namespaceSelector"] == {"any": True}
     assert by_kind["ServiceMonitor"]["spec"]["endpoints"][0]["honorLabels"] is True
     dashboard = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "gg-guestgate-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"

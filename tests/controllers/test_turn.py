@@ -3,14 +3,25 @@ page's TURN URLs and `kubectl get gc`'s TURN column, TurnReady, and switching it
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixtures.operator import Kubectl, wait_for
+from guestgate.render import names
+from guestgate_dev.support.coturn import start_coturn
+from guestgate_dev.support.ports import free_port
+from render.objects import cluster as model_cluster
+from support.turn_client import bind_once
 
 pytestmark = pytest.mark.cluster
+TURN_IP = "127.0.0.2"
+SECRET = b"the-local-coturn-secret"
 
 
 def cluster(**spec: Any) -> dict[str, Any]:
@@ -61,3 +72,88 @@ def test_turn_comes_with_the_cluster_and_its_address_reaches_the_page(kube: Kube
                    c["reason"] == "NotManaged" and c)
     assert off["status"] == "True"
     assert wait_for("no TURN URLs", lambda: _ice(kube)["turnURLs"] == [] or None)
+
+
+def _fake_pod(kube: Kubectl, name: str, labels: dict[str, str], ip: str, admin_port: int | None = None) -> None:
+    """A pod as the API server would show it running at `ip` (no node here: the test writes the
+    status a kubelet would)."""
+    container: dict[str, Any] = {"name": "c", "image": "example.invalid/none"}
+    if admin_port is not None:
+        container["ports"] = [{"name": "admin", "containerPort": admin_port, "protocol": "TCP"}]
+    kube.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+                "spec": {"containers": [container]}})
+    _move(kube, name, ip)
+
+
+def _move(kube: Kubectl, name: str, ip: str) -> None:
+    kube("patch", "pod", name, "--subresource=status", "--type=merge",
+         "-p", json.dumps({"status": {"podIP": ip, "podIPs": [{"ip": ip}]}}))
+
+
+def test_a_moved_signalling_pod_reaches_coturn_within_seconds(kube: Kubectl, tmp_path: Path) -> None:
+    """The operator pushes the TURN allow-list to the TURN pods' agents (a real coturn and its
+    agent here, on 127.0.0.2): a signalling pod's new address is relayed to within seconds, not at
+    the kubelet's next ConfigMap sync, and its old one no longer is."""
+    server = start_coturn(tmp_path, model_cluster(turn={"port": free_port(address=TURN_IP)}), TURN_IP, [], SECRET,
+                          ["--allow-loopback-peers"])
+    try:
+        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gc-turn-admin"},
+                    "stringData": {"token": server.admin_token}})
+        _fake_pod(kube, "gc-signal-moving", names.selector_labels("gc"), "127.0.0.3")
+        _fake_pod(kube, "gc-turn-local", names.turn_selector_labels("gc"), TURN_IP,
+                  admin_port=int(server.admin_url.rsplit(":", 1)[1]))
+        kube.apply(cluster())
+
+        def in_force() -> dict[str, Any] | None:
+            with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
+                got: dict[str, Any] = json.loads(response.read())
+            return got if got["source"] == "pushed" else None
+
+        assert wait_for("the pushed allow-list", in_force, timeout=60)["peers"] == ["127.0.0.3"]
+        assert wait_for("relaying to the pod", lambda: asyncio.run(
+            bind_once(server.address, SECRET, ("127.0.0.3", 9))) is None or None, timeout=30)
+
+        _move(kube, "gc-signal-moving", "127.0.0.5")
+        kube("annotate", "guestcluster", "gc", "test/moved=1")  # what the StatefulSet's status change does
+        started = time.monotonic()
+        wait_for("relaying to the pod's new address", lambda: asyncio.run(
+            bind_once(server.address, SECRET, ("127.0.0.5", 9))) is None or None, timeout=30)
+        print(f"a moved pod's address relayed to after {time.monotonic() - started:.1f} s")
+        assert asyncio.run(bind_once(server.address, SECRET, ("127.0.0.3", 9))) == 403
+        # The ConfigMap has it too (what a restarted TURN pod starts from).
+        assert (kube.get("configmap", "gc-turn") or {})["data"]["peers"] == "127.0.0.5\n"
+    finally:
+        server.stop()
+
+
+def test_the_service_type_can_be_switched_on_a_live_cluster(kube: Kubectl) -> None:
+    """Each switch is applied (the Deployment's strategy too: the API server refuses a rolling
+    update's numbers beside Recreate, and they stayed when Kubernetes had defaulted them) and the
+    TURN address follows."""
+    expected = {"NodePort": ("NodePort", "RollingUpdate", None), "HostNetwork": ("ClusterIP", "Recreate", True),
+                "LoadBalancer": ("LoadBalancer", "RollingUpdate", None)}
+    for service_type in ("NodePort", "HostNetwork", "LoadBalancer"):
+        turn = {"serviceType": service_type, "port": 3479 if service_type == "HostNetwork" else 3478}
+        if service_type != "LoadBalancer":
+            turn["externalAddress"] = "192.0.2.9"
+        kube.apply(cluster(turn=turn))
+
+        def switched(service_type: str = service_type) -> tuple[str, str, bool | None] | None:
+            service, deployment = kube.get("service", "gc-turn") or {}, kube.get("deployment", "gc-turn") or {}
+            got = (service.get("spec", {}).get("type"), deployment.get("spec", {}).get("strategy", {}).get("type"),
+                   deployment.get("spec", {}).get("template", {}).get("spec", {}).get("hostNetwork"))
+            return got if got == expected[service_type] else None
+
+        wait_for(f"the TURN Service and Deployment as {service_type}", switched, timeout=60)
+        address = {"HostNetwork": "192.0.2.9:3479", "LoadBalancer": ""}.get(service_type, "192.0.2.9:")
+
+        def observed(address: str = address) -> dict[str, Any] | None:
+            """The status of this generation, its turnAddress as expected (the Service's node port
+            is read once the Service has it: a reconcile or two later)."""
+            body = kube.get("guestcluster", "gc") or {}
+            status: dict[str, Any] = body.get("status") or {}
+            got = str(status.get("turnAddress") or "")
+            fits = got.startswith(address) if address else not got
+            return status if fits and status.get("observedGeneration") == body["metadata"]["generation"] else None
+
+        wait_for(f"the status for {service_type}", observed, timeout=60)

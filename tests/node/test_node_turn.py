@@ -10,6 +10,8 @@
   could not reach the media server, and the SIP leg is hung up (the phone gets a BYE).
 - A TURN client on the host, with the cluster's credentials, asking to relay to the API server,
   another pod, the node or the metadata address: refused; expired or forged credentials: refused.
+- The TURN pod's agent counts all of it on its /metrics (guestgate_turn_*): the call's allocation
+  and the audio it relayed, the refusals by reason.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 
 from browser.chromium import Chromium
 from browser.harness import ARTIFACTS, MIC_HZ, PHONE_HZ, write_tone_wav
@@ -48,6 +51,9 @@ EDGE = "edge"
 EDGE_TURN_ADDRESS = "10.250.0.17"
 LINK = "turn-call"
 EDGE_SELECTOR = f"app.kubernetes.io/name=guestgate-signal,app.kubernetes.io/instance={EDGE}"
+# The allow-list the TURN pod's agent has in force, asked from inside the pod.
+AGENT_PEERS = ("import json, urllib.request; got = json.load(urllib.request.urlopen('http://127.0.0.1:9641/v1/peers'));"
+               " print(json.dumps({'source': got['source'], 'peers': got['peers']}))")
 
 
 def _condition(node: Node, namespace: str, cluster: str, type_: str) -> dict[str, Any] | None:
@@ -55,13 +61,13 @@ def _condition(node: Node, namespace: str, cluster: str, type_: str) -> dict[str
     return next((c for c in status.get("conditions", []) if c["type"] == type_), None)
 
 
-def _turn_ready(node: Node, namespace: str, cluster: str) -> dict[str, Any] | None:
+def turn_ready(node: Node, namespace: str, cluster: str) -> dict[str, Any] | None:
     found = _condition(node, namespace, cluster, "TurnReady")
     return found if found and found["status"] == "True" and found["reason"] == "Ready" else None
 
 
 def test_examples_turn_comes_up_ready(node_cluster: Node, examples: list[dict[str, Any]]) -> None:
-    ready = wait_for("the examples' TurnReady", lambda: _turn_ready(node_cluster, DEMO_NAMESPACE, CLUSTER),
+    ready = wait_for("the examples' TurnReady", lambda: turn_ready(node_cluster, DEMO_NAMESPACE, CLUSTER),
                      timeout=180)
     assert f"{EXAMPLES_TURN_ADDRESS}:3478" in ready["message"]
     table = node_cluster.cluster.kubectl("-n", DEMO_NAMESPACE, "get", "gc", CLUSTER).stdout
@@ -109,7 +115,7 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
     try:
         give_load_balancer_address(node_cluster, NAMESPACE, f"{EDGE}-turn", EDGE_TURN_ADDRESS)
-        wait_for("edge's TurnReady", lambda: _turn_ready(node_cluster, NAMESPACE, EDGE), timeout=180)
+        wait_for("edge's TurnReady", lambda: turn_ready(node_cluster, NAMESPACE, EDGE), timeout=180)
 
         def signal_ip() -> str | None:
             pods = [p for p in node_cluster.pods(NAMESPACE, EDGE_SELECTOR) if pod_ready(p)]
@@ -126,12 +132,13 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
         ip = wait_for("edge's signalling pod Ready with the TURN URLs", signal_ip, timeout=240)
 
         def peers_allowed() -> bool:
-            done = kubectl("-n", NAMESPACE, "exec", f"deploy/{EDGE}-turn", "--", "cat", "/etc/guestgate/turn/peers",
-                           check=False)
-            return done.returncode == 0 and ip in done.stdout.split()
+            done = kubectl("-n", NAMESPACE, "exec", f"deploy/{EDGE}-turn", "--", "/opt/guestgate/bin/python", "-c",
+                           AGENT_PEERS, check=False)
+            return done.returncode == 0 and json.loads(done.stdout) == {"source": "pushed", "peers": [ip]}
 
-        # The kubelet refreshes the mounted ConfigMap within its sync period; coturn re-reads in 5 s.
-        wait_for("the TURN server's allow-list holding the pod", peers_allowed, timeout=150, interval=2)
+        # The operator pushes the allow-list to the TURN pod's agent (not waiting for the kubelet's
+        # ConfigMap sync); coturn re-reads it within 5 s.
+        wait_for("the TURN server's allow-list holding the pod, pushed", peers_allowed, timeout=60, interval=2)
         secret = node_cluster.kubectl_json("-n", NAMESPACE, "get", "secret", f"{EDGE}-turn-secret")
         yield Edge(web_ip, f"{origin}/call/{LINK}", origin, ip, base64.b64decode(secret["data"]["sharedSecret"]))
     finally:
@@ -169,6 +176,16 @@ async def browser(visitor_net: ScannerNamespace, edge: Edge,
         await chromium.stop()
 
 
+def turn_metrics(node: Node, name: str = EDGE,
+                 namespace: str = NAMESPACE) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The TURN pod's /metrics (its agent, asked from inside the pod): (name, labels) -> value."""
+    fetch = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9641/metrics').read().decode())"
+    text = node.cluster.kubectl("-n", namespace, "exec", f"deploy/{name}-turn", "--",
+                                "/opt/guestgate/bin/python", "-c", fetch).stdout
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 def _unreachable(address: str, visitor_net: ScannerNamespace) -> bool:
     done = subprocess.run(["ip", "netns", "exec", visitor_net.name, "ip", "route", "get", address],
                           capture_output=True, text=True, timeout=10)
@@ -191,6 +208,18 @@ async def test_through_the_turn_edge_only_the_call_has_audio_both_ways(
     phone.phone.wait_event("bye-received", count=byes + 1)
     heard = phone.phone.wait_event("heard")[-1]
     assert heard["dominant"] == MIC_HZ and heard["rms"] > 0.01, heard
+
+    # The TURN pod counted the call: its allocation, and the audio relayed both ways to the pod
+    # (reported when the allocation ends, or every 4096 packets).
+    def relayed() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        got = turn_metrics(node_cluster)
+        both = all(got.get(("guestgate_turn_traffic_bytes_total", (("direction", d), ("leg", "peer"))), 0) > 10_000
+                   for d in ("sent", "received"))
+        return got if both else None
+
+    samples = await asyncio.to_thread(wait_for, "the relayed audio in the TURN metrics", relayed, timeout=120,
+                                      interval=3)
+    assert samples[("guestgate_turn_allocations_created_total", ())] >= 1
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -236,3 +265,8 @@ def test_turn_refuses_to_relay_into_the_cluster(node_cluster: Node, edge: Edge) 
                        "the-signalling-pod": None}
     assert asyncio.run(allocation_refused(server, edge.secret, valid_for=-60)) == 401
     assert asyncio.run(allocation_refused(server, b"forged", valid_for=3600)) == 401
+    refused = turn_metrics(node_cluster)
+    assert refused[("guestgate_turn_refused_total", (("code", "403"), ("reason", "forbidden_ip"),
+                                                     ("request", "channel_bind")))] >= 4
+    assert refused[("guestgate_turn_refused_total", (("code", "401"), ("reason", "unauthorized"),
+                                                     ("request", "unknown")))] >= 2

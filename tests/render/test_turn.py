@@ -198,7 +198,7 @@ def test_host_network_on_443_binds_with_only_net_bind_service() -> None:
     pod, container = _pod({"serviceType": "HostNetwork", "tlsSecretName": "c", "tlsPort": 443})
     assert pod["hostNetwork"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
-    assert [p["hostPort"] for p in container["ports"]] == [3478, 3478, 443]
+    assert [p["hostPort"] for p in container["ports"]] == [3478, 3478, 443, 9641]
 
 
 def test_host_network_pod_listens_on_the_node_and_replaces_itself() -> None:

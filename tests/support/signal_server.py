@@ -92,11 +92,12 @@ class SignalProcess:
         stop_process(self.process, 10)
 
 
-def self_signed(directory: Path) -> None:
-    """tls.crt and tls.key for 127.0.0.1 (openssl, as cert-manager would mount them)."""
+def self_signed(directory: Path, address: str = "127.0.0.1") -> None:
+    """tls.crt and tls.key for `address` (openssl, as cert-manager would mount them)."""
     directory.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={address}",
+         "-addext", f"subjectAltName=IP:{address}",
          "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt")],
         check=True, capture_output=True, timeout=60,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from ssl import SSLContext
 from typing import cast
 
 from aioice import stun
@@ -37,11 +38,12 @@ class Inbox(asyncio.DatagramProtocol):
 
 
 async def allocate(server: tuple[str, int], secret: bytes, link: str = "team/sales", valid_for: int = 3600,
-                   transport: str = "udp") -> tuple[TurnTransport, Inbox]:
+                   transport: str = "udp", ssl: SSLContext | None = None) -> tuple[TurnTransport, Inbox]:
     """An allocation with one visit's credentials (a link id of its own per visit: coturn's
-    per-user quota counts the allocations a username holds, and closed ones linger a moment)."""
+    per-user quota counts the allocations a username holds, and closed ones linger a moment).
+    `ssl`: TURN over TLS (transport tcp) with this context."""
     username, password = turn_credentials(secret, f"{link}-{next(_visits)}", time.time(), ttl=valid_for)
-    return await create_turn_endpoint(Inbox, server, username, password, transport=transport)
+    return await create_turn_endpoint(Inbox, server, username, password, transport=transport, ssl=ssl)
 
 
 async def bind(relay: TurnTransport, peer: tuple[str, int]) -> int | None:

@@ -11,18 +11,24 @@ out below is the rendered denied-peer-ip and the peers allow-list alone.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aioice.turn import create_turn_endpoint
+from prometheus_client.parser import text_string_to_metric_families
 
+from guestgate.turn import peers
 from guestgate.web.ice import turn_credentials
 from guestgate_dev.support.coturn import Coturn, start_coturn
 from guestgate_dev.support.ports import free_port
 from render.objects import cluster
-from support.turn_client import Echo, Inbox, allocate, allocation_refused, bind, refusal
+from support.turn_client import Echo, Inbox, allocate, allocation_refused, bind, bind_once, refusal
 
 SERVER_IP, MEDIA_IP, OTHER_POD_IP = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 SECRET = b"the-clusters-turn-rest-secret"
@@ -164,3 +170,93 @@ def test_quota_per_user(coturn: Coturn) -> None:
 def test_the_shared_secret_never_reaches_argv(coturn: Coturn) -> None:
     found = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert "turnserver" in found and SECRET.decode() not in found
+
+
+def scrape(server: Coturn) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The TURN agent's /metrics: (sample name, labels) -> value."""
+    with urllib.request.urlopen(server.admin_url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def wait_for_metric(server: Coturn, name: str, at_least: float, within: float = 20, **labels: str) -> float:
+    deadline = time.monotonic() + within
+    while (got := metric(scrape(server), name, **labels)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return got
+
+
+def test_the_metrics_show_a_relayed_allocation_and_the_refusals(coturn: Coturn) -> None:
+    """coturn's own record (its log, through the agent) as guestgate_turn_*: the allocation while
+    it is held, the bytes it relayed to the pod's media port once it ends, and each refusal."""
+    before = scrape(coturn)
+    relayed = metric(before, "guestgate_turn_traffic_bytes_total", leg="peer", direction="sent")
+
+    async def held() -> float:
+        echo, port = await _echo_server(MEDIA_IP)
+        relay, inbox = await allocate(coturn.address, SECRET)
+        try:
+            for _ in range(5):
+                relay.sendto(b"x" * 100, (MEDIA_IP, port))
+                assert await asyncio.wait_for(inbox.received.get(), 10) == b"echo:" + b"x" * 100
+            assert await bind(relay, (OTHER_POD_IP, 9)) == 403
+            return await asyncio.to_thread(metric, scrape(coturn), "guestgate_turn_allocations")
+        finally:
+            relay.close()
+            echo.close()
+
+    assert asyncio.run(held()) >= 1
+    assert asyncio.run(allocation_refused(coturn.address, b"a-forged-secret")) == 401
+    created = metric(before, "guestgate_turn_allocations_created_total")
+    assert wait_for_metric(coturn, "guestgate_turn_allocations_created_total", created + 1) >= created + 1
+    # The traffic is reported when the allocation ends (and every 4096 packets before that).
+    assert wait_for_metric(coturn, "guestgate_turn_traffic_bytes_total", relayed + 500,
+                           leg="peer", direction="sent") >= relayed + 500
+    after = scrape(coturn)
+    for labels, more in ((dict(request="channel_bind", code="403", reason="forbidden_ip"), 1),
+                         (dict(request="unknown", code="401", reason="unauthorized"), 1)):
+        assert metric(after, "guestgate_turn_refused_total", **labels) >= metric(
+            before, "guestgate_turn_refused_total", **labels) + more, labels
+    assert metric(after, "guestgate_turn_allowed_peers") == 1
+
+
+def push(server: Coturn, body: Any, token: str | None = None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(server.admin_url + "/v1/peers", data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Authorization": f"Bearer {token or server.admin_token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_pushed_allow_list_takes_over_from_the_configmap(coturn: Coturn) -> None:
+    """The operator's push (a signalling pod moved) reaches coturn within seconds, while the
+    ConfigMap's file still lists the old address (the kubelet would bring it a minute later)."""
+
+    async def bound(peer: tuple[str, int], want: int | None, within: float) -> int | None:
+        deadline = time.monotonic() + within
+        result = await bind_once(coturn.address, SECRET, peer)
+        while result != want and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            result = await bind_once(coturn.address, SECRET, peer)
+        return result
+
+    assert push(coturn, {"peers": [MEDIA_IP]}, token="wrong")[0] == 401
+    assert push(coturn, {"peers": ["127.0.0.4; DROP TABLE allowed_peer_ip"]})[0] == 400
+    assert push(coturn, ["127.0.0.4"])[0] == 400
+    try:
+        status, body = push(coturn, {"peers": [OTHER_POD_IP]})
+        assert (status, body["source"], body["peers"]) == (200, "pushed", [OTHER_POD_IP])
+        started = time.monotonic()
+        assert asyncio.run(bound((OTHER_POD_IP, 9), None, 20)) is None
+        assert asyncio.run(bound((MEDIA_IP, 9), 403, 20)) == 403  # the old address: no longer allowed
+        print(f"pushed allow-list in force after {time.monotonic() - started:.1f} s")
+    finally:  # back to the ConfigMap's file, as after a restart of the container
+        (coturn.config_dir.parent / "run" / peers.PUSHED_FILE).unlink(missing_ok=True)
+        assert asyncio.run(bound((MEDIA_IP, 9), None, 20)) is None

@@ -9,7 +9,7 @@
     signal   images/signal/Dockerfile, with the pjsua2 wheel of hack/build-pjsua2.sh (pjproject
              2.17 built for Debian's python3, cp311: the same wheel as the venv's) in its context
     media    images/media/Dockerfile (rtpengine, every signalling pod's sidecar)
-    turn     images/turn/Dockerfile: Debian coturn and its entrypoint (the managed TURN server)
+    turn     images/turn/Dockerfile: Debian coturn, its entrypoint and the turn agent (the managed TURN server)
 
 Everything is cached under ``~/.cache/guestgate/images/``: the base rootfs tarball, buildah's own
 storage, and one ``<image>-<key>.tar`` archive per image, where the key hashes every input (the
@@ -87,8 +87,9 @@ SIGNAL = ImageSpec("signal", "images/signal/Dockerfile",
 IMAGE_PYTHON = "/usr/bin/python3"
 WHEELS = "wheels"  # the folder of the build context the signal Dockerfile installs from
 MEDIA = ImageSpec("media", "images/media/Dockerfile", ("images/media",))
-# The managed TURN server: Debian's coturn and the entrypoint that feeds it the operator's files.
-TURN = ImageSpec("turn", "images/turn/Dockerfile", ("images/turn",))
+# The managed TURN server: Debian's coturn, the entrypoint that feeds it the operator's files and
+# the product's turn agent beside it.
+TURN = ImageSpec("turn", "images/turn/Dockerfile", ("images/turn", "pyproject.toml", "README.md", "operator/guestgate"))
 ALL_IMAGES: tuple[ImageSpec, ...] = (PAUSE, OPERATOR, SIGNAL, MEDIA, TURN)
 
 

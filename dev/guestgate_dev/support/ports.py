@@ -7,21 +7,27 @@ import random
 import socket
 from pathlib import Path
 
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
+
 LOOPBACK = "127.0.0.1"
 
 # Ports handed out come from below the kernel's ephemeral range: a port that is free now is only
 # bound later by the process it is for, and meanwhile any bind to port 0 or outgoing connection
 # (kube clients, the operator's pushes) could take an ephemeral one (seen: a bench server's admin
 # port taken before it bound it). Ports are not handed out twice by one process.
+# And from below the SIP engine's RTP range (20000-24999: signalling servers started here take
+# their RTP there, as pods do) and the local rtpengines' blocks above it (LOCAL_RELAY_PORTS).
 _LOWEST = 10000
 _handed_out: set[int] = set()
+LOCAL_RELAY_PORTS = (ENGINE_RTP_LAST + 1, 29999)
 
 
 def _ephemeral_start() -> int:
     try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        return 32768
+        start = 32768
+    return min(start, ENGINE_RTP_FIRST)
 
 
 def _candidate(kind: int, address: str) -> int:

@@ -17,6 +17,7 @@ from guestgate.render.cluster import children as cluster_children
 from guestgate.render.config import RenderMemo, belongs_to, render_published_config
 from guestgate.render.profile import credentials_key
 from guestgate.render.status import TurnFacts, cluster_status
+from guestgate.turn import peers
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ async def _prepare_turn(ctx: Context, body: Manifest, cluster: GuestCluster) -> 
             if await ctx.io(ctx.kube.delete_if_exists, kind, ns, names.turn_name(name)):
                 await ctx.io(ctx.kube.event, body, "Normal", "Deleted", f"deleted {kind} {names.turn_name(name)}")
         return []
+    generated_secrets = [turn.admin_secret(cluster, secrets.token_urlsafe(32).encode())]
     if cluster.spec.ice.turn_secret_name is None:
-        generated = turn.shared_secret(cluster, secrets.token_urlsafe(32).encode())
+        generated_secrets.append(turn.shared_secret(cluster, secrets.token_urlsafe(32).encode()))
+    for generated in generated_secrets:
         if await ctx.create_once(generated):
             created = f"created Secret {generated['metadata']['name']}"
             await ctx.io(ctx.kube.event, body, "Normal", "SecretCreated", created)
@@ -99,6 +102,18 @@ async def _publish(
     ctx.publications.publish(key, files, generations)
     ctx.wake_pusher()
     return published, configuration
+
+
+def _want_turn_peers(ctx: Context, key: str, pod_ips: list[str] | None) -> None:
+    """The TURN pods get a changed allow-list pushed at once (controllers.turn_peers), not only
+    with the ConfigMap a minute later. None: no managed TURN server."""
+    if pod_ips is None:
+        ctx.turn_peers.pop(key, None)
+        return
+    wanted = peers.addresses(pod_ips)
+    if ctx.turn_peers.get(key) != wanted:
+        ctx.turn_peers[key] = wanted
+        ctx.wake_turn_pusher()
 
 
 async def publish_cluster(ctx: Context, key: str) -> None:
@@ -149,6 +164,7 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
 
     sources = network.sip_sources(cluster, ctx.cache.trunks(ns))
     pod_ips = await _prepare_turn(ctx, body, cluster)
+    _want_turn_peers(ctx, key, pod_ips if turn.enabled(cluster) else None)
     built = cluster_children(cluster, published, credentials, sources, signal_pod_ips=pod_ips)
     # The configuration's ConfigMaps as published (the emptied shards included), then the rest.
     children = [*configuration, *(c for c in built if c["kind"] != "ConfigMap" or c["metadata"]["name"]

@@ -61,6 +61,10 @@ class Context:
     # What each cluster's pods should serve and do serve (controllers.pusher keeps it current).
     publications: Publications = field(default_factory=Publications)
     wake_pusher: Callable[[], None] = lambda: None
+    # The allow-list each managed TURN server should have in force ("ns/cluster" -> the signalling
+    # pods' addresses; controllers.turn_peers pushes it to the TURN pods).
+    turn_peers: dict[str, list[str]] = field(default_factory=dict)
+    wake_turn_pusher: Callable[[], None] = lambda: None
     # Each cluster's links as last rendered (a render costs O(changed links)), by cluster key.
     render_memos: dict[str, RenderMemo] = field(default_factory=dict)
     # Each cluster's TURN address as last read from its Service (None: none yet), by cluster key.

@@ -86,6 +86,7 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
         if kind == "GuestCluster":  # its children go with it: a cluster of the same name starts afresh
             ctx.applied.clear()
             ctx.publications.forget(key)
+            ctx.turn_peers.pop(key, None)
             ctx.render_memos.pop(key, None)
             ctx.turn_endpoints.pop(key, None)
     else:

@@ -23,6 +23,7 @@ from guestgate.controllers.endpoints import EndpointSource
 from guestgate.controllers.health import HealthMonitor
 from guestgate.controllers.pusher import ConfigPusher
 from guestgate.controllers.runtime.cache import KINDS
+from guestgate.controllers.turn_peers import TurnPeersPusher
 from guestgate.kube import connection
 from guestgate.kube.client import Kube
 from guestgate.render.names import FIELD_MANAGER
@@ -101,7 +102,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     _state["ctx"] = ctx
     endpoints = EndpointSource(kube, memo.get("signal_endpoints") or {})
     monitor = HealthMonitor(ctx, endpoints)
+    turn_pusher = TurnPeersPusher(ctx)
+    ctx.wake_turn_pusher = turn_pusher.wake
     _state["tasks"] = [
+        asyncio.create_task(turn_pusher.run()),
         asyncio.create_task(ctx.queue.run(functools.partial(dispatch.handle, ctx), workers=WORKERS)),
         asyncio.create_task(dispatch.resync(ctx)),
         asyncio.create_task(monitor.run()),

@@ -165,6 +165,7 @@ class SipEngine:
         self.call_slots: dict[str, int] = {}  # calls in progress (engine, pjsua's slots), sampled
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
+        self._sockopts: list[Any] = []  # SockOpt values pjsip reads through pointers (_listener_options)
         # Below: touched on the engine thread only.
         self._pj: Any = None
         self._ep: Any = None
@@ -519,7 +520,12 @@ class SipEngine:
 
     def _listener_options(self) -> Any:
         """Socket options of a TCP/TLS listener: SO_REUSEPORT when peers_only, so that the peer
-        filter can steer non-peers to a sink where the kernel will not filter TCP (source_filter)."""
+        filter can steer non-peers to a sink where the kernel will not filter TCP (source_filter).
+
+        pjsua2's SockOpt points at a value inside itself, and its copies (the vector's, the
+        TransportConfig's) at the same place: the engine keeps the SockOpt for good, or pjsip
+        reads the option's value from freed memory (AddressSanitizer: heap-use-after-free in
+        pj_sockopt_params_clone) and may set SO_REUSEPORT to whatever is there by then."""
         options = self._pj.SockOptVector()
         if self.settings.peers_only:
             option = self._pj.SockOpt()
@@ -527,6 +533,7 @@ class SipEngine:
             option.optName = socket.SO_REUSEPORT
             option.setOptValInt(1)
             options.append(option)
+            self._sockopts.append(option)
         return options
 
     def _create_tls_transport(self) -> None:
@@ -857,7 +864,8 @@ class SipEngine:
             enum = getattr(self._sip_guard.extension, "pjsua_enum_calls", None)
             if enum is None:
                 return None
-            size = int(pj.EpConfig().uaConfig.maxCalls)
+            config = pj.EpConfig()  # held: uaConfig is a view into it (SWIG), gone with it
+            size = int(config.uaConfig.maxCalls)
             self._slot_ids = (enum, (ctypes.c_int * size)(), ctypes.c_uint(size), size)
         enum, ids, count, size = self._slot_ids
         count.value = size

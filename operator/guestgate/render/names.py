@@ -69,6 +69,16 @@ def turn_secret_name(cluster: str) -> str:
     return f"{cluster}-turn-secret"
 
 
+def turn_admin_secret_name(cluster: str) -> str:
+    """The bearer token the operator pushes the TURN allow-list to the TURN pods' agents with."""
+    return f"{cluster}-turn-admin"
+
+
+# The TURN pods' agent: coturn's metrics (GET /metrics) and the pushed allow-list (PUT /v1/peers).
+# 9641: the port coturn's own Prometheus exporter uses, where it is built in.
+TURN_ADMIN_PORT = 9641
+
+
 def selector_labels(cluster: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": "guestgate-signal", "app.kubernetes.io/instance": cluster}
 

@@ -3,16 +3,19 @@ Service, NetworkPolicy and shared secret, the page's TURN URLs and the TurnReady
 
 The TURN server must never become a way into the cluster. coturn is told to deny every peer
 address (`denied-peer-ip` over all of IPv4 and IPv6) and to allow only the signalling pods'
-addresses, which the operator publishes in the ConfigMap's `peers` file; the image's entrypoint
-copies that file into coturn's SQLite allow-list, which coturn re-reads every few seconds, so a
-pod that moves is allowed again without restarting the TURN server. coturn filters by address
-only; the ports are the NetworkPolicy's job (egress to the pods' media ports, media_ports.py).
+addresses, which the operator publishes in the ConfigMap's `peers` file and pushes to the TURN
+pods' agents (guestgate.turn.peers); the image's entrypoint copies it into coturn's SQLite
+allow-list, which coturn re-reads every few seconds, so a pod that moves is allowed again without
+restarting the TURN server. coturn filters by address only; the ports are the NetworkPolicy's job
+(egress to the pods' media ports, media_ports.py).
+
+coturn runs verbose: its log is what the agent (`guestgate turn-agent`, in the same container)
+turns into the guestgate_turn_* metrics on the admin port (guestgate.turn.metrics).
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +26,14 @@ from guestgate.config.schema import TURN_SECRET_FILE, content_hash
 from guestgate.render import names
 from guestgate.render.conditions import ConditionChange
 from guestgate.render.media_ports import policy_ports, signal_media_ports
+from guestgate.turn import peers
 
 Manifest = dict[str, Any]
 TURN_UID = 10002
 CONF_FILE = "turnserver.conf"
-PEERS_FILE = "peers"
+PEERS_FILE = peers.PEERS_FILE
 SECRET_KEY = TURN_SECRET_FILE.split("/")[1]  # sharedSecret
+ADMIN_TOKEN_KEY = "token"
 # Everything coturn could be asked to relay to, denied; the allow-list (the signalling pods) wins.
 DENY_ALL = ("0.0.0.0-255.255.255.255", "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
 
@@ -40,6 +45,7 @@ class TurnMounts:
     config: str = "/etc/guestgate/turn"
     secret: str = "/etc/guestgate/turn-secret"
     tls: str = "/etc/guestgate/turn-tls"
+    admin: str = "/etc/guestgate/turn-admin"
 
 
 MOUNTS = TurnMounts()
@@ -99,6 +105,9 @@ def turnserver_conf(cluster: GuestCluster, mounts: TurnMounts = MOUNTS) -> str:
         "stale-nonce=600",
         "log-file=stdout",
         "simple-log",
+        # Allocations, refusals and traffic reports in the log: the agent's metrics (4.6.1 has no
+        # Prometheus support built in and its CLI crashes).
+        "verbose",
     ]
     lines += [f"denied-peer-ip={span}" for span in DENY_ALL]
     return "\n".join(lines) + "\n"
@@ -107,13 +116,7 @@ def turnserver_conf(cluster: GuestCluster, mounts: TurnMounts = MOUNTS) -> str:
 def peers_file(pod_ips: Sequence[str]) -> str:
     """The addresses the TURN server may relay to: the signalling pods', one per line (anything
     that is not an IP address is left out: the entrypoint writes these into SQL)."""
-    valid = set()
-    for ip in pod_ips:
-        try:
-            valid.add(str(ipaddress.ip_address(ip)))
-        except ValueError:
-            continue
-    return "".join(f"{ip}\n" for ip in sorted(valid))
+    return peers.peers_text(pod_ips)
 
 
 def config_map(cluster: GuestCluster, pod_ips: Sequence[str]) -> Manifest:
@@ -126,16 +129,26 @@ def config_map(cluster: GuestCluster, pod_ips: Sequence[str]) -> Manifest:
     }
 
 
-def shared_secret(cluster: GuestCluster, secret: bytes) -> Manifest:
-    """The generated TURN REST shared secret (created once, like the signing key)."""
+def _secret(cluster: GuestCluster, name: str, key: str, value: bytes) -> Manifest:
     c = cluster.metadata.name
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": names.child_metadata(cluster, names.turn_secret_name(c), names.turn_labels(c)),
-        "data": {SECRET_KEY: base64.b64encode(secret).decode()},
+        "metadata": names.child_metadata(cluster, name, names.turn_labels(c)),
+        "data": {key: base64.b64encode(value).decode()},
     }
+
+
+def shared_secret(cluster: GuestCluster, secret: bytes) -> Manifest:
+    """The generated TURN REST shared secret (created once, like the signing key)."""
+    return _secret(cluster, names.turn_secret_name(cluster.metadata.name), SECRET_KEY, secret)
+
+
+def admin_secret(cluster: GuestCluster, token: bytes) -> Manifest:
+    """The token the operator pushes the allow-list to the TURN pods with (created once; only the
+    TURN pods mount it: the signalling pods' admin token never reaches the internet-facing pods)."""
+    return _secret(cluster, names.turn_admin_secret_name(cluster.metadata.name), ADMIN_TOKEN_KEY, token)
 
 
 def _listen_ports(cluster: GuestCluster) -> list[tuple[str, int, str]]:
@@ -157,6 +170,10 @@ def deployment(cluster: GuestCluster) -> Manifest:
         if host_network:
             entry["hostPort"] = port
         ports.append(entry)
+    admin_port: Manifest = {"name": "admin", "containerPort": names.TURN_ADMIN_PORT, "protocol": "TCP"}
+    if host_network:  # on the node's network: keep the admin port behind the node's firewall
+        admin_port["hostPort"] = names.TURN_ADMIN_PORT
+    ports.append(admin_port)
     secret_name = shared_secret_name(cluster)
     volumes: list[Manifest] = [
         {"name": "config", "configMap": {"name": names.turn_name(c)}},
@@ -168,11 +185,20 @@ def deployment(cluster: GuestCluster) -> Manifest:
                 "defaultMode": 0o440,
             },
         },
+        {
+            "name": "admin",
+            "secret": {
+                "secretName": names.turn_admin_secret_name(c),
+                "items": [{"key": ADMIN_TOKEN_KEY, "path": ADMIN_TOKEN_KEY}],
+                "defaultMode": 0o440,
+            },
+        },
         {"name": "tmp", "emptyDir": {"sizeLimit": "32Mi"}},
     ]
     mounts: list[Manifest] = [
         {"name": "config", "mountPath": MOUNTS.config, "readOnly": True},
         {"name": "secret", "mountPath": MOUNTS.secret, "readOnly": True},
+        {"name": "admin", "mountPath": MOUNTS.admin, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     if turn.tls_secret_name:
@@ -212,8 +238,10 @@ def deployment(cluster: GuestCluster) -> Manifest:
                 "env": [{"name": "RELAY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
                 "ports": ports,
                 "readinessProbe": {"tcpSocket": {"port": "turn-tcp"}, "periodSeconds": 10},
+                # The agent answers while coturn's log is open (coturn running); coturn's own port:
+                # the readiness probe.
                 "livenessProbe": {
-                    "tcpSocket": {"port": "turn-tcp"},
+                    "httpGet": {"path": "/healthz", "port": "admin"},
                     "initialDelaySeconds": 10,
                     "periodSeconds": 10,
                     "failureThreshold": 6,
@@ -235,8 +263,12 @@ def deployment(cluster: GuestCluster) -> Manifest:
         "spec": {
             "replicas": turn.replicas,
             "selector": {"matchLabels": names.turn_selector_labels(c)},
-            # On host networking two pods cannot hold the node's port: replace, never surge.
-            "strategy": {"type": "Recreate"} if host_network else {"type": "RollingUpdate"},
+            # On host networking two pods cannot hold the node's port: replace, never surge. The
+            # rolling update's numbers are ours (Kubernetes' defaults, written out): a field this
+            # operator applied is removed when it applies Recreate; a defaulted one would stay, and
+            # the API server refuses rollingUpdate beside Recreate (a switch to HostNetwork failed).
+            "strategy": {"type": "Recreate"} if host_network else {
+                "type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
             "template": {
                 "metadata": {
                     "labels": names.turn_labels(c),
@@ -280,6 +312,9 @@ def network_policy(cluster: GuestCluster) -> Manifest:
     turn = cluster.spec.turn
     signal_pods = {"podSelector": {"matchLabels": names.selector_labels(c)}}
     listen = [{"port": port, "protocol": protocol} for _, port, protocol in _listen_ports(cluster)]
+    # The admin port (metrics, the operator's push) from anywhere in the cluster: Prometheus and the
+    # operator run where the chart puts them. It is not a port of the Service.
+    admin = [{"port": names.TURN_ADMIN_PORT, "protocol": "TCP"}]
     relay = {"protocol": "UDP", "port": turn.relay_ports.min, "endPort": turn.relay_ports.max}
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -288,7 +323,11 @@ def network_policy(cluster: GuestCluster) -> Manifest:
         "spec": {
             "podSelector": {"matchLabels": names.turn_selector_labels(c)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"ports": listen}, {"from": [signal_pods], "ports": [relay]}],
+            "ingress": [
+                {"ports": listen},
+                {"from": [signal_pods], "ports": [relay]},
+                {"from": [{"namespaceSelector": {}}], "ports": admin},
+            ],
             "egress": [{"to": [signal_pods], "ports": policy_ports(signal_media_ports(cluster))}],
         },
     }

@@ -152,9 +152,10 @@ def test_the_kernel_drops_what_the_program_drops(
 
 
 STEERING_SCRIPT = """
-import json, socket
+import json, socket, sys
 from guestgate.engine.source_filter import SourceFilter
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", 0)); port = udp.getsockname()[1]
+port = int(sys.argv[1])  # free for UDP and TCP, below the ephemeral range (free_port)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", port))
 tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # pjsip's listener, as the engine configures it
 tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); tcp.bind(("127.0.0.1", port)); tcp.listen()
 tcp.settimeout(1.0)
@@ -184,7 +185,9 @@ print(json.dumps({"outcome": outcome, "again": again, "reached": reached}))
 def run_as_pod_user(script: str) -> Any:
     """Run a Python script as a pod runs (uid 10001, no capabilities); the JSON it prints."""
     out = subprocess.run(
-        as_unprivileged([sys.executable, "-c", script], SIGNAL_UID),
+        # The port from free_port: an ephemeral one (bind to 0) was at times held by some TCP
+        # connection already, and the TCP twin's bind failed (EADDRINUSE).
+        as_unprivileged([sys.executable, "-c", script, str(free_port())], SIGNAL_UID),
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert out.returncode == 0, out.stderr

@@ -10,10 +10,8 @@ timeouts.
 from __future__ import annotations
 
 import io
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -24,30 +22,12 @@ import pytest
 
 from guestgate.sip.diagnosis import Report, diagnose
 from guestgate.sip.importers import import_bytes, load_file
+from guestgate_dev.support.ports import free_port_range
 from guestgate_dev.support.sipp import sipp_command
 from sip.sip_builder import _frame, rtp
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-
-
-def _free_block(size: int) -> int:
-    """A base port with ``size`` free UDP ports from it (SIPp uses media port + 2 for RTCP echo)."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 4)
-        sockets: list[socket.socket] = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free UDP ports on 127.0.0.1")
 
 
 def _rtp_file(path: Path) -> None:
@@ -101,8 +81,8 @@ class Recorded:
 
 
 def place_call(tmp_path: Path, callee: str, *, echo: bool = True, tool: str = "tcpdump") -> Recorded:
-    sip = _free_block(2)
-    caller_media, callee_media = _free_block(4), _free_block(4)
+    sip = free_port_range(2)
+    caller_media, callee_media = free_port_range(4), free_port_range(4)
     _rtp_file(tmp_path / "rtp.pcap")
     capture = tmp_path / ("call.pcapng" if tool == "tshark" else "call.pcap")
     ports = [sip, sip + 1, *range(caller_media, caller_media + 4), *range(callee_media, callee_media + 4)]

@@ -7,21 +7,27 @@ import random
 import socket
 from pathlib import Path
 
+from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
+
 LOOPBACK = "127.0.0.1"
 
 # Ports handed out come from below the kernel's ephemeral range: a port that is free now is only
 # bound later by the process it is for, and meanwhile any bind to port 0 or outgoing connection
 # (kube clients, the operator's pushes) could take an ephemeral one (seen: a bench server's admin
 # port taken before it bound it). Ports are not handed out twice by one process.
+# And from below the SIP engine's RTP range (20000-24999: signalling servers started here take
+# their RTP there, as pods do) and the local rtpengines' blocks above it (LOCAL_RELAY_PORTS).
 _LOWEST = 10000
 _handed_out: set[int] = set()
+LOCAL_RELAY_PORTS = (ENGINE_RTP_LAST + 1, 29999)
 
 
 def _ephemeral_start() -> int:
     try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        return 32768
+        start = 32768
+    return min(start, ENGINE_RTP_FIRST)
 
 
 def _candidate(kind: int, address: str) -> int:
@@ -67,23 +73,47 @@ def free_media_port(address: str = LOOPBACK) -> int:
     raise RuntimeError(f"no free RTP port pair on {address}")
 
 
-def free_port_range(count: int, address: str = LOOPBACK) -> int:
-    """The first of `count` consecutive ports (an even one), all free for UDP on address now and
-    handed out to this caller alone: a SIP engine's RTP ports (EngineSettings.media_port_start and
-    media_port_count), so that engines and benchmarks running at once keep to ports of their own.
-    From below the kernel's ephemeral range, like free_port."""
+def udp_ports_in_use() -> set[int]:
+    """UDP ports bound on this machine (its network namespace) now, any address: /proc/net/udp{,6}."""
+    ports: set[int] = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1 and ":" in fields[1]:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def free_port_range(count: int) -> int:
+    """The first of `count` consecutive ports (an even one) handed out to this caller alone: a SIP
+    engine's RTP ports (EngineSettings.media_port_start and media_port_count), so that engines and
+    benchmarks running at once keep to ports of their own. From below the kernel's ephemeral range,
+    like free_port. On a busy machine a large block seldom has every port free: the block with
+    the fewest UDP ports in use is taken, up to a tenth of them (pjsua moves on to the next pair
+    when one is taken)."""
     highest = _ephemeral_start()
     if count < 2 or highest - _LOWEST < 2 * count:
-        raise ValueError(f"no room for {count} ports below the ephemeral range ({highest})")
-    for _ in range(100):
+        raise ValueError(f"no room for {count} ports below {highest}")
+    busy = udp_ports_in_use()
+    best, fewest = -1, count
+    for _ in range(200):
         start = random.randrange(_LOWEST, highest - count) & ~1
         block = range(start, start + count)
         if _handed_out.intersection(block):
             continue
-        if all(not udp_bound(port, address) for port in block):
-            _handed_out.update(block)
-            return start
-    raise RuntimeError(f"no {count} free consecutive ports on {address}")
+        taken = sum(1 for port in block if port in busy)
+        if taken < fewest:
+            best, fewest = start, taken
+        if taken == 0:
+            break
+    if best < 0 or fewest > count // 10:
+        raise RuntimeError(f"no {count} consecutive ports below {highest} with at most a tenth in use")
+    _handed_out.update(range(best, best + count))
+    return best
 
 
 def udp_bound(port: int, address: str = LOOPBACK) -> bool:

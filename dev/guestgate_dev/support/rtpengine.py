@@ -15,7 +15,7 @@ from pathlib import Path
 
 from guestgate.media import bencode
 from guestgate.media.daemon import RelaySettings, rtpengine_args
-from guestgate_dev.support.ports import free_port
+from guestgate_dev.support.ports import LOCAL_RELAY_PORTS, free_port
 from guestgate_dev.support.process import wait_ready
 
 BLOCK = 200  # media ports per instance: 50 calls (two sides, RTP and RTCP each)
@@ -23,8 +23,10 @@ BLOCK = 200  # media ports per instance: 50 calls (two sides, RTP and RTCP each)
 
 def local_settings(**overrides: int | str | None) -> RelaySettings:
     """Settings for one more rtpengine on this machine: a free ng port, a random port block in
-    20000-29999 (several test sessions run at once; rtpengine skips a port someone else holds)."""
-    base = random.randrange(20000, 30000 - BLOCK, 2)
+    LOCAL_RELAY_PORTS (several test sessions run at once; rtpengine skips a port someone else
+    holds), clear of the signalling servers' RTP and the ports free_port hands out."""
+    first, last = LOCAL_RELAY_PORTS
+    base = random.randrange(first, last + 1 - BLOCK, 2)
     values: dict[str, object] = {"ng_port": free_port(), "port_min": base, "port_max": base + BLOCK - 1}
     values.update(overrides)
     return RelaySettings(**values)  # type: ignore[arg-type]

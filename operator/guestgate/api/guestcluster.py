@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from guestgate.api.branding import Branding
 from guestgate.api.common import (
@@ -231,6 +231,16 @@ class MediaSettings(Model):
             ),
         )
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_relay(cls, data: Any) -> Any:
+        """`relay` (on/off) is gone: every pod runs the relay. A GuestCluster stored with it (an
+        older CRD still in the cluster: Helm never upgrades CRDs) is read as if it were not there,
+        rather than refused as invalid."""
+        if isinstance(data, dict) and "relay" in data:
+            return {k: v for k, v in data.items() if k != "relay"}
+        return data
 
     image: str = Field(default=DEFAULT_MEDIA_IMAGE, min_length=1, max_length=512, description="rtpengine image.")
     ports: PortRange = Field(

@@ -4,6 +4,7 @@ harm, a health-check call's own media, DTMF methods, trunk removal during a call
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import threading
 import time
@@ -231,6 +232,33 @@ async def test_a_call_object_lives_while_pjsua_holds_its_slot(
     removed = [r for r in caplog.records if r.getMessage() == f"trunk removed trunk={trunk.id}"]
     assert removed and removed[0].created >= bye_ok[0].time
     assert not [r.getMessage() for r in caplog.records if "(forced)" in r.getMessage()]
+
+
+async def test_a_refused_call_keeps_no_account_for_later(engine: SipEngine, sipp: SippFactory, settled: None) -> None:
+    """A call refused on a removed trunk (its call in progress keeps it) raises from the engine's
+    thread: the exception the caller keeps must not hold the trunk's account. It did (in the
+    traceback's frames, freed by the garbage collector at some later moment, on any thread):
+    pjsua2's ~Account() then deleted whichever account had taken its slot meanwhile, the next
+    trunk's, even in the middle of a makeCall on it (a crash seen once in the suite)."""
+    answering, busy = sipp("asterisk-answer-no-rtp"), sipp("asterisk-486-busy")
+    first = profile("first", answering.port)
+    assert await engine.set_trunks([first], {}) == {}
+    handle = await engine.place_call(first.id, "1000")
+    assert await handle.wait(("answered",), 10)
+    assert await engine.set_trunks([], {}) == {}
+    with pytest.raises(EngineError) as refused:
+        await engine.place_call(first.id, "1001")
+    await wait_ended(engine, handle)
+    for _ in range(50):  # the account goes once pjsua is done with the call
+        if first.id not in await engine.run(lambda: list(engine._trunks)):
+            break
+        await asyncio.sleep(0.1)
+    second = profile("second", busy.port)
+    assert await engine.set_trunks([second], {}) == {}  # its account takes the first one's slot
+    del refused
+    gc.collect()  # here, not at some moment of the collector's choosing
+    ended = await (await engine.place_call(second.id, "2000")).wait(("ended",), 10)
+    assert ended is not None and ended.status_code == 486
 
 
 async def test_incoming_calls_are_refused(engine: SipEngine) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pjsua2 as pj
 import pytest
 
-from guestgate.engine.core import EngineSettings, SipEngine, running_engine
+from guestgate.engine.core import EngineError, EngineSettings, SipEngine, running_engine
 
 CHURN: list[Any] = []
 
@@ -39,3 +39,18 @@ def test_the_tcp_listener_keeps_so_reuseport(monkeypatch: pytest.MonkeyPatch) ->
                 twin.bind(("127.0.0.1", port))  # EADDRINUSE unless pjsip's listener has SO_REUSEPORT
     finally:
         CHURN.clear()
+
+
+def test_a_failed_start_leaves_no_library_behind() -> None:
+    """A start that fails (here: the SIP port is taken) says why, and the caller's exception holds
+    no pjsua2 Endpoint: the next engine starts at once (pjsua2 has one Endpoint per process; one
+    kept alive by the exception's frames made the next start fail with PJ_EEXISTS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        failed = SipEngine(EngineSettings(bind_address="127.0.0.1", sip_port=port, transports=("udp",)))
+        with pytest.raises(EngineError, match="did not start") as refused:
+            failed.start()
+    with running_engine(EngineSettings(bind_address="127.0.0.1", sip_port=0, media_port_start=0)) as engine:
+        assert engine.running
+    assert refused.value.__cause__ is not None

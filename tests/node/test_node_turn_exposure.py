@@ -44,6 +44,7 @@ def manifest(node: Node, **turn: Any) -> dict[str, Any]:
     return {"apiVersion": "guestgate.io/v1alpha1", "kind": "GuestCluster",
             "metadata": {"name": NAME, "namespace": NAMESPACE},
             "spec": {"replicas": 1, "image": node.images["signal"].ref, "publicURL": "https://call.example.com",
+                     "media": {"image": node.images["media"].ref},  # every pod's rtpengine sidecar
                      "turn": {"image": node.images["turn"].ref, "externalAddress": node.host_address, **turn}}}
 
 

@@ -359,9 +359,10 @@ class SipEngine:
         try:
             self._init_library()
         except BaseException as exc:  # anything: the caller must hear why start failed
+            traceback.clear_frames(exc.__traceback__)  # its frames held the Endpoint (see _run_jobs)
             self._start_error = exc
-            self._ready.set()
             self._destroy_library()
+            self._ready.set()
             return
         self._ready.set()
         try:

@@ -54,9 +54,9 @@ def exposed(node_cluster: Node, release: str) -> Iterator[Exposed]:
     kubectl("create", "namespace", NAMESPACE, check=False)
     try:
         kubectl("apply", "-f", "-", input=json.dumps(manifest(node_cluster, serviceType="NodePort")))
-        pods = wait_for("the signalling pod Ready", lambda: [
-            p for p in node_cluster.pods(NAMESPACE, SIGNAL_SELECTOR) if pod_ready(p)], timeout=240)
-        ip = pods[0]["status"]["podIP"]
+        # TurnReady: the node port is known, so the pods' start settings hold the TURN URLs.
+        wait_for("TurnReady", lambda: turn_ready(node_cluster, NAMESPACE, NAME), timeout=180)
+        ip = wait_for("the signalling pod Ready", lambda: signal_ip(node_cluster), timeout=240)
         # The operator pushes the pod's address to the TURN pod once it sees the pod Ready (coturn
         # takes it within 5 s more).
         wait_for("the pod's address in the TURN pod's allow-list", lambda: allowed(node_cluster, ip), timeout=60,
@@ -65,6 +65,18 @@ def exposed(node_cluster: Node, release: str) -> Iterator[Exposed]:
         yield Exposed(ip, base64.b64decode(secret["data"]["sharedSecret"]))
     finally:
         kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def signal_ip(node: Node) -> str | None:
+    """The signalling pod's address once it is the only one, Ready, on the StatefulSet's current
+    template (the TURN URLs are part of the pods' start settings: a new TURN address rolls it)."""
+    pods = node.pods(NAMESPACE, SIGNAL_SELECTOR)
+    sts = node.kubectl_json("-n", NAMESPACE, "get", "statefulset", f"{NAME}-signal")
+    wanted = sts["spec"]["template"]["metadata"]["annotations"].get("guestgate.io/config-hash")
+    if len(pods) != 1 or not pod_ready(pods[0]):
+        return None
+    current = pods[0]["metadata"].get("annotations", {}).get("guestgate.io/config-hash") == wanted
+    return str(pods[0]["status"]["podIP"]) if current else None
 
 
 def allowed(node: Node, ip: str) -> bool:
@@ -135,10 +147,13 @@ def test_host_network(node_cluster: Node, exposed: Exposed) -> None:
         node_cluster, serviceType="HostNetwork", port=port, relayPorts={"min": relay, "max": relay + 50})))
     address = f"{node_cluster.host_address}:{port}"
     wait_for(f"TurnReady at {address}", lambda: ready_at(node_cluster, address), timeout=180)
-    wait_for("the pod's address in the new TURN pod's allow-list", lambda: allowed(node_cluster, exposed.signal_ip),
+    # The new TURN address rolled the signalling pod (a new address): the TURN pod learns it.
+    moved = Exposed(wait_for("the signalling pod on the new TURN URLs", lambda: signal_ip(node_cluster),
+                             timeout=240), exposed.secret)
+    wait_for("the pod's address in the new TURN pod's allow-list", lambda: allowed(node_cluster, moved.signal_ip),
              timeout=60, interval=2)
     pod = next(p for p in node_cluster.pods(NAMESPACE, TURN_SELECTOR) if pod_ready(p))
     assert pod["spec"]["hostNetwork"] is True and pod["status"]["podIP"] == node_cluster.host_address
     service = node_cluster.kubectl_json("-n", NAMESPACE, "get", "service", f"{NAME}-turn")
     assert service["spec"]["type"] == "ClusterIP"
-    relay_through(node_cluster, (node_cluster.host_address, port), (node_cluster.host_address, port), exposed)
+    relay_through(node_cluster, (node_cluster.host_address, port), (node_cluster.host_address, port), moved)

@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=PARTS + ON_REQUEST,
                         help="run only this part (repeatable); " + ", ".join(ON_REQUEST) + ": only when named")
     parser.add_argument("--out", type=Path, help="where the JSON goes (default bench/results[/quick])")
+    parser.add_argument("--list", action="store_true", help="print the parts a run without --only runs, in order")
     args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(PARTS))
+        return 0
     out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     settings = Settings(quick=args.quick, work_dir=out / "work")
     info = machine()

@@ -147,25 +147,30 @@ def run(settings: Settings) -> PartResult:
     table = result.table(
         "TURN edge: the same calls straight to the media port and through coturn",
         ["calls", "direct RTT p50 / p99 ms", "TURN RTT p50 / p99 ms", "added p50 ms", "coturn CPU %",
-         "CPU % per call", "lost direct / TURN"],
+         "CPU % per call", "agent CPU %", "lost direct / TURN"],
     )
     rows = []
     try:
         for calls in steps:
             direct = asyncio.run(_run_calls(calls, seconds, (MEDIA_IP, echo_port), None))
+            agent = server.agent_pid()
             window = CpuWindow([server.pid()]).start()
+            agent_window = CpuWindow([agent] if agent else []).start()
             relayed = asyncio.run(_run_calls(calls, seconds, (MEDIA_IP, echo_port), server.address))
             cpu, wall = window.stop()
+            agent_cpu, agent_wall = agent_window.stop()
+            agent_percent = 100.0 * agent_cpu / agent_wall if agent_wall else 0.0
             d50, d99, _, d_lost = _figures(direct)
             t50, t99, _, t_lost = _figures(relayed)
             cpu_percent = 100.0 * cpu / wall if wall else 0.0
             added = (t50 - d50) if t50 is not None and d50 is not None else None
             table.add(calls, f"{d50:.2f} / {d99:.2f}" if d50 and d99 else "-",
                       f"{t50:.2f} / {t99:.2f}" if t50 and t99 else "-", added, cpu_percent,
-                      cpu_percent / calls, f"{d_lost} / {t_lost}")
+                      cpu_percent / calls, agent_percent, f"{d_lost} / {t_lost}")
             rows.append({"calls": calls, "directP50Ms": d50, "directP99Ms": d99, "turnP50Ms": t50, "turnP99Ms": t99,
                          "addedP50Ms": added, "coturnCpuPercent": cpu_percent, "cpuPercentPerCall": cpu_percent / calls,
-                         "lostDirect": d_lost, "lostTurn": t_lost, "seconds": seconds})
+                         "agentCpuPercent": agent_percent, "lostDirect": d_lost, "lostTurn": t_lost,
+                         "seconds": seconds})
     finally:
         server.stop()
         echo.kill()
@@ -175,6 +180,8 @@ def run(settings: Settings) -> PartResult:
         f"{seconds:.0f} s per step after {WARMUP} s of warm-up",
         "coturn CPU: its process (all threads) over the relayed run, wall clock; the client (aioice, Python) "
         "and the echo are not counted",
+        "agent CPU: the TURN pod's `guestgate turn-agent` (reads coturn's verbose log for the metrics) over the "
+        "same run",
         "the round trips include this Python client's own scheduling (same in both columns)",
     ]
     result.data = {"steps": rows}

@@ -85,26 +85,30 @@ def ready_at(node: Node, address: str) -> dict[str, Any] | None:
     return ready if ready and status.get("turnAddress") == address and len(pods) == 1 else None
 
 
-def relay_through(node: Node, server: tuple[str, int], exposed: Exposed) -> None:
-    """Allocations through `server` (UDP, then TCP) relay datagrams to the signalling pod: the TURN
-    pod's agent counts what it sent on to the pod (reported when each allocation ends)."""
+def relay_through(node: Node, udp: tuple[str, int], tcp: tuple[str, int], exposed: Exposed) -> None:
+    """Allocations through `udp` and `tcp` (TURN over UDP, then over TCP) relay datagrams to the
+    signalling pod: the TURN pod's agent counts what it sent on to the pod (reported when each
+    allocation ends)."""
     before = turn_metrics(node, NAME, NAMESPACE).get(RELAYED, 0.0)
 
     async def scenario() -> None:
-        for transport in ("udp", "tcp"):
+        for transport, server in (("udp", udp), ("tcp", tcp)):
             relay, _ = await allocate(server, exposed.secret, transport=transport)
             try:
-                assert await bind(relay, (exposed.signal_ip, 40000)) is None, transport  # the pod: allowed
+                # A permission of its own for another port of the pod (the client's channel to the
+                # port the datagrams go to is bound when the first one is sent).
+                assert await bind(relay, (exposed.signal_ip, 40002)) is None, transport  # the pod: allowed
                 assert await bind(relay, (node.host_address, 10250)) == 403, transport  # the node: not
                 for _ in range(10):
                     relay.sendto(b"m" * 100, (exposed.signal_ip, 40000))
+                    await asyncio.sleep(0.05)
                 await asyncio.sleep(0.5)
             finally:
                 relay.close()
 
     asyncio.run(scenario())
     wait_for("the relayed bytes in the TURN pod's metrics", lambda: turn_metrics(
-        node, NAME, NAMESPACE).get(RELAYED, 0.0) >= before + 2000 or None, timeout=60, interval=2)
+        node, NAME, NAMESPACE).get(RELAYED, 0.0) >= before + 1000 or None, timeout=60, interval=2)
 
 
 def test_node_port(node_cluster: Node, exposed: Exposed) -> None:
@@ -120,7 +124,7 @@ def test_node_port(node_cluster: Node, exposed: Exposed) -> None:
     tcp = {p["name"]: p["nodePort"] for p in node_cluster.kubectl_json(
         "-n", NAMESPACE, "get", "service", f"{NAME}-turn")["spec"]["ports"]}["turn-tcp"]
     assert f"turn:{node_cluster.host_address}:{tcp}?transport=tcp" in ready["message"]
-    relay_through(node_cluster, (node_cluster.host_address, port), exposed)
+    relay_through(node_cluster, (node_cluster.host_address, port), (node_cluster.host_address, tcp), exposed)
 
 
 def test_host_network(node_cluster: Node, exposed: Exposed) -> None:
@@ -137,4 +141,4 @@ def test_host_network(node_cluster: Node, exposed: Exposed) -> None:
     assert pod["spec"]["hostNetwork"] is True and pod["status"]["podIP"] == node_cluster.host_address
     service = node_cluster.kubectl_json("-n", NAMESPACE, "get", "service", f"{NAME}-turn")
     assert service["spec"]["type"] == "ClusterIP"
-    relay_through(node_cluster, (node_cluster.host_address, port), exposed)
+    relay_through(node_cluster, (node_cluster.host_address, port), (node_cluster.host_address, port), exposed)

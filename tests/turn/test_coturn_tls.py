@@ -7,8 +7,10 @@ that certificate (and nothing else) allocates over TLS and relays to a pod's med
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from browser.chromium import Chromium
+from browser.harness import MIC_HZ, write_tone_wav
+from guestgate.render.turn import TurnEndpoint
+from guestgate.web.ice import turn_credentials
 from guestgate_dev.support.coturn import Coturn, start_coturn
 from guestgate_dev.support.ports import free_port
 from render.objects import cluster
@@ -98,3 +104,48 @@ def test_tls_below_1_2_is_off(tls_turn: TlsTurn) -> None:
 
     assert handshake(ssl.TLSVersion.TLSv1_1) is None
     assert handshake(ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+
+
+GATHER_RELAY = """(async () => {
+  const pc = new RTCPeerConnection({iceServers: [{urls: %(url)s, username: %(username)s, credential: %(password)s}],
+                                    iceTransportPolicy: 'relay'});
+  pc.createDataChannel('gather');
+  const found = [];
+  const done = new Promise(resolve => {
+    pc.onicecandidate = e => e.candidate ? found.push({type: e.candidate.type, protocol: e.candidate.relayProtocol,
+                                                       address: e.candidate.address}) : resolve();
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  await Promise.race([done, new Promise(resolve => setTimeout(resolve, 20000))]);
+  pc.close();
+  return found;
+})()"""
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["certificate-accepted", "certificate-untrusted"])
+def test_chromium_allocates_over_a_turns_url(tls_turn: TlsTurn, tmp_path: Path, trusted: bool) -> None:
+    """Chromium given only the page's `turns:` URL (relay only) gets a relay candidate from coturn
+    over TLS (relayProtocol "tls") when it accepts the certificate (self-signed here: told to,
+    with --ignore-certificate-errors), and none when it does not: browsers verify a TURN server's
+    certificate, so the Secret must hold one visitors' browsers trust (cert-manager's)."""
+
+    async def scenario() -> list[dict[str, str]]:
+        chromium = Chromium(write_tone_wav(tmp_path / "mic.wav", MIC_HZ), tmp_path,
+                            flags=["--ignore-certificate-errors"] if trusted else [])
+        await chromium.start()
+        try:
+            username, password = turn_credentials(SECRET, "team/sales-browser", time.time())
+            url = TurnEndpoint(SERVER_IP, 0, 0, tls_turn.tls_port).urls()[-1]
+            assert url.startswith("turns:")
+            found: list[dict[str, str]] = await chromium.eval(GATHER_RELAY % {
+                "url": json.dumps(url), "username": json.dumps(username), "password": json.dumps(password)}, 40)
+            return found
+        finally:
+            await chromium.stop()
+
+    relayed = {"type": "relay", "protocol": "tls", "address": SERVER_IP}
+    candidates = asyncio.run(scenario())
+    if trusted:
+        assert relayed in candidates, candidates
+    else:
+        assert candidates == []

@@ -45,6 +45,19 @@ class Coturn:
         """coturn's pid (the entrypoint execs it: the process we started)."""
         return self.process.pid
 
+    def agent_pid(self) -> int | None:
+        """The turn agent's pid (a process of coturn's session whose command is `turn-agent`)."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if os.getpgid(int(entry.name)) == self.process.pid and b"turn-agent" in argv:
+                    return int(entry.name)
+            except (OSError, ProcessLookupError):
+                continue
+        return None
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)  # its session: coturn and the peers loop

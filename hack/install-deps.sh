@@ -50,14 +50,11 @@ fi
 # pjsua2 from source (the wheel is cached per machine; 0 s when it is). The PyPI wheel
 # pjsua2-python of older venvs provides the same module: it goes first.
 # A clone made elsewhere (git clone /work/main /tmp/ci) has no ../shared beside it: the pinned
-# tarball is then looked for beside the repository it was cloned from.
-origin=$(git config --get remote.origin.url 2>/dev/null || true)
-if [[ -z ${PJPROJECT_TARBALL:-} && ! -d ../shared/vendor && -n $origin && -d $origin ]]; then
-  beside=$(cd "$origin" && cd "$(git rev-parse --path-format=absolute --git-common-dir)/.." && pwd)/../shared/vendor
-  if [[ -f $beside/pjproject-2.17.tar.gz ]]; then
-    export PJPROJECT_TARBALL=$beside/pjproject-2.17.tar.gz
-    PJPROJECT_SHA256=$(grep -F pjproject-2.17.tar.gz "$beside/README.md" | grep -oE '[0-9a-f]{64}' | head -1 || true)
-    export PJPROJECT_SHA256
+# tarball is then the one beside the repository it was cloned from (hack/pjproject-tarball.sh).
+if [[ -z ${PJPROJECT_TARBALL:-} && ! -d ../shared/vendor ]]; then
+  read -r tarball sha < <(hack/pjproject-tarball.sh) || true
+  if [[ -n ${tarball:-} ]]; then
+    export PJPROJECT_TARBALL=$tarball PJPROJECT_SHA256=${sha:-}
   fi
 fi
 wheel=$(PYTHON=.venv/bin/python hack/build-pjsua2.sh | tail -1)

@@ -216,7 +216,12 @@ def _read_inputs(paths: Iterable[str]) -> dict[str, bytes]:
 def pjsua2_wheel(python: str = IMAGE_PYTHON) -> Path:
     """The pjsua2 wheel for ``python``'s tag: cached per machine, built once (minutes) otherwise."""
     script = REPO / "hack" / "build-pjsua2.sh"
-    out = _run([str(script)], "hack/build-pjsua2.sh", env={**os.environ, "PYTHON": python}, timeout=3600)
+    env = {**os.environ, "PYTHON": python}
+    if "PJPROJECT_TARBALL" not in env and not (REPO.parent / "shared" / "vendor").is_dir():
+        # A clone made elsewhere: the tarball beside the repository it was cloned from, if any.
+        found = _run([str(REPO / "hack" / "pjproject-tarball.sh")], "hack/pjproject-tarball.sh", env=env).split()
+        env.update(zip(("PJPROJECT_TARBALL", "PJPROJECT_SHA256"), found, strict=False))
+    out = _run([str(script)], "hack/build-pjsua2.sh", env=env, timeout=3600)
     wheel = Path(out.strip().splitlines()[-1]) if out.strip() else None
     if wheel is None or not wheel.is_file():
         raise ImageError(f"hack/build-pjsua2.sh named no wheel: {out[-500:]!r}")

@@ -41,7 +41,12 @@ def test_sip_sources_and_condition(case: str, trunks: list[Any], cidrs: tuple[st
 def test_policy_rules() -> None:
     gc = cluster(turn={"enabled": False})  # the TURN pods' rule: tests/render/test_turn.py
     closed = _rules(sip_network_policy(gc, SipSources((), ())))
-    assert len(closed) == 1 and {p["port"] for p in closed[0]["ports"]} == {"web", "admin"}
+    assert len(closed) == 2 and {p["port"] for p in closed[0]["ports"]} == {"web", "admin"}
+    # Media from anyone (trunk media rarely comes from the SIP peer): rtpengine's range, pjsua's RTP.
+    assert "from" not in closed[1]
+    relay = gc.spec.media.ports
+    assert closed[1]["ports"] == [{"protocol": "UDP", "port": relay.min, "endPort": relay.max},
+                                  {"protocol": "UDP", "port": 20000, "endPort": 24999}]
     only = _rules(sip_network_policy(gc, SipSources(("10.0.0.1/32",), ())))
     assert only[1]["from"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
     assert {(p["port"], p["protocol"]) for p in only[1]["ports"]} == {("sip-udp", "UDP"), ("sip-tcp", "TCP")}

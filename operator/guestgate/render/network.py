@@ -9,6 +9,7 @@ from typing import Any
 
 from guestgate.api.objects import GuestCluster, SipTrunk
 from guestgate.render import names, turn
+from guestgate.render.media_ports import engine_rtp_ports, policy_ports, signal_media_ports
 
 Manifest = dict[str, Any]
 
@@ -98,7 +99,12 @@ def sip_network_policy(cluster: GuestCluster, sources: SipSources) -> Manifest:
     """Only the trunks' peers reach the SIP ports (scanners hit every public SIP port, and the SIP
     engine answers OPTIONS from anyone); web and admin stay open. A peer given by host name cannot
     be expressed as an address here, so then the SIP ports stay open (the pods still refuse
-    INVITEs from non-peers with 403) and the GuestCluster's SipPeersOnly condition says so."""
+    INVITEs from non-peers with 403) and the GuestCluster's SipPeersOnly condition says so.
+
+    The media ports (rtpengine's range, the SIP engine's own RTP) stay open to everyone: a trunk's
+    media often comes from addresses other than its SIP peer (phones, media gateways, a CUBE's
+    media flow-around), and browsers not behind TURN send from anywhere; rtpengine latches each
+    stream to its source, and the browser side is DTLS-SRTP."""
     c = cluster.metadata.name
     sip_ports = [
         {"port": p["targetPort"], "protocol": p["protocol"]}
@@ -115,6 +121,7 @@ def sip_network_policy(cluster: GuestCluster, sources: SipSources) -> Manifest:
         ingress.append({"ports": sip_ports})
     elif sources.cidrs:
         ingress.append({"from": [{"ipBlock": {"cidr": cidr}} for cidr in sources.cidrs], "ports": sip_ports})
+    ingress.append({"ports": policy_ports((*signal_media_ports(cluster), engine_rtp_ports()))})
     ingress += turn.signal_ingress_from_turn(cluster)
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -151,10 +151,12 @@ def test_metrics_are_exported(operator: OperatorProcess) -> None:
 def test_only_the_trunk_peers_reach_the_sip_ports(kube: Kubectl) -> None:
     kube.apply(cluster(turn={"enabled": False}))  # the TURN pods' media rule: tests/controllers/test_turn.py
     policy = wait_for("the NetworkPolicy", lambda: kube.get("networkpolicy", "gc-signal"))
-    assert [set(p["port"] for p in rule["ports"]) for rule in policy["spec"]["ingress"]] == [{"web", "admin"}]
+    # No trunk: no SIP rule; web and admin, and the media ports (from anyone: tests/render/test_network_policy.py).
+    assert [set(p["port"] for p in rule["ports"]) for rule in policy["spec"]["ingress"]] == [{"web", "admin"},
+                                                                                           {30000, 20000}]
     kube.apply(trunk())  # peer 127.0.0.1
     wait_for("SIP open to the peer only",
-             lambda: len((kube.get("networkpolicy", "gc-signal") or {"spec": {"ingress": []}})["spec"]["ingress"]) == 2
+             lambda: len((kube.get("networkpolicy", "gc-signal") or {"spec": {"ingress": []}})["spec"]["ingress"]) == 3
              or None)
     rule = kube.get("networkpolicy", "gc-signal")["spec"]["ingress"][1]  # type: ignore[index]
     assert rule["from"] == [{"ipBlock": {"cidr": "127.0.0.1/32"}}]

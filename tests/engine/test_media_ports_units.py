@@ -11,6 +11,7 @@ import pytest
 from guestgate.config.rtp import overlaps_engine_rtp
 from guestgate.config.schema import PeerConfig, TrunkProfile
 from guestgate.engine.config import EngineInputError, account_config, media_port_range
+from guestgate_dev.support import ports
 from guestgate_dev.support.ports import free_port_range, udp_ports_in_use
 
 
@@ -97,3 +98,16 @@ def test_free_port_ranges_are_mostly_free_and_distinct() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.bind(("127.0.0.1", 0))
             assert probe.getsockname()[1] in udp_ports_in_use()  # what the finder sees
+
+
+def test_a_large_block_is_found_after_a_long_run_of_single_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a whole test run hands out a thousand single ports or more: one in every 20 of the zone here
+    scattered = set(range(10000, 20000, 20))
+    monkeypatch.setattr(ports, "_handed_out", set(scattered))
+    start = ports.free_port_range(400)
+    block = set(range(start, start + 400))
+    assert len(block & scattered) <= 40
+    assert block <= ports._handed_out
+    # blocks handed out before are avoided while others are clear; a reused one is only a fallback
+    again = ports.free_port_range(400)
+    assert not block & set(range(again, again + 400))

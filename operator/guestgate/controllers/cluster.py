@@ -156,7 +156,11 @@ async def reconcile_cluster(ctx: Context, key: str) -> None:
         await ctx.io(ctx.kube.get, "Service", ns, names.turn_name(name)) if turn.enabled(cluster) else None
     )
     turn_endpoint = turn.endpoint(cluster, turn_service)
-    if not known or ctx.turn_endpoints[key] != turn_endpoint:
+    if ctx.cache.body("GuestCluster", key) is None:
+        # Deleted while the Service was read (its namespace too, perhaps): the DELETED event has
+        # dropped what was known of it (its TURN address among it), and its children go with it.
+        return
+    if not known or ctx.turn_endpoints.get(key) != turn_endpoint:
         ctx.turn_endpoints[key] = turn_endpoint
         published, configuration = await _publish(ctx, key, cluster, turn_endpoint)
     config_hash = published.cluster.pod_start_hash()

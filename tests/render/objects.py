@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
+from guestgate.render import link as render_link
+from guestgate.render import link_memo
 
 NS = "team"
 
@@ -34,3 +38,16 @@ def link(name: str = "sales", created: str = "2026-01-01T00:00:00Z", **spec: Any
         "apiVersion": "guestgate.io/v1alpha1", "kind": "GuestLink", "metadata": _meta(name, created),
         "spec": body,
     })
+
+
+def count_link_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the names of the links the RenderMemo renders (parses and serialises)."""
+    rendered: list[str] = []
+    original = render_link.render_link_config
+
+    def counting(link_: GuestLink, *args: Any) -> Any:
+        rendered.append(link_.metadata.name)
+        return original(link_, *args)
+
+    monkeypatch.setattr(link_memo, "render_link_config", counting)
+    return rendered

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from guestgate.config import schema
 from guestgate.config.schema import LINKS_FILE, PublishedConfig, link_shard_file
-from guestgate.render import config as render_config
-from guestgate.render import link as render_link
 from guestgate.render import secrets
-from guestgate.render.config import RenderMemo, render_published_config
+from guestgate.render.config import render_published_config
+from guestgate.render.link_memo import RenderMemo
 from guestgate.signal.config_loader import load_config
 
-from .objects import cluster, link, trunk
+from .objects import cluster, count_link_renders, link, trunk
 
 CONFIG_MAP_LIMIT = 1024 * 1024
 
@@ -77,14 +75,7 @@ def test_an_emptied_shard_is_valid_and_empty() -> None:
 
 
 def test_a_render_memo_renders_only_changed_links_and_gives_the_same_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    rendered: list[str] = []
-    original = render_link.render_link_config
-
-    def counting(link_: Any, *args: Any) -> Any:
-        rendered.append(link_.metadata.name)
-        return original(link_, *args)
-
-    monkeypatch.setattr(render_config, "render_link_config", counting)
+    rendered = count_link_renders(monkeypatch)
     links = [link(f"link-{i:05d}", displayName=f"Link {i}") for i in range(300)]
     links += [link("off-1", enabled=False)]
     memo = RenderMemo()
@@ -136,3 +127,44 @@ def test_links_are_found_by_path(path: str, found: str | None) -> None:
         assert entry is not None and not hasattr(entry, "id")
     else:
         assert entry is not None and getattr(entry, "name", None) == found
+
+
+def _entry(kind: str, name: str, path: str) -> str:
+    """A links-file entry (compact JSON) of a link or a withdrawn link at `path`."""
+    if kind == "withdrawn":
+        return json.dumps({"path": path, "displayName": f"{name} (withdrawn)"})
+    return json.dumps({"id": f"team/{name}", "namespace": "team", "name": name, "path": path,
+                       "url": f"https://call.example.com{path}", "trunk": "team/cucm", "destination": "2001",
+                       "displayName": name})
+
+
+# Shards as a pod receives them (shard name -> entries in file order); the joined file answers as
+# one file of every link (by id) and every withdrawn link (in shard order) would.
+SHARDED_FINDS: list[tuple[str, dict[str, list[tuple[str, str, str]]], str, str | None]] = [
+    ("a link in a later shard", {"links.json": [("link", "a", "/call/x")], "links-1.json": [("link", "b", "/call/y")]},
+     "/call/y", "b"),
+    ("two links at one path: the least id wins, whatever the shard",
+     {"links.json": [("link", "z", "/call/same")], "links-1.json": [("link", "a", "/call/same")]}, "/call/same", "a"),
+    ("a link wins over a withdrawn link in an earlier shard",
+     {"links.json": [("withdrawn", "old", "/call/p")], "links-1.json": [("link", "new", "/call/p")]}, "/call/p",
+     "new"),
+    ("withdrawn: the first shard's", {"links.json": [("withdrawn", "w1", "/call/q")],
+                                      "links-1.json": [("withdrawn", "w2", "/call/q")]}, "call/q/", "w1 (withdrawn)"),
+    ("nowhere", {"links.json": [("link", "a", "/call/x")], "links-1.json": []}, "/call/none", None),
+]
+
+
+@pytest.mark.parametrize(("name", "shards", "path", "found"), SHARDED_FINDS, ids=[s[0] for s in SHARDED_FINDS])
+def test_a_joined_file_finds_what_one_file_would(
+    name: str, shards: dict[str, list[tuple[str, str, str]]], path: str, found: str | None
+) -> None:
+    files = {"cluster.json": render_published_config(cluster(), [], []).cluster.to_json()}
+    for shard, entries in shards.items():
+        own = [_entry(*e) for e in entries if e[0] == "link"]
+        gone = [_entry(*e) for e in entries if e[0] == "withdrawn"]
+        files[shard] = schema.links_shard_text(own, gone)
+    joined = PublishedConfig.from_files(files).links
+    whole = schema.LinksFile(links=joined.links, withdrawn=joined.withdrawn)  # one file, one index
+    for links in (joined, whole):
+        entry = links.find(path)
+        assert (entry.display_name if entry is not None else None) == found, name

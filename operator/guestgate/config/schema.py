@@ -20,9 +20,10 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.alias_generators import to_camel
@@ -44,6 +45,16 @@ def link_shard_file(index: int) -> str:
 
 def is_links_file(name: str) -> bool:
     return name == LINKS_FILE or LINK_SHARD_FILE.fullmatch(name) is not None
+
+
+def link_shard_count(size: int) -> int:
+    """How many shard files carry links whose compact entries take `size` characters."""
+    return min(MAX_LINK_SHARDS, max(1, math.ceil(size / LINK_SHARD_BYTES)))
+
+
+def links_shard_text(links: Iterable[str], withdrawn: Iterable[str]) -> str:
+    """A links shard file from its entries' compact JSON, in order."""
+    return '{"links":[' + ",".join(links) + '],"withdrawn":[' + ",".join(withdrawn) + "]}\n"
 
 
 def link_shard(link_id: str, shards: int) -> int:
@@ -248,53 +259,90 @@ class TrunksFile(ConfigModel):
 class LinksFile(ConfigModel):
     links: tuple[LinkConfig, ...] = ()
     withdrawn: tuple[WithdrawnLink, ...] = ()
-    # The operator's render (render.config.RenderMemo) hands the entries over already serialised,
-    # (key, compact JSON) per link and per withdrawn link, without keeping 10,000 models alive;
+    # The operator's render (render.config.RenderMemo) hands the links over as the shard files'
+    # text, made from each link's compact JSON kept from render to render, without 10,000 models;
     # `links` and `withdrawn` are then empty, count() and the logos say what they would hold.
-    _rendered: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, ...]] | None = (
-        PrivateAttr(default=None)
-    )
-    _by_path: dict[str, LinkConfig | WithdrawnLink] | None = PrivateAttr(default=None)
+    _rendered: tuple[int, tuple[str, ...], dict[str, str]] | None = PrivateAttr(default=None)
+    _by_path: tuple[dict[str, LinkConfig], dict[str, WithdrawnLink]] | None = PrivateAttr(default=None)
+    _parts: tuple[LinksFile, ...] | None = PrivateAttr(default=None)  # the shards it was joined from
 
     @staticmethod
     def compact(entry: ConfigModel) -> str:
         return _compact(entry)
 
     @classmethod
-    def rendered(
-        cls, links: Sequence[tuple[str, str]], withdrawn: Sequence[tuple[str, str]], logos: Sequence[str]
-    ) -> LinksFile:
-        """Links already serialised: (id, compact JSON) each, withdrawn ones by (path, JSON)."""
+    def rendered(cls, count: int, logos: Sequence[str], files: Mapping[str, str]) -> LinksFile:
+        """Links already rendered: how many are published, their logos, the shard files."""
         made = cls()
-        made._rendered = (tuple(links), tuple(withdrawn), tuple(logos))
+        made._rendered = (count, tuple(logos), dict(files))
         return made
 
     def count(self) -> int:
         """Links published."""
-        return len(self._rendered[0]) if self._rendered is not None else len(self.links)
+        return self._rendered[0] if self._rendered is not None else len(self.links)
 
     def logo_files(self) -> tuple[str, ...]:
         if self._rendered is not None:
-            return self._rendered[2]
+            return self._rendered[1]
         return tuple(link.branding.logo_file for link in self.links if link.branding and link.branding.logo_file)
 
-    def entries(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """(id, compact JSON) of every link and (path, compact JSON) of every withdrawn one."""
+    def shard_files(self) -> dict[str, str]:
+        """links.json, and links-1.json... when the links need more than one shard; compact JSON.
+
+        Every shard file is written, empty ones included, so a shard that empties is replaced
+        rather than left stale."""
         if self._rendered is not None:
-            return list(self._rendered[0]), list(self._rendered[1])
-        return ([(link.id, _compact(link)) for link in self.links],
-                [(item.path, _compact(item)) for item in self.withdrawn])
+            return dict(self._rendered[2])
+        links = [(link.id, _compact(link)) for link in self.links]
+        withdrawn = [(item.path, _compact(item)) for item in self.withdrawn]
+        shards = link_shard_count(sum(len(text) + 1 for _, text in links + withdrawn))
+        parts: list[tuple[list[str], list[str]]] = [([], []) for _ in range(shards)]
+        for link_id, text in links:
+            parts[link_shard(link_id, shards)][0].append(text)
+        for path, text in withdrawn:
+            parts[link_shard(path, shards)][1].append(text)
+        return {link_shard_file(index): links_shard_text(own, gone) for index, (own, gone) in enumerate(parts)}
 
     def find(self, path: str) -> LinkConfig | WithdrawnLink | None:
         """The first link at `path`, else the first withdrawn link there (paths compared as
-        "/" + path.strip("/")); by an index built on first use, not a scan of every link."""
+        "/" + path.strip("/")); by an index built on first use, not a scan of every link. A file
+        joined from shards (PublishedConfig.from_files_reusing) asks each shard's own index: a
+        pushed edit builds the index of the one shard it changed, not of 10,000 links."""
+        key = _path_key(path)
+        if self._parts is not None:
+            # Links are in id order across the shards: the first link at the path is the one with
+            # the least id; withdrawn links are in shard order.
+            found = [link for part in self._parts if (link := part._indexes()[0].get(key)) is not None]
+            if found:
+                return min(found, key=attrgetter("id"))
+            return next((gone for part in self._parts if (gone := part._indexes()[1].get(key)) is not None), None)
+        links, withdrawn = self._indexes()
+        return links.get(key) or withdrawn.get(key)
+
+    def _indexes(self) -> tuple[dict[str, LinkConfig], dict[str, WithdrawnLink]]:
+        """Path -> the first link, path -> the first withdrawn link; built once."""
         if self._by_path is None:
-            index: dict[str, LinkConfig | WithdrawnLink] = {}
-            entries: list[LinkConfig | WithdrawnLink] = [*self.links, *self.withdrawn]
-            for entry in entries:
-                index.setdefault(_path_key(entry.path), entry)
-            self._by_path = index
-        return self._by_path.get(_path_key(path))
+            links: dict[str, LinkConfig] = {}
+            for link in self.links:
+                links.setdefault(_path_key(link.path), link)
+            withdrawn: dict[str, WithdrawnLink] = {}
+            for gone in self.withdrawn:
+                withdrawn.setdefault(_path_key(gone.path), gone)
+            self._by_path = (links, withdrawn)
+        return self._by_path
+
+    @classmethod
+    def joined(cls, parts: Sequence[LinksFile]) -> LinksFile:
+        """The shards' links as one file (links by id, withdrawn in shard order), without
+        validating again what each shard validated."""
+        if len(parts) == 1:
+            return parts[0]
+        links = [link for part in parts for link in part.links]
+        links.sort(key=attrgetter("id"))
+        withdrawn = tuple(gone for part in parts for gone in part.withdrawn)
+        made = cls.model_construct(links=tuple(links), withdrawn=withdrawn)
+        made._parts = tuple(parts)
+        return made
 
 
 class PublishedConfig(ConfigModel):
@@ -314,22 +362,8 @@ class PublishedConfig(ConfigModel):
         return {CLUSTER_FILE: self.cluster.to_json(), TRUNKS_FILE: self.trunks.to_json(), **self.link_files()}
 
     def link_files(self) -> dict[str, str]:
-        """links.json, and links-1.json... when the links need more than one shard; compact JSON.
-
-        Every shard file is written, empty ones included, so a shard that empties is replaced
-        rather than left stale."""
-        links, withdrawn = self.links.entries()
-        size = sum(len(text) + 1 for _, text in links + withdrawn)
-        shards = min(MAX_LINK_SHARDS, max(1, math.ceil(size / LINK_SHARD_BYTES)))
-        parts: list[tuple[list[str], list[str]]] = [([], []) for _ in range(shards)]
-        for link_id, text in links:
-            parts[link_shard(link_id, shards)][0].append(text)
-        for path, text in withdrawn:
-            parts[link_shard(path, shards)][1].append(text)
-        return {
-            link_shard_file(index): '{"links":[' + ",".join(own) + '],"withdrawn":[' + ",".join(gone) + "]}\n"
-            for index, (own, gone) in enumerate(parts)
-        }
+        """The links shard files (LinksFile.shard_files)."""
+        return self.links.shard_files()
 
     @classmethod
     def from_files(cls, files: dict[str, str]) -> PublishedConfig:
@@ -339,31 +373,35 @@ class PublishedConfig(ConfigModel):
 
     @classmethod
     def from_files_reusing(
-        cls, files: Mapping[str, str], known: Mapping[str, tuple[str, LinksFile]]
+        cls,
+        files: Mapping[str, str],
+        known: Mapping[str, tuple[str, LinksFile]],
+        decoded: Mapping[str, Any] | None = None,
     ) -> tuple[PublishedConfig, dict[str, tuple[str, LinksFile]]]:
         """from_files, reusing the links shards parsed before (`known`: name -> (text, parsed)):
         a shard whose text did not change is not parsed again, so an edit to one link costs one
-        shard's parse, not all 10,000 links'. Returns the shards of this configuration too."""
-        links: list[LinkConfig] = []
-        withdrawn: list[WithdrawnLink] = []
+        shard's parse, not all 10,000 links'. `decoded`: files the caller has json.loads-ed
+        already (not decoded twice). Returns the shards of this configuration too."""
+        decoded = decoded or {}
+
+        def load(name: str, default: str = "{}") -> Any:
+            return decoded[name] if name in decoded else json.loads(files.get(name, default))
+
+        parts: list[LinksFile] = []
         shards: dict[str, tuple[str, LinksFile]] = {}
-        shard_files = sorted((n for n in files if is_links_file(n)), key=_shard_index)
-        for name in shard_files:
+        for name in sorted((n for n in files if is_links_file(n)), key=_shard_index):
             text = files[name]
             before = known.get(name)
             if before is not None and (before[0] is text or before[0] == text):
                 shard = before[1]
             else:
-                shard = LinksFile.model_validate(json.loads(text))
+                shard = LinksFile.model_validate(load(name))
             shards[name] = (text, shard)
-            links += shard.links
-            withdrawn += shard.withdrawn
-        if len(shard_files) > 1:  # the order the operator renders: by id
-            links.sort(key=lambda link: link.id)
+            parts.append(shard)
         config = cls(
-            cluster=ClusterConfig.model_validate(json.loads(files[CLUSTER_FILE])),
-            trunks=TrunksFile.model_validate(json.loads(files.get(TRUNKS_FILE, "{}"))),
-            links=LinksFile(links=tuple(links), withdrawn=tuple(withdrawn)),
+            cluster=ClusterConfig.model_validate(load(CLUSTER_FILE)),
+            trunks=TrunksFile.model_validate(load(TRUNKS_FILE)),
+            links=LinksFile.joined(parts) if parts else LinksFile(),
         )
         return config, shards
 

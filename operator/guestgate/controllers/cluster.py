@@ -14,7 +14,8 @@ from guestgate.kube.client import Manifest
 from guestgate.render import names, network, turn
 from guestgate.render import secrets as secret_render
 from guestgate.render.cluster import children as cluster_children
-from guestgate.render.config import RenderMemo, belongs_to, render_published_config
+from guestgate.render.config import belongs_to, render_published_config
+from guestgate.render.link_memo import RenderMemo
 from guestgate.render.profile import credentials_key
 from guestgate.render.status import TurnFacts, cluster_status
 from guestgate.turn import peers
@@ -96,10 +97,8 @@ async def _publish(
             break
         configuration.append(secret_render.empty_links_shard(cluster, index))
     files = {name: text for config_map in configuration for name, text in config_map["data"].items()}
-    generations = {
-        link.key: link.metadata.generation for link in ctx.cache.links(ns) if link.spec.cluster_ref == name
-    }
-    ctx.publications.publish(key, files, generations)
+    # The memo knows the generation of each of the cluster's links and which changed since.
+    ctx.publications.publish(key, files, memo.generations, memo.take_generation_changes())
     ctx.wake_pusher()
     return published, configuration
 

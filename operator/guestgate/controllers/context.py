@@ -17,7 +17,7 @@ from guestgate.controllers.runtime.cache import Cache, Parsed
 from guestgate.controllers.runtime.queue import WorkQueue
 from guestgate.kube.client import Kube, Manifest
 from guestgate.render.conditions import ConditionChange, get_condition, set_conditions
-from guestgate.render.config import RenderMemo
+from guestgate.render.link_memo import RenderMemo
 from guestgate.render.turn import TurnEndpoint
 
 R = TypeVar("R")

@@ -29,8 +29,8 @@ async def reconcile_link(ctx: Context, key: str) -> None:
     now = ctx.clock()
     ns = link.metadata.namespace
     # Only links asking for the same slug can take it (an index lookup, not a scan of every link).
-    same_slug = ctx.cache.links_with_slug(ns, link.spec.slug) if link.spec.slug else [link]
-    siblings = [other for other in same_slug if other.spec.cluster_ref == link.spec.cluster_ref]
+    same_slug = ctx.cache.links_with_slug(ns, link.spec.slug) if link.spec.slug else []
+    siblings = [other for other in same_slug if other.cluster_ref == link.spec.cluster_ref]
     cluster_key = f"{ns}/{link.spec.cluster_ref}"
     serving = ctx.publications.serving(cluster_key, link.key, link.metadata.generation)
     facts = LinkFacts(

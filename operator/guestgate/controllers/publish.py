@@ -11,7 +11,7 @@ Pure except for the clock passed in; the pusher (controllers.pusher) does the ta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from guestgate.config.schema import files_digest
@@ -95,10 +95,21 @@ class Publications:
     def forget(self, cluster_key: str) -> None:
         self._by_cluster.pop(cluster_key, None)
 
-    def publish(self, cluster_key: str, files: Mapping[str, str], generations: Mapping[str, int]) -> bool:
+    def publish(
+        self,
+        cluster_key: str,
+        files: Mapping[str, str],
+        generations: Mapping[str, int],
+        changed: Collection[str] | None = None,
+    ) -> bool:
         """Record the configuration just rendered for the cluster and the generation of each of
-        its links; True when the pods have something new to learn (a new digest)."""
-        publication = self._by_cluster.setdefault(cluster_key, Publication())
+        its links; True when the pods have something new to learn (a new digest). `changed`: the
+        links whose generation changed (or that went) since the last publish, when the caller
+        knows (an edit to one of 10,000 links looks at one); None: every link is compared."""
+        publication = self._by_cluster.get(cluster_key)
+        if publication is None or not publication.digest:  # nothing recorded yet: every link
+            publication = self._by_cluster.setdefault(cluster_key, Publication())
+            changed = None
         digest = files_digest(files)
         new = digest != publication.digest
         if new:
@@ -111,13 +122,19 @@ class Publications:
             publication.history[digest] = publication.files
             while len(publication.history) > FILES_MEMORY:
                 del publication.history[next(iter(publication.history))]
-        for link_key, generation in generations.items():
+        for link_key in generations if changed is None else changed:
+            generation = generations.get(link_key)
             known = publication.links.get(link_key)
-            if known is None or known[0] != generation:
+            if generation is None:
+                if known is not None:
+                    del publication.links[link_key]
+                    publication.waiting.pop(link_key, None)
+            elif known is None or known[0] != generation:
                 publication.links[link_key] = (generation, publication.serial)
-        for gone in set(publication.links) - set(generations):
-            del publication.links[gone]
-            publication.waiting.pop(gone, None)
+        if changed is None:
+            for gone in publication.links.keys() - generations.keys():
+                del publication.links[gone]
+                publication.waiting.pop(gone, None)
         return new
 
     def serving(self, cluster_key: str, link_key: str, generation: int) -> Serving | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from operator import attrgetter
 
 from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.config.schema import (
@@ -18,7 +18,8 @@ from guestgate.config.schema import (
 )
 from guestgate.render import turn
 from guestgate.render.branding import render_branding
-from guestgate.render.link import render_link_config, render_withdrawn, slug_conflicts
+from guestgate.render.link import LinkRecord, as_record, render_link_config, render_withdrawn, slug_conflicts
+from guestgate.render.link_memo import RenderContext, RenderMemo
 from guestgate.render.names import ADMIN_PORT
 from guestgate.render.profile import render_trunk_profile
 from guestgate.render.turn import TurnEndpoint
@@ -67,43 +68,10 @@ def belongs_to(obj: SipTrunk | GuestLink, cluster: GuestCluster) -> bool:
     )
 
 
-class RenderMemo:
-    """Each link's rendered entry as compact JSON, kept from one render of a cluster to the next:
-    an edit to one of 10,000 links renders and serialises that link, not all of them, and no
-    model of the others is kept (the text is all the ConfigMaps and the pods need). An entry is
-    reused while what it is made of is equal (the link's name, namespace and spec, the cluster's
-    public URL and video policy); entries of links no longer rendered are dropped."""
-
-    def __init__(self) -> None:
-        # (kind, link key) -> (signature, sort key: id or path, JSON, the link's ConfigMap logo)
-        self._entries: dict[tuple[str, str], tuple[Any, str, str, str | None]] = {}
-        self._next: dict[tuple[str, str], tuple[Any, str, str, str | None]] = {}
-
-    def entry(self, kind: str, link: GuestLink, public_url: str, video_policy: str) -> tuple[str, str, str | None]:
-        """(id or path, compact JSON, ConfigMap logo file) of the link or withdrawn link."""
-        key = (kind, link.key)
-        signature = (link.metadata.namespace, link.metadata.name, link.spec, public_url, video_policy)
-        known = self._entries.get(key)
-        if known is None or known[0] != signature:
-            if kind == "link":
-                model = render_link_config(link, public_url, video_policy)
-                logo = model.branding.logo_file if model.branding else None
-                known = (signature, model.id, LinksFile.compact(model), logo)
-            else:
-                gone = render_withdrawn(link)
-                known = (signature, gone.path, LinksFile.compact(gone), None)
-        self._next[key] = known
-        return known[1], known[2], known[3]
-
-    def done(self) -> None:
-        """The render is over: only the entries it used are kept."""
-        self._entries, self._next = self._next, {}
-
-
 def render_published_config(
     cluster: GuestCluster,
     trunks: Sequence[SipTrunk],
-    links: Sequence[GuestLink],
+    links: Sequence[GuestLink | LinkRecord],
     turn_endpoint: TurnEndpoint | None = None,
     memo: RenderMemo | None = None,
 ) -> PublishedConfig:
@@ -115,28 +83,25 @@ def render_published_config(
     """
     own_trunks = sorted((t for t in trunks if belongs_to(t, cluster)), key=lambda t: t.key)
     trunk_names = {t.metadata.name for t in own_trunks}
-    own_links = sorted((link for link in links if belongs_to(link, cluster)), key=lambda link: link.key)
-    losers = slug_conflicts(own_links)
-    published = [
-        link
-        for link in own_links
-        if link.spec.enabled and link.spec.trunk_ref in trunk_names and link.key not in losers
-    ]
-    withdrawn = [link for link in own_links if not link.spec.enabled and link.key not in losers]
+    ns, name = cluster.metadata.namespace, cluster.metadata.name
     url, policy = cluster.spec.public_url, cluster.spec.media.video_policy
-    if memo is None:
-        links_file = LinksFile(
-            links=tuple(render_link_config(link, url, policy) for link in published),
-            withdrawn=tuple(render_withdrawn(link) for link in withdrawn),
-        )
+    records = [link if type(link) is LinkRecord else as_record(link) for link in links]
+    if memo is not None:
+        links_file = memo.links_file(records, RenderContext(ns, name, url, policy, frozenset(trunk_names)))
     else:
-        entries = [memo.entry("link", link, url, policy) for link in published]
-        gone = [memo.entry("withdrawn", link, url, policy) for link in withdrawn]
-        memo.done()
-        links_file = LinksFile.rendered(
-            [(key, text) for key, text, _ in entries],
-            [(key, text) for key, text, _ in gone],
-            sorted({logo for _, _, logo in entries if logo}),
+        own_links = sorted(
+            (link for link in records if link.cluster_ref == name and link.namespace == ns), key=attrgetter("key")
+        )
+        losers = slug_conflicts(own_links)
+        links_file = LinksFile(
+            links=tuple(
+                render_link_config(link.model(), url, policy)
+                for link in own_links
+                if link.enabled and link.trunk_ref in trunk_names and link.key not in losers
+            ),
+            withdrawn=tuple(
+                render_withdrawn(link.model()) for link in own_links if not link.enabled and link.key not in losers
+            ),
         )
     return PublishedConfig(
         cluster=render_cluster_config(cluster, turn_endpoint),

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -83,22 +84,26 @@ def load_config(config_dir: Path) -> LoadedConfig:
     return parse_files(files, str(config_dir))
 
 
-def parse_files(files: Mapping[str, str], where: str, previous: LoadedConfig | None = None) -> LoadedConfig:
+def parse_files(
+    files: Mapping[str, str], where: str, previous: LoadedConfig | None = None, digest: str | None = None
+) -> LoadedConfig:
     """Validate the files of a configuration (read from `where`: a folder, or "pushed"). The
-    links shards of `previous` whose text is unchanged are taken as they were parsed then."""
+    links shards of `previous` whose text is unchanged are taken as they were parsed then.
+    `digest`: files_digest(files), when the caller has it (3 MB hashed once, not twice)."""
     if CLUSTER_FILE not in files:
         raise ConfigError(f"{where}/{CLUSTER_FILE}: missing (the operator writes it into the ConfigMap)")
     known = previous.shards if previous is not None else {}
+    decoded: dict[str, Any] = {}
     for name, text in files.items():
         before = known.get(name)
         if before is not None and (before[0] is text or before[0] == text):
             continue  # parsed before
         try:
-            json.loads(text)
+            decoded[name] = json.loads(text)
         except ValueError as error:
             raise ConfigError(f"{where}/{name}: not valid JSON: {error}") from error
     try:
-        config, shards = PublishedConfig.from_files_reusing(files, known)
+        config, shards = PublishedConfig.from_files_reusing(files, known, decoded)
     except ValidationError as error:
         first = error.errors()[0]
         at = ".".join(str(p) for p in first["loc"]) or "(top)"
@@ -107,7 +112,7 @@ def parse_files(files: Mapping[str, str], where: str, previous: LoadedConfig | N
     ids = [t.id for t in config.trunks.trunks]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"{where}/trunks.json: trunk ids are not unique")
-    return LoadedConfig(config, files_digest(files), dict(files), shards)
+    return LoadedConfig(config, digest or files_digest(files), dict(files), shards)
 
 
 def _links_file_of(files: Mapping[str, str], error: ValidationError) -> str:
@@ -153,7 +158,7 @@ class ConfigWatcher:
         if digest in self._served:
             return None  # the kubelet caught up with a push (or with an older one): nothing new
         try:
-            loaded = parse_files(files, str(self.config_dir), self.current)
+            loaded = parse_files(files, str(self.config_dir), self.current, digest)
         except ConfigError as error:
             self._bad(str(error), digest)
             return None
@@ -179,7 +184,7 @@ class ConfigWatcher:
         digest = files_digest(files)
         if self.current is not None and digest == self.current.digest:
             return None
-        return self._take(parse_files(files, "pushed", self.current), "pushed")
+        return self._take(parse_files(files, "pushed", self.current, digest), "pushed")
 
     def _take(self, loaded: LoadedConfig, source: str) -> LoadedConfig:
         self.current = loaded

@@ -19,7 +19,7 @@ def link(name: str, slug: str | None, ns: str = "a", destination: str = "2001") 
 
 
 def slugs(cache: Cache, ns: str = "a") -> dict[str, list[str]]:
-    return {slug: [found.metadata.name for found in cache.links_with_slug(ns, slug)] for slug in ("sales", "support")}
+    return {slug: [found.name for found in cache.links_with_slug(ns, slug)] for slug in ("sales", "support")}
 
 
 Step = tuple[str, dict[str, Any] | str]

@@ -21,6 +21,7 @@ from guestgate.engine.source_filter import (
     listening_sockets,
     run_program,
     source_program,
+    udp_program,
 )
 from guestgate.render.workload import SIGNAL_UID
 from guestgate_dev.support.ports import free_port
@@ -91,6 +92,32 @@ def test_every_jump_fits_and_many_peers_work() -> None:
     assert run_program(program, ipv4_header("10.0.5.219")) == ACCEPT
     assert run_program(program, ipv6_header("fd00::63")) == ACCEPT
     assert run_program(program, ipv6_header("fd00::64")) == DROP
+
+
+# (case, source, bytes from the UDP header on, verdict): the engine's wake-ups come from its own
+# address (127.0.0.1 here) and are 1 byte long; pjsip ignores up to 32 bytes, SIP is far longer.
+UDP_CASES = [
+    ("SIP from a peer", ipv4_header("192.0.2.10"), 8 + 400, ACCEPT),
+    ("SIP from the engine's own address", ipv4_header("127.0.0.1"), 8 + 400, DROP),
+    ("a wake-up from the engine's own address", ipv4_header("127.0.0.1"), 8 + 1, ACCEPT),
+    ("the longest datagram pjsip ignores, from the engine", ipv4_header("127.0.0.1"), 8 + 32, ACCEPT),
+    ("one byte longer, from the engine", ipv4_header("127.0.0.1"), 8 + 33, DROP),
+    ("a tiny datagram from a peer (pjsip would ignore it)", ipv4_header("192.0.2.10"), 8 + 4, DROP),
+    ("a tiny datagram from anyone else", ipv4_header("203.0.113.9"), 8 + 1, DROP),
+    ("SIP from anyone else", ipv4_header("203.0.113.9"), 8 + 400, DROP),
+    ("a v6 peer", ipv6_header("2001:db8::5"), 8 + 400, ACCEPT),
+]
+
+
+@pytest.mark.parametrize(("case", "header", "length", "verdict"), UDP_CASES, ids=[c[0] for c in UDP_CASES])
+def test_the_udp_program_takes_the_engines_wake_ups_too(case: str, header: bytes, length: int, verdict: int) -> None:
+    assert run_program(udp_program(PEERS, ["127.0.0.1"]), header, length) == verdict, case
+
+
+def test_without_wake_up_sources_the_udp_program_is_the_peers_filter() -> None:
+    program = udp_program(PEERS)
+    assert run_program(program, ipv4_header("127.0.0.1"), 9) == DROP
+    assert run_program(program, ipv4_header("192.0.2.10"), 408) == ACCEPT
 
 
 @pytest.mark.parametrize("bad", ["cucm.example.com", "10.0.0.300", ""])

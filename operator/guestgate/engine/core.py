@@ -66,6 +66,7 @@ from guestgate.engine.config import (
 )
 from guestgate.engine.guard import MODULE, SipGuard, parse_refusal
 from guestgate.engine.source_filter import FILTERED, STEERED, SocketKind, SourceFilter, is_peer
+from guestgate.engine.wake import PollWaker
 from guestgate.media.sdp import MAX_MEDIA_LINES, media_count, splice_offer
 from guestgate.sip.capture import MediaCounters
 from guestgate.sip.message import parse_wire
@@ -79,6 +80,9 @@ MEDIA_SAMPLE_LATER_SECONDS = 2.0
 IDLE_POLL_MS = 10
 BUSY_POLL_MS = 2
 BUSY_SECONDS = 0.5
+# With a UDP SIP socket a queued job wakes the poll (engine.wake): it may sleep long. pjsip's own
+# timers (retransmissions, keepalives, session timers) end it earlier; media samples want 0.25 s.
+WOKEN_POLL_MS = 50
 # Jobs run in slices: SIP that arrived meanwhile (a 200 OK, an ACK) waits at most this long for
 # the next poll, however many calls are being placed at once.
 JOB_SLICE_SECONDS = 0.002
@@ -166,6 +170,7 @@ class SipEngine:
         self._local: dict[str, str] = {}
         self._codecs: dict[str, int] = {}
         self._sockopts: list[Any] = []  # SockOpt values pjsip reads through pointers (_listener_options)
+        self._waker: PollWaker | None = None  # wakes the engine's poll for a queued job (UDP only)
         # Below: touched on the engine thread only.
         self._pj: Any = None
         self._ep: Any = None
@@ -214,6 +219,8 @@ class SipEngine:
         if self._thread is None:
             return
         self._stopping.set()
+        if self._waker is not None:
+            self._waker.wake()
         self._thread.join(timeout)
         self._thread = None
 
@@ -264,8 +271,9 @@ class SipEngine:
         for name, hostport in self._local.items():  # udp, tcp, tls (a TCP listener too)
             host, _, port = hostport.rpartition(":")
             listeners.append((name, host.strip("[]"), int(port), "udp" if name == "udp" else "tcp"))
+        wake_sources = [self._waker.address] if self._waker is not None else []
         with self._filter_lock:
-            outcome = self._source_filter.apply(listeners, self._allowed_sources)
+            outcome = self._source_filter.apply(listeners, self._allowed_sources, wake_sources)
         if outcome.get("udp", FILTERED) != FILTERED:
             raise EngineError(f"the peer filter did not reach the UDP socket: {outcome['udp']}")
         if outcome != self.peer_filter:
@@ -299,6 +307,9 @@ class SipEngine:
             future.set_exception(EngineError("the SIP engine is not running"))
             return future
         self._jobs.put((fn, future))
+        waker = self._waker
+        if waker is not None and threading.current_thread() is not self._thread:
+            waker.wake()
         return future
 
     async def run(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
@@ -369,13 +380,19 @@ class SipEngine:
             while not self._stopping.is_set():
                 if self._run_jobs():
                     self._last_job = time.monotonic()
-                # pjlib's poll cannot be woken by our queue: a job waits for the poll to return.
-                # Short polls while jobs come in keep call setup and slot reuse quick; long ones
-                # otherwise (SIP from the network wakes the poll at once) keep a pod's CPU low,
-                # idle or carrying calls whose media the relay moves.
-                busy = time.monotonic() - self._last_job < BUSY_SECONDS
-                wait_ms = 0 if not self._jobs.empty() else BUSY_POLL_MS if busy else IDLE_POLL_MS
+                waker = self._waker
+                if waker is not None:
+                    # A job queued from now on wakes the poll; one queued before is seen below.
+                    waker.waiting(True)
+                    wait_ms = 0 if not self._jobs.empty() else WOKEN_POLL_MS
+                else:
+                    # No UDP socket to wake the poll through: short polls while jobs come in keep
+                    # call setup and slot reuse quick, long ones otherwise keep a pod's CPU low.
+                    busy = time.monotonic() - self._last_job < BUSY_SECONDS
+                    wait_ms = 0 if not self._jobs.empty() else BUSY_POLL_MS if busy else IDLE_POLL_MS
                 self._guarded("libHandleEvents", partial(self._ep.libHandleEvents, wait_ms))
+                if waker is not None:
+                    waker.waiting(False)
                 self._reap_calls()
                 self._sample_media()
                 self.call_slots = {
@@ -482,6 +499,9 @@ class SipEngine:
                     raise
         if s.tls_port is not None:
             self._create_tls_transport()
+        if "udp" in self._local:
+            host, _, port = self._local["udp"].rpartition(":")
+            self._waker = PollWaker(host, int(port))
         if s.peers_only:
             self._filter_sources()  # nobody until the trunks' peers are known
         ep.libStart()
@@ -590,6 +610,8 @@ class SipEngine:
             # network, and without NO_NETWORK pjsua waits a second for answers that cannot come.
             self._guarded("libDestroy", partial(self._ep.libDestroy, pj.PJSUA_DESTROY_NO_NETWORK))
         self._ep = None
+        if self._waker is not None:
+            self._waker.close()
         self._writer = None
         self._source_filter.close()
 

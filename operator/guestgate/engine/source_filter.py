@@ -14,6 +14,10 @@ sink, where it waits in a one-slot queue and is then dropped. pjsip never sees a
 flood of connections cannot exhaust its 64 I/O queue slots (an assertion that aborts the
 process, measured by `make bench ONLY=peer_filter`).
 
+The UDP socket takes one thing more: the engine's own wake-up datagrams (engine.wake), at most
+32 bytes, which pjsip's UDP transport reads and ignores, from the engine's own address only.
+No SIP message is that short, so a peer loses nothing by the size rule.
+
 `source_program` and `is_peer` are pure (tested with tables); the rest is the I/O edge.
 """
 
@@ -38,6 +42,12 @@ ALU_RSH_K = 0x74
 JMP_JA = 0x05
 JMP_JEQ_K = 0x15
 RET_K = 0x06
+LD_W_LEN = 0x80
+JMP_JGT_K = 0x25
+# The largest datagram pjsip's UDP transport ignores (MIN_SIZE in sip_transport_udp.c), with the
+# UDP header the filter's packet length counts.
+WAKE_MAX_PAYLOAD = 32
+UDP_HEADER = 8
 # The filter sees the packet from its transport header; negative offsets from SKF_NET_OFF
 # reach the IP header, where the source address is.
 SKF_NET_OFF = -0x100000
@@ -109,12 +119,28 @@ def source_program(addresses: Iterable[str], matched: int = ACCEPT, unmatched: i
     return program
 
 
-def run_program(program: list[Instruction], packet_ip_header: bytes) -> int:
-    """Evaluate a program as the kernel would on a packet with this IP header (tests, debugging)."""
+def udp_program(peers: Iterable[str], wake_sources: Iterable[str] = ()) -> list[Instruction]:
+    """The UDP socket's filter: datagrams of the wake-up size from wake_sources only (pjsip ignores
+    them; engine.wake), every longer one from peers only."""
+    wake = source_program(wake_sources)
+    if len(wake) > 255:
+        raise ValueError("too many wake-up sources for one jump")
+    program = [(LD_W_LEN, 0, 0, 0), (JMP_JGT_K, len(wake), 0, UDP_HEADER + WAKE_MAX_PAYLOAD)]
+    program += wake + source_program(peers)
+    if len(program) > BPF_MAXINSNS:
+        raise ValueError("the peers and the wake-up sources do not fit one socket filter")
+    return program
+
+
+def run_program(program: list[Instruction], packet_ip_header: bytes, length: int = 500) -> int:
+    """Evaluate a program as the kernel would on a packet with this IP header and `length` bytes
+    from its transport header on (tests, debugging)."""
     pc = accumulator = 0
     while True:
         code, jt, jf, k = program[pc]
-        if code in (LD_W_ABS, LD_B_ABS):
+        if code == LD_W_LEN:
+            accumulator = length
+        elif code in (LD_W_ABS, LD_B_ABS):
             offset = k - (SKF_NET_OFF & 0xFFFFFFFF)
             size = 4 if code == LD_W_ABS else 1
             chunk = packet_ip_header[offset : offset + size]
@@ -127,6 +153,8 @@ def run_program(program: list[Instruction], packet_ip_header: bytes) -> int:
             pc += k
         elif code == JMP_JEQ_K:
             pc += jt if accumulator == k else jf
+        elif code == JMP_JGT_K:
+            pc += jt if accumulator > k else jf
         elif code == RET_K:
             return k
         else:
@@ -188,11 +216,15 @@ class SourceFilter:
     def __init__(self) -> None:
         self._sinks: dict[tuple[str, int], socket.socket] = {}
 
-    def apply(self, listeners: Iterable[tuple[str, str, int, SocketKind]], addresses: Iterable[str]) -> dict[str, str]:
+    def apply(
+        self, listeners: Iterable[tuple[str, str, int, SocketKind]], addresses: Iterable[str],
+        wake_sources: Iterable[str] = (),
+    ) -> dict[str, str]:
         """Filter (or steer) every listener (name, bound host, port, kind): {name: "filtered",
-        "steered: ..." or why neither}. Call again when the peers change."""
+        "steered: ..." or why neither}. Call again when the peers change. The UDP socket also
+        takes wake-up datagrams from wake_sources (engine.wake)."""
         peers = list(addresses)
-        program = source_program(peers)
+        programs = {"tcp": source_program(peers), "udp": udp_program(peers, wake_sources)}
         outcome: dict[str, str] = {}
         for name, host, port, kind in listeners:
             fds = listening_sockets(port, kind)
@@ -201,7 +233,7 @@ class SourceFilter:
                 continue
             try:
                 for fd in fds:
-                    attach(fd, program)
+                    attach(fd, programs[kind])
                 outcome[name] = FILTERED
             except PermissionError:
                 outcome[name] = self._steer(host, port, peers)

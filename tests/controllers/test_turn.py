@@ -126,6 +126,33 @@ def test_a_moved_signalling_pod_reaches_coturn_within_seconds(kube: Kubectl, tmp
         server.stop()
 
 
+def test_a_turn_pod_that_started_with_the_right_list_is_pushed_to_as_well(kube: Kubectl, tmp_path: Path) -> None:
+    """A TURN pod that started after the ConfigMap had the signalling pods' addresses (seen on the
+    node: the TURN pod was the slower one to start) serves that file's list, the same as the
+    operator's: it is pushed the list all the same, so every TURN pod follows the operator and not
+    the kubelet's late copies."""
+    server = start_coturn(tmp_path, model_cluster(turn={"port": free_port(address=TURN_IP)}), TURN_IP,
+                          ["127.0.0.3"], SECRET, ["--allow-loopback-peers"])
+    try:
+        with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
+            assert json.loads(response.read())["source"] == "config"
+        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gc-turn-admin"},
+                    "stringData": {"token": server.admin_token}})
+        _fake_pod(kube, "gc-signal-0", names.selector_labels("gc"), "127.0.0.3")
+        _fake_pod(kube, "gc-turn-local", names.turn_selector_labels("gc"), TURN_IP,
+                  admin_port=int(server.admin_url.rsplit(":", 1)[1]))
+        kube.apply(cluster())
+
+        def in_force() -> dict[str, Any] | None:
+            with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
+                got: dict[str, Any] = json.loads(response.read())
+            return got if got["source"] == "pushed" else None
+
+        assert wait_for("the pushed allow-list", in_force, timeout=60)["peers"] == ["127.0.0.3"]
+    finally:
+        server.stop()
+
+
 def test_the_service_type_can_be_switched_on_a_live_cluster(kube: Kubectl) -> None:
     """Each switch is applied (the Deployment's strategy too: the API server refuses a rolling
     update's numbers beside Recreate, and they stayed when Kubernetes had defaulted them) and the

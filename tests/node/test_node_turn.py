@@ -131,14 +131,20 @@ def edge(node_cluster: Node, release: str, phone: HostPhone) -> Iterator[Edge]: 
 
         ip = wait_for("edge's signalling pod Ready with the TURN URLs", signal_ip, timeout=240)
 
+        agent_said: list[object] = []
+
         def peers_allowed() -> bool:
             done = kubectl("-n", NAMESPACE, "exec", f"deploy/{EDGE}-turn", "--", "/opt/guestgate/bin/python", "-c",
                            AGENT_PEERS, check=False)
-            return done.returncode == 0 and json.loads(done.stdout) == {"source": "pushed", "peers": [ip]}
+            agent_said[:] = [json.loads(done.stdout) if done.returncode == 0 else done.stderr[-500:]]
+            return agent_said[0] == {"source": "pushed", "peers": [ip]}
 
         # The operator pushes the allow-list to the TURN pod's agent (not waiting for the kubelet's
         # ConfigMap sync); coturn re-reads it within 5 s.
-        wait_for("the TURN server's allow-list holding the pod, pushed", peers_allowed, timeout=60, interval=2)
+        try:
+            wait_for("the TURN server's allow-list holding the pod, pushed", peers_allowed, timeout=60, interval=2)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; the agent said {agent_said}, the pod is at {ip}") from None
         secret = node_cluster.kubectl_json("-n", NAMESPACE, "get", "secret", f"{EDGE}-turn-secret")
         yield Edge(web_ip, f"{origin}/call/{LINK}", origin, ip, base64.b64decode(secret["data"]["sharedSecret"]))
     finally:

@@ -5,7 +5,8 @@ brings into a running pod only a minute or so later: until then a signalling pod
 not be relayed to (the visitor's audio stops), and its old address, maybe another pod's by now,
 still could. So the operator also pushes them to every TURN pod's agent (`PUT /v1/peers` on its
 admin port, guestgate.turn.agent), which coturn applies within seconds. Level-based: a round asks
-each TURN pod what it has in force (`GET /v1/peers`, a digest) and pushes where it differs; rounds
+each TURN pod what it has in force (`GET /v1/peers`, a digest) and pushes where it differs or was
+not pushed (still the ConfigMap's file); rounds
 run at once when a reconcile finds new addresses, every second while a pod lags, every few
 seconds otherwise (a restarted TURN pod, back on its ConfigMap, is caught up within that).
 """
@@ -103,7 +104,10 @@ class TurnPeersPusher:
         try:
             async with session.get(pod.url + "/v1/peers") as response:
                 served: Any = await response.json(content_type=None)
-            if isinstance(served, dict) and served.get("digest") == digest:
+            # Pushed even when the ConfigMap's file already says the same (a TURN pod started after
+            # the list was written): from then on the pod follows the operator, never the
+            # kubelet's late copy, and every TURN pod is in the same state.
+            if isinstance(served, dict) and served.get("digest") == digest and served.get("source") == "pushed":
                 self._failed.discard(pod.name)
                 return True
             headers = {"Authorization": f"Bearer {token}"}

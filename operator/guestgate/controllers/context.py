@@ -130,11 +130,12 @@ class Context:
     ) -> tuple[Manifest, T] | None:
         """The cached body and its parsed form; None when it is gone or does not parse (then the
         status says why, under `invalid_condition`)."""
-        body = self.cache.body(kind, key)
-        if body is None:
-            return None  # deleted: owner references and DELETED events take care of the rest
         cached = self.cache.parsed(kind, key)
-        parsed = cached if cached is not None and cached.body is body else Parsed(body, model)
+        if cached is None:
+            return None  # deleted: owner references and DELETED events take care of the rest
+        body = cached.body
+        assert isinstance(body, dict)  # Cache.parsed hands the body decoded
+        parsed = cached if isinstance(cached.obj, model) or cached.obj is None else Parsed(body, model)
         if parsed.obj is None:
             await self.write_invalid(body, invalid_condition, parsed.error, **invalid_extra)
             return None

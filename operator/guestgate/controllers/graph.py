@@ -19,22 +19,17 @@ def dependents(cache: Cache, kind: str, body: dict[str, Any]) -> list[Key]:
     spec = body.get("spec", {})
     keys: list[Key] = [(kind, f"{ns}/{name}")]
     if kind == "GuestCluster":
-        for other in ("SipTrunk", "GuestLink"):
-            for key in cache.keys(other):
-                other_body = cache.body(other, key) or {}
-                if key.startswith(f"{ns}/") and other_body.get("spec", {}).get("clusterRef") == name:
-                    keys.append((other, key))
+        for key in cache.keys("SipTrunk"):
+            trunk_body = cache.body("SipTrunk", key) or {}
+            if key.startswith(f"{ns}/") and trunk_body.get("spec", {}).get("clusterRef") == name:
+                keys.append(("SipTrunk", key))
+        keys += [("GuestLink", key) for key, cluster_ref, _ in cache.link_references(ns) if cluster_ref == name]
         return keys
     cluster_ref = spec.get("clusterRef")
     if cluster_ref:
         keys.append(("GuestCluster", f"{ns}/{cluster_ref}"))
     if kind == "SipTrunk":  # links read their trunk
-        for key in cache.keys("GuestLink"):
-            if (
-                key.startswith(f"{ns}/")
-                and (cache.body("GuestLink", key) or {}).get("spec", {}).get("trunkRef") == name
-            ):
-                keys.append(("GuestLink", key))
+        keys += [("GuestLink", key) for key, _, trunk_ref in cache.link_references(ns) if trunk_ref == name]
     elif spec.get("slug"):  # links read the siblings that ask for the same slug
         keys += [("GuestLink", link.key) for link in cache.links_with_slug(ns, spec["slug"])]
     return keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,30 +65,38 @@ class LinkRecord:
     created: str  # creationTimestamp; the earlier claim to a slug wins
     generation: int
     spec: Any
-    source: GuestLink | Mapping[str, Any]  # the parsed link, or the raw body it parses from
+    source: GuestLink | Mapping[str, Any] | bytes  # the parsed link, or the raw body (or its JSON) it parses from
 
     @classmethod
-    def of(cls, link: GuestLink, source: Mapping[str, Any] | None = None) -> LinkRecord:
-        """The record of a parsed link; with `source` (the raw body it was parsed from) the record
-        keeps that instead of the model."""
-        meta, spec = link.metadata, link.spec
+    def of(cls, link: GuestLink, source: Mapping[str, Any] | bytes | None = None, spec: Any = None) -> LinkRecord:
+        """The record of a parsed link; with `source` (the raw body it was parsed from, or its
+        JSON) the record keeps that instead of the model, and `spec` (default: the raw spec) for
+        the RenderMemo to compare."""
+        meta = link.metadata
+        if spec is None:
+            spec = source.get("spec") if isinstance(source, Mapping) else link.spec
+        # Interned: a namespace, a cluster, a trunk, a creation second are shared by many links,
+        # and a slug is often the link's name (10,000 records, one copy of each).
+        slug = sys.intern(link.spec.slug) if link.spec.slug else None
         return cls(
             key=link.key,
-            namespace=meta.namespace,
-            name=meta.name,
-            cluster_ref=spec.cluster_ref,
-            trunk_ref=spec.trunk_ref,
-            enabled=spec.enabled,
-            slug=spec.slug,
-            created=meta.creation_timestamp,
+            namespace=sys.intern(meta.namespace),
+            name=sys.intern(meta.name),
+            cluster_ref=sys.intern(link.spec.cluster_ref),
+            trunk_ref=sys.intern(link.spec.trunk_ref),
+            enabled=link.spec.enabled,
+            slug=slug,
+            created=sys.intern(meta.creation_timestamp),
             generation=meta.generation,
-            spec=source.get("spec") if source is not None else spec,
+            spec=spec,
             source=source if source is not None else link,
         )
 
     def model(self) -> GuestLink:
         if isinstance(self.source, GuestLink):
             return self.source
+        if isinstance(self.source, bytes):
+            return GuestLink.model_validate_json(self.source)
         return GuestLink.model_validate(self.source)
 
 

@@ -33,8 +33,9 @@ class Entry:
     """One link's place in the links files."""
 
     kind: Kind
-    signature: Any  # what the text was rendered from: equal signature, same text
-    shard_id: str  # what picks its shard: the link's id, or a withdrawn link's path
+    spec: Any  # the LinkRecord's spec it was rendered from: equal spec in the same epoch, same text
+    epoch: int  # the memo's public URL and video policy it was rendered with (RenderMemo._epoch)
+    shard_id: str  # what picks its shard: the link's id (its key), or a withdrawn link's path
     text: str  # compact JSON
     logo: str | None  # the ConfigMap logo file its page shows
 
@@ -55,6 +56,7 @@ class RenderMemo:
 
     def __init__(self) -> None:
         self._context: RenderContext | None = None
+        self._epoch = 0  # counts changes of the public URL or video policy (every entry shows them)
         self._seen: dict[str, LinkRecord] = {}  # the namespace's links at the last render, by key
         self._own: dict[str, LinkRecord] = {}  # those of the cluster
         self._claims: dict[str, set[str]] = {}  # slug -> keys of the cluster's links asking for it
@@ -73,8 +75,12 @@ class RenderMemo:
     def links_file(self, links: Sequence[LinkRecord], context: RenderContext) -> LinksFile:
         """The cluster's links file from every link of the namespace (its own are picked here)."""
         if context != self._context:
+            if self._context is None or (context.public_url, context.video_policy) != (
+                self._context.public_url, self._context.video_policy
+            ):
+                self._epoch += 1  # every entry shows these: none rendered before can be reused
             self._context = context
-            self._seen = {}  # every link looked at again (entries whose signature holds are reused)
+            self._seen = {}  # every link looked at again (entries whose spec is the same are reused)
             changed = self._changes(links)
             changed.update(dict.fromkeys(self._own.keys() - changed.keys()))
         else:
@@ -181,17 +187,16 @@ class RenderMemo:
         if entry is not None:
             self._add(key, entry)
 
-    @staticmethod
-    def _entry(kind: Kind, record: LinkRecord, context: RenderContext, current: Entry | None) -> Entry:
-        signature = (record.namespace, record.name, record.spec, context.public_url, context.video_policy)
-        if current is not None and current.kind == kind and current.signature == signature:
+    def _entry(self, kind: Kind, record: LinkRecord, context: RenderContext, current: Entry | None) -> Entry:
+        if current is not None and (current.kind, current.epoch) == (kind, self._epoch) and current.spec == record.spec:
             return current
         if kind == "link":
             rendered = render_link_config(record.model(), context.public_url, context.video_policy)
             logo = rendered.branding.logo_file if rendered.branding else None
-            return Entry(kind, signature, rendered.id, LinksFile.compact(rendered), logo)
+            # The id is the record's key (one string for both).
+            return Entry(kind, record.spec, self._epoch, record.key, LinksFile.compact(rendered), logo)
         gone = render_withdrawn(record.model())
-        return Entry(kind, signature, gone.path, LinksFile.compact(gone), None)
+        return Entry(kind, record.spec, self._epoch, gone.path, LinksFile.compact(gone), None)
 
     def _add(self, key: str, entry: Entry) -> None:
         self._entries[key] = entry

@@ -74,3 +74,31 @@ def test_the_cache_keeps_its_own_copy() -> None:
     cache.put("GuestLink", body)
     body["spec"]["slug"] = "support"
     assert cache.body("GuestLink", "a/l1") == link("l1", "sales")
+    read = cache.body("GuestLink", "a/l1")
+    assert read is not None
+    read["spec"]["slug"] = "support"  # a reader's change stays the reader's
+    assert cache.body("GuestLink", "a/l1") == link("l1", "sales")
+
+
+def test_references_of_every_link_those_that_do_not_parse_too() -> None:
+    cache = Cache()
+    cache.put("GuestLink", link("l2", "sales"))
+    cache.put("GuestLink", link("l1", None, destination=""))  # does not parse: no record, still a reference
+    cache.put("GuestLink", link("l3", None, ns="b"))
+    assert cache.link_references("a") == [("a/l1", "gc", "t1"), ("a/l2", "gc", "t1")]
+    assert [record.key for record in cache.links("a")] == ["a/l2"]
+
+
+def test_a_new_event_makes_a_new_record_and_an_equal_spec_the_same_fingerprint() -> None:
+    """What the RenderMemo reuses an entry by: the record's identity first, then its spec's fingerprint."""
+    cache = Cache()
+    first = link("l1", "sales")
+    cache.put("GuestLink", first)
+    before = cache.links("a")[0]
+    reordered = {**first, "spec": dict(reversed(list(first["spec"].items()))), "status": {"phase": "Active"}}
+    cache.put("GuestLink", reordered)
+    after = cache.links("a")[0]
+    assert after is not before and after.spec == before.spec
+    cache.put("GuestLink", link("l1", "sales", destination="2002"))
+    assert cache.links("a")[0].spec != before.spec
+    assert cache.links("a")[0].model().spec.destination == "2002"

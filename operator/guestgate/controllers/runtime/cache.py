@@ -6,6 +6,8 @@ on a half-known world and rewrites what is already right), then by kopf's watch 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -27,14 +29,14 @@ T = TypeVar("T", bound=Object[Any])
 
 
 class Parsed(Generic[T]):
-    """A raw body and its parsed form (None, with the error, when the spec does not parse)."""
+    """A raw body (or its JSON) and its parsed form (None, with the error, when it does not parse)."""
 
-    def __init__(self, body: Body, model: type[T]) -> None:
+    def __init__(self, body: Body | bytes, model: type[T]) -> None:
         self.body = body
         self.obj: T | None = None
         self.error: str | None = None
         try:
-            self.obj = model.model_validate(body)
+            self.obj = model.model_validate_json(body) if isinstance(body, bytes) else model.model_validate(body)
         except ValidationError as error:
             self.error = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
@@ -43,57 +45,85 @@ class Parsed(Generic[T]):
 
 class Cache:
     """Bodies by kind and key. GuestClusters and SipTrunks (a few) are parsed once when they arrive
-    and kept parsed; a GuestLink (thousands) is parsed when it arrives, to know it is valid and
-    what a render reads of it (a LinkRecord), and the model dropped: 10,000 parsed GuestLinks beside
-    their bodies were a third of the operator's memory. Reading one link parses it again (one link
-    per reconcile), a render reads the records. Links are indexed by namespace and by slug."""
+    and kept parsed. A GuestLink (thousands) is kept as compact JSON, and parsed when it arrives
+    only to know it is valid and what a render reads of it (a LinkRecord): 10,000 parsed links and
+    their bodies as dicts were ~64 MiB, the text and the records ~12 MiB. Reading one link decodes
+    and parses it again (one link per reconcile); a render reads the records. Links are indexed
+    by namespace and by slug."""
 
     def __init__(self) -> None:
-        self._bodies: dict[str, dict[str, Body]] = {kind: {} for kind in KINDS}
+        self._bodies: dict[str, dict[str, Body]] = {kind: {} for kind in KINDS if kind != "GuestLink"}
         self._parsed: dict[str, dict[str, Parsed[Any]]] = {kind: {} for kind in KINDS if kind != "GuestLink"}
+        self._link_bodies: dict[str, bytes] = {}  # key -> compact JSON of the slimmed body
         self._links: dict[str, dict[str, LinkRecord]] = {}  # namespace -> key -> record (links that parse)
-        self._slugs: dict[tuple[str, str], set[str]] = {}  # (namespace, slug) -> link keys
+        # (namespace, slug) -> keys of the links asking for it (a tuple: most slugs have one link)
+        self._slugs: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def put(self, kind: str, body: Body) -> None:
         meta = body.get("metadata", {})
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         self.remove(kind, key)
-        body = slim(body)
-        self._bodies[kind][key] = body
-        parsed: Parsed[Any] = Parsed(body, MODELS[kind])
         if kind != "GuestLink":
-            self._parsed[kind][key] = parsed
-        elif parsed.obj is not None:
-            record = LinkRecord.of(parsed.obj, source=body)
+            body = slim(body)
+            self._bodies[kind][key] = body
+            self._parsed[kind][key] = Parsed(body, MODELS[kind])
+            return
+        text = json.dumps(slim(body, shared=False), separators=(",", ":")).encode()
+        self._link_bodies[key] = text
+        parsed: Parsed[GuestLink] = Parsed(text, GuestLink)
+        if parsed.obj is not None:
+            record = LinkRecord.of(parsed.obj, source=text, spec=spec_fingerprint(body.get("spec")))
             self._links.setdefault(record.namespace, {})[key] = record
             if record.slug:
-                self._slugs.setdefault((record.namespace, record.slug), set()).add(key)
+                index = (record.namespace, record.slug)
+                self._slugs[index] = (*self._slugs.get(index, ()), key)
 
     def remove(self, kind: str, key: str) -> None:
-        self._bodies[kind].pop(key, None)
         if kind != "GuestLink":
+            self._bodies[kind].pop(key, None)
             self._parsed[kind].pop(key, None)
             return
+        self._link_bodies.pop(key, None)
         namespace = key.split("/", 1)[0]
         record = self._links.get(namespace, {}).pop(key, None)
         if record is not None and record.slug:
-            holders = self._slugs.get((namespace, record.slug), set())
-            holders.discard(key)
-            if not holders:
-                self._slugs.pop((namespace, record.slug), None)
+            index = (namespace, record.slug)
+            holders = tuple(holder for holder in self._slugs.get(index, ()) if holder != key)
+            if holders:
+                self._slugs[index] = holders
+            else:
+                self._slugs.pop(index, None)
 
     def body(self, kind: str, key: str) -> Body | None:
+        """The body as last seen (slimmed; a GuestLink's decoded afresh: changing it changes nothing here)."""
+        if kind == "GuestLink":
+            text = self._link_bodies.get(key)
+            return json.loads(text) if text is not None else None
         return self._bodies[kind].get(key)
 
     def keys(self, kind: str) -> list[str]:
-        return sorted(self._bodies[kind])
+        return sorted(self._link_bodies if kind == "GuestLink" else self._bodies[kind])
 
     def parsed(self, kind: str, key: str) -> Parsed[Any] | None:
-        """The body and its parsed form (a GuestLink's parsed now, from the body held)."""
+        """The body and its parsed form (a GuestLink's decoded and parsed now)."""
         if kind == "GuestLink":
-            body = self._bodies[kind].get(key)
+            body = self.body(kind, key)
             return Parsed(body, GuestLink) if body is not None else None
         return self._parsed[kind].get(key)
+
+    def link_references(self, namespace: str) -> list[tuple[str, str | None, str | None]]:
+        """(key, clusterRef, trunkRef) of every link of the namespace, by key: from the records,
+        and from the bodies of links that do not parse (they are reconciled too, to say why)."""
+        records = self._links.get(namespace, {})
+        out: list[tuple[str, str | None, str | None]] = []
+        for key in sorted(k for k in self._link_bodies if k.startswith(f"{namespace}/")):
+            record = records.get(key)
+            if record is not None:
+                out.append((key, record.cluster_ref, record.trunk_ref))
+            else:
+                spec = (self.body("GuestLink", key) or {}).get("spec") or {}
+                out.append((key, spec.get("clusterRef"), spec.get("trunkRef")))
+        return out
 
     def _objects(self, kind: str, namespace: str) -> Iterator[Any]:
         prefix = f"{namespace}/"
@@ -126,16 +156,23 @@ class Cache:
         return [records[key] for key in sorted(self._slugs.get((namespace, slug), ())) if key in records]
 
 
-def slim(body: Body) -> Body:
+def slim(body: Body, shared: bool = True) -> Body:
     """A copy of `body` with only what the operator reads: no managedFields, no kubectl copy;
-    keys and short strings shared between objects (each JSON document brings its own copies of
-    "metadata", "clusterRef", "Published"...: at 10,000 links, half the size of the bodies)."""
+    `shared`: keys and short strings shared between objects (each JSON document brings its own
+    copies of "metadata", "clusterRef", "Published"...)."""
     meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
     annotations = meta.get("annotations")
     if annotations:
         meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
+    if not shared:
+        return {**body, "metadata": meta}
     copied: Body = _shared({**body, "metadata": meta})
     return copied
+
+
+def spec_fingerprint(spec: Any) -> bytes:
+    """What a link's rendered entry is reused by (render.link_memo): equal specs, equal bytes."""
+    return hashlib.blake2b(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode(), digest_size=16).digest()
 
 
 SHARED_STRING_CHARS = 64  # names, references, reasons, timestamps; not messages

@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.operator import Kubectl, wait_for
 from guestgate.render import names
-from guestgate_dev.support.coturn import start_coturn
+from guestgate_dev.support.coturn import Coturn, start_coturn
 from guestgate_dev.support.ports import free_port
 from render.objects import cluster as model_cluster
 from support.turn_client import bind_once
@@ -90,6 +90,28 @@ def _move(kube: Kubectl, name: str, ip: str) -> None:
          "-p", json.dumps({"status": {"podIP": ip, "podIPs": [{"ip": ip}]}}))
 
 
+def _turn_pod_and_signalling_pod(kube: Kubectl, server: Coturn, signal_pod: str) -> None:
+    """The operator's view of a cluster with a TURN pod (the real coturn and agent `server`) and a
+    signalling pod at 127.0.0.3, then the GuestCluster."""
+    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gc-turn-admin"},
+                "stringData": {"token": server.admin_token}})
+    _fake_pod(kube, signal_pod, names.selector_labels("gc"), "127.0.0.3")
+    _fake_pod(kube, "gc-turn-local", names.turn_selector_labels("gc"), TURN_IP,
+              admin_port=int(server.admin_url.rsplit(":", 1)[1]))
+    kube.apply(cluster())
+
+
+def _served(server: Coturn) -> dict[str, Any]:
+    with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
+        got: dict[str, Any] = json.loads(response.read())
+    return got
+
+
+def _pushed(server: Coturn) -> dict[str, Any] | None:
+    got = _served(server)
+    return got if got["source"] == "pushed" else None
+
+
 def test_a_moved_signalling_pod_reaches_coturn_within_seconds(kube: Kubectl, tmp_path: Path) -> None:
     """The operator pushes the TURN allow-list to the TURN pods' agents (a real coturn and its
     agent here, on 127.0.0.2): a signalling pod's new address is relayed to within seconds, not at
@@ -97,19 +119,8 @@ def test_a_moved_signalling_pod_reaches_coturn_within_seconds(kube: Kubectl, tmp
     server = start_coturn(tmp_path, model_cluster(turn={"port": free_port(address=TURN_IP)}), TURN_IP, [], SECRET,
                           ["--allow-loopback-peers"])
     try:
-        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gc-turn-admin"},
-                    "stringData": {"token": server.admin_token}})
-        _fake_pod(kube, "gc-signal-moving", names.selector_labels("gc"), "127.0.0.3")
-        _fake_pod(kube, "gc-turn-local", names.turn_selector_labels("gc"), TURN_IP,
-                  admin_port=int(server.admin_url.rsplit(":", 1)[1]))
-        kube.apply(cluster())
-
-        def in_force() -> dict[str, Any] | None:
-            with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
-                got: dict[str, Any] = json.loads(response.read())
-            return got if got["source"] == "pushed" else None
-
-        assert wait_for("the pushed allow-list", in_force, timeout=60)["peers"] == ["127.0.0.3"]
+        _turn_pod_and_signalling_pod(kube, server, "gc-signal-moving")
+        assert wait_for("the pushed allow-list", lambda: _pushed(server), timeout=60)["peers"] == ["127.0.0.3"]
         assert wait_for("relaying to the pod", lambda: asyncio.run(
             bind_once(server.address, SECRET, ("127.0.0.3", 9))) is None or None, timeout=30)
 
@@ -134,21 +145,9 @@ def test_a_turn_pod_that_started_with_the_right_list_is_pushed_to_as_well(kube: 
     server = start_coturn(tmp_path, model_cluster(turn={"port": free_port(address=TURN_IP)}), TURN_IP,
                           ["127.0.0.3"], SECRET, ["--allow-loopback-peers"])
     try:
-        with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
-            assert json.loads(response.read())["source"] == "config"
-        kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gc-turn-admin"},
-                    "stringData": {"token": server.admin_token}})
-        _fake_pod(kube, "gc-signal-0", names.selector_labels("gc"), "127.0.0.3")
-        _fake_pod(kube, "gc-turn-local", names.turn_selector_labels("gc"), TURN_IP,
-                  admin_port=int(server.admin_url.rsplit(":", 1)[1]))
-        kube.apply(cluster())
-
-        def in_force() -> dict[str, Any] | None:
-            with urllib.request.urlopen(server.admin_url + "/v1/peers", timeout=5) as response:
-                got: dict[str, Any] = json.loads(response.read())
-            return got if got["source"] == "pushed" else None
-
-        assert wait_for("the pushed allow-list", in_force, timeout=60)["peers"] == ["127.0.0.3"]
+        assert _served(server)["source"] == "config"
+        _turn_pod_and_signalling_pod(kube, server, "gc-signal-0")
+        assert wait_for("the pushed allow-list", lambda: _pushed(server), timeout=60)["peers"] == ["127.0.0.3"]
     finally:
         server.stop()
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 PLURALS = {"GuestCluster": "guestclusters", "SipTrunk": "siptrunks", "GuestLink": "guestlinks"}
 # Reconciles at once (never two of one key): they mostly wait on the API server.
 WORKERS = 4
+LIST_PAGE = 500  # objects per page of a first list (ours and kopf's)
 
 _state: dict[str, Any] = {}
 
@@ -89,6 +90,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
+    # kopf's own first list of each kind, a page at a time (10,000 links at once: tens of MiB).
+    settings.watching.chunk_size = LIST_PAGE
     kube = memo.get("kube") or Kube.from_environment(FIELD_MANAGER)
     ctx = Context(kube=kube)
     # Know the whole world before the first reconcile: see controllers.runtime.cache. Limited to
@@ -96,9 +99,14 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     namespaces: list[str | None] = list(memo.get("namespaces") or []) or [None]
     for kind in KINDS:
         for namespace in namespaces:
-            for body in await ctx.io(kube.list, kind, namespace):
-                ctx.cache.put(kind, body)
-                ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
+            token = ""
+            while True:  # a page at a time, each slimmed into the cache before the next is read
+                page, token = await ctx.io(kube.list_page, kind, namespace, None, LIST_PAGE, token)
+                for body in page:
+                    ctx.cache.put(kind, body)
+                    ctx.queue.add((kind, f"{body['metadata']['namespace']}/{body['metadata']['name']}"))
+                if not token:
+                    break
     _state["ctx"] = ctx
     endpoints = EndpointSource(kube, memo.get("signal_endpoints") or {})
     monitor = HealthMonitor(ctx, endpoints)

@@ -24,6 +24,7 @@ __all__ = ["ApiException", "Kube", "Manifest"]
 log = logging.getLogger(__name__)
 
 Manifest = dict[str, Any]
+Manifests = list[Manifest]  # (`list` is a method of Kube: inside it, the name is taken)
 
 # kind -> (apiVersion, plural); only what GuestGate touches.
 KINDS: dict[str, tuple[str, str]] = {
@@ -120,13 +121,32 @@ class Kube:
             raise
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[Manifest]:
+        items, _ = self.list_page(kind, namespace, label_selector)
+        return items
+
+    def list_page(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str = "",
+    ) -> tuple[Manifests, str]:
+        """One page of a list (`limit` objects at most; all without) and the token of the next
+        page ("" after the last): 10,000 GuestLinks read a page at a time are never all decoded
+        at once."""
         query = [("labelSelector", label_selector)] if label_selector else []
-        items = self._call("GET", _path(kind, namespace), query=query).get("items", [])
+        if limit is not None:
+            query.append(("limit", str(limit)))
+        if continue_token:
+            query.append(("continue", continue_token))
+        answer = self._call("GET", _path(kind, namespace), query=query)
+        items = answer.get("items", [])
         api_version = KINDS[kind][0]
         for item in items:  # list items come without apiVersion/kind
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
-        return list(items)
+        return list(items), str((answer.get("metadata") or {}).get("continue") or "")
 
     def apply(self, manifest: Manifest, dry_run: bool = False) -> Manifest:
         meta = manifest["metadata"]

@@ -95,3 +95,29 @@ def test_a_pod_serving_a_recent_configuration_is_sent_only_what_changed() -> Non
         pubs.publish("ns/gc", files, {})
     assert publication.changes_since(files_digest(d)) is None  # only the latest few are kept
     assert len(publication.history) == FILES_MEMORY
+
+
+# (links' generations, the keys said to have changed) per publish -> each link's (generation,
+# serial) after the last one. The changed keys alone are looked at; a new publication, or None,
+# compares every link.
+CHANGES: list[tuple[str, list[tuple[dict[str, int], set[str] | None]], dict[str, tuple[int, int]]]] = [
+    ("an edit: its serial moves, the others' stay", [({"a": 1, "b": 1}, None), ({"a": 2, "b": 1}, {"a"})],
+     {"a": (2, 2), "b": (1, 1)}),
+    ("a link gone", [({"a": 1, "b": 1}, None), ({"a": 1}, {"b"})], {"a": (1, 1)}),
+    ("a change not said is not seen (the caller is trusted)", [({"a": 1, "b": 1}, None), ({"a": 2, "b": 2}, {"a"})],
+     {"a": (2, 2), "b": (1, 1)}),
+    ("the first publish compares every link whatever is said", [({"a": 1, "b": 1}, set())],
+     {"a": (1, 1), "b": (1, 1)}),
+    ("None: every link, the gone ones too", [({"a": 1, "b": 1}, None), ({"a": 1}, None)], {"a": (1, 1)}),
+]
+
+
+@pytest.mark.parametrize(("name", "publishes", "links"), CHANGES, ids=[c[0] for c in CHANGES])
+def test_publish_looks_at_the_changed_links(
+    name: str, publishes: list[tuple[dict[str, int], set[str] | None]], links: dict[str, tuple[int, int]]
+) -> None:
+    pubs = Publications()
+    for serial, (generations, changed) in enumerate(publishes, start=1):
+        pubs.publish("ns/gc", {"cluster.json": str(serial)}, generations, changed)
+    publication = pubs.get("ns/gc")
+    assert publication is not None and publication.links == links, name

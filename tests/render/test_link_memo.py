@@ -128,7 +128,7 @@ def test_only_changed_links_are_parsed_and_rendered_and_their_shard_made_again(
     for step in MANY:
         apply(world, step)
     first = render_published_config(world.cluster, world.trunks, list(world.links.values()), memo=memo).files()
-    assert memo.take_generation_changes() == {f"{NS}/l{i:03d}" for i in range(60)}
+    assert memo.take_generation_changes() is None  # the first render: every link to compare
     rendered = count_link_renders(monkeypatch)
     apply(world, ("put", body("l007", 2, displayName="Edited")))
     apply(world, ("status", "l008"))

@@ -259,7 +259,7 @@ class TrunksFile(ConfigModel):
 class LinksFile(ConfigModel):
     links: tuple[LinkConfig, ...] = ()
     withdrawn: tuple[WithdrawnLink, ...] = ()
-    # The operator's render (render.config.RenderMemo) hands the links over as the shard files'
+    # The operator's render (render.link_memo.RenderMemo) hands the links over as the shard files'
     # text, made from each link's compact JSON kept from render to render, without 10,000 models;
     # `links` and `withdrawn` are then empty, count() and the logos say what they would hold.
     _rendered: tuple[int, tuple[str, ...], dict[str, str]] | None = PrivateAttr(default=None)

@@ -49,11 +49,11 @@ def next_phase_change(link: GuestLink, now: datetime) -> datetime | None:
 @dataclass(frozen=True, slots=True)
 class LinkRecord:
     """What a render and the slug checks read of a GuestLink that parses, without its parsed model:
-    the operator's cache keeps one of these per link (a parsed GuestLink of 10,000 was ~34 MiB) and
+    the operator's cache keeps one of these per link (10,000 parsed GuestLinks were ~34 MiB) and
     parses a link again only to render or reconcile that one link (`model()`).
 
-    `spec` is what the RenderMemo compares to reuse a link's rendered entry: the raw spec mapping
-    as the cache holds it (the same object until an event replaces the body), or the parsed spec."""
+    `spec` is what the RenderMemo compares to reuse a link's rendered entry: the cache's
+    fingerprint of the raw spec, else the raw spec mapping, or the parsed spec of a parsed link."""
 
     key: str  # namespace/name
     namespace: str

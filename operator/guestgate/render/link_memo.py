@@ -68,9 +68,9 @@ class RenderMemo:
         self._shards: list[set[str]] = [set()]  # keys of the entries in each shard
         self._texts: list[str | None] = [None]  # each shard's file; None: to be made again
         # The generation of each of the cluster's links, and the keys whose generation changed (or
-        # that went) since take_generation_changes() was last called.
+        # that went) since take_generation_changes() was last called (None: since ever).
         self.generations: dict[str, int] = {}
-        self._generation_changes: set[str] = set()
+        self._generation_changes: set[str] | None = None
 
     def links_file(self, links: Sequence[LinkRecord], context: RenderContext) -> LinksFile:
         """The cluster's links file from every link of the namespace (its own are picked here)."""
@@ -100,8 +100,9 @@ class RenderMemo:
         logos = sorted(logo for logo, count in self._logos.items() if count > 0)
         return LinksFile.rendered(self._published, logos, files)
 
-    def take_generation_changes(self) -> set[str]:
-        """Keys whose generation changed (or that went) since the last call."""
+    def take_generation_changes(self) -> set[str] | None:
+        """Keys whose generation changed (or that went) since the last call; None the first
+        time (a new memo knows nothing of what was published before it: compare every link)."""
         changes, self._generation_changes = self._generation_changes, set()
         return changes
 
@@ -140,11 +141,15 @@ class RenderMemo:
                     contested.add(record.slug)
                 if self.generations.get(key) != record.generation:
                     self.generations[key] = record.generation
-                    self._generation_changes.add(key)
+                    self._generation_changed(key)
             elif key in self.generations:
                 del self.generations[key]
-                self._generation_changes.add(key)
+                self._generation_changed(key)
         return contested
+
+    def _generation_changed(self, key: str) -> None:
+        if self._generation_changes is not None:
+            self._generation_changes.add(key)
 
     def _settle_slugs(self, slugs: Iterable[str]) -> set[str]:
         """Who holds each slug touched (the earliest claim: creation time, then key); the links

@@ -1,7 +1,8 @@
 """The operator's view of GuestClusters, SipTrunks and GuestLinks, kept current by watch events.
 
-Filled by one LIST of each kind before the first reconcile (so a restarted operator never acts
-on a half-known world and rewrites what is already right), then by kopf's watch events.
+Filled by a LIST of each kind (a page at a time) before the first reconcile (so a restarted
+operator never acts on a half-known world and rewrites what is already right), then by kopf's
+watch events.
 """
 
 from __future__ import annotations

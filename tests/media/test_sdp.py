@@ -84,6 +84,10 @@ FLAGS: list[tuple[str, list[str], list[str], dict[str, Any] | None]] = [
     ),
     ("opus-only page to a PCMU-only trunk: transcoded", ["opus"], ["PCMU"], {"mask": ["opus"], "transcode": ["PCMU"]}),
     ("everything shared: nothing to do", ["pcmu", "pcma"], ["PCMA", "PCMU"], None),
+    # The trunk prefers PCMA, which the page lacks: PCMU passes through rather than PCMA transcoded.
+    ("one shared codec: no transcoding offered", ["pcmu", "telephone-event"], ["PCMA", "PCMU", "G722"], None),
+    ("opus-only page to a trunk of three: all three transcoded", ["opus"], ["PCMA", "PCMU", "G722"],
+     {"mask": ["opus"], "transcode": ["PCMA", "PCMU", "G722"]}),
     ("no trunk codec list: untouched", ["opus"], [], None),
     ("webrtc-only payloads are stripped later, not masked", ["opus", "red", "pcmu"], ["PCMU"], {"mask": ["opus"]}),
 ]

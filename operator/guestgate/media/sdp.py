@@ -274,8 +274,10 @@ def offer_flags(browser_codecs: Iterable[str], trunk_codecs: Iterable[str]) -> d
     """ng flags for the browser's offer on its way to the trunk (WebRTC -> plain RTP).
 
     Codecs: the trunk's shared with the browser pass through; the browser's others are masked
-    (hidden from the trunk, still accepted from the browser); the trunk's codecs the browser lacks
-    are added for rtpengine to transcode (an Opus-only page to a PCMU-only trunk)."""
+    (hidden from the trunk, still accepted from the browser). Only when they share no codec are
+    the trunk's added for rtpengine to transcode (an Opus-only page to a PCMU-only trunk): offered
+    beside a shared one, a trunk preferring it would choose transcoding over pass-through, and
+    rtpengine sets up its transcoding machinery for the call either way."""
     browser = [c.lower() for c in browser_codecs]
     trunk = [c.lower() for c in trunk_codecs]
     flags: dict[str, Any] = {
@@ -288,7 +290,8 @@ def offer_flags(browser_codecs: Iterable[str], trunk_codecs: Iterable[str]) -> d
     if trunk:
         codec: dict[str, list[str]] = {}
         mask = [c for c in browser if c not in trunk and c not in ALWAYS_OFFERED and c not in WEBRTC_ONLY_CODECS]
-        transcode = [c.upper() if c in ("pcmu", "pcma", "g722") else c for c in trunk if c not in browser]
+        shared = [c for c in trunk if c in browser]
+        transcode = [] if shared else [c.upper() if c in ("pcmu", "pcma", "g722") else c for c in trunk]
         if mask:
             codec["mask"] = mask
         if transcode:

@@ -163,6 +163,21 @@ async def test_the_trunks_codec_order_wins_and_a_shared_codec_passes_through(
     await hang_up_and_check_heard(g711_browser, bench)
 
 
+async def test_a_codec_the_trunk_likes_less_passes_through_rather_than_one_it_prefers_transcoded(
+    bench: Bench,
+) -> None:
+    """A PCMU-only page; the trunk prefers PCMA but takes PCMU: PCMU passes through (offering the
+    phone PCMA transcoded too made it pick PCMA, transcoded both ways)."""
+    pcmu_browser = await chromium_offering(bench, ["pcmu"])
+    try:
+        inbound = await connected_call(pcmu_browser, bench, "pcma-first")
+        assert inbound["codec"] == "audio/pcmu", inbound
+        assert transcoded_streams(bench) == 0, "PCMA was chosen and transcoded"
+        await hang_up_and_check_heard(pcmu_browser, bench)
+    finally:
+        await pcmu_browser.stop()
+
+
 async def test_keypad_digits_reach_the_phone_as_sip_info_on_a_relayed_call(
     bench: Bench, g711_browser: Chromium
 ) -> None:

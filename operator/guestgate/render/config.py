@@ -85,7 +85,7 @@ def render_published_config(
     trunk_names = {t.metadata.name for t in own_trunks}
     ns, name = cluster.metadata.namespace, cluster.metadata.name
     url, policy = cluster.spec.public_url, cluster.spec.media.video_policy
-    records = [link if type(link) is LinkRecord else as_record(link) for link in links]
+    records = [as_record(link) for link in links]
     if memo is not None:
         links_file = memo.links_file(records, RenderContext(ns, name, url, policy, frozenset(trunk_names)))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 from guestgate.config.rtp import ENGINE_RTP_FIRST, ENGINE_RTP_LAST
@@ -61,35 +62,45 @@ def free_port(kind: int = socket.SOCK_DGRAM, address: str = LOOPBACK) -> int:
 
 
 def free_media_port(address: str = LOOPBACK) -> int:
-    """An even UDP port with the next one free too (RTP and RTCP; SIPp echoes on even ports)."""
+    """A port P, a multiple of 4, with P..P+3 free: RTP and RTCP for audio, and for video at P+2, which
+    SIPp binds too (seen: a SIPp exiting at start, its video port handed out earlier as a single port).
+    All four count as handed out."""
     for _ in range(50):
-        port = free_port(address=address) & ~1
-        with (
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp,
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp,
-        ):
-            try:
-                rtp.bind((address, port))
-                rtcp.bind((address, port + 1))
-            except OSError:
-                continue
+        picked = free_port(address=address)
+        port = picked & ~3
+        block = range(port, port + 4)
+        if any(each in _handed_out for each in block if each != picked):
+            continue
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in block]
+        try:
+            for sock, each in zip(sockets, block, strict=True):
+                sock.bind((address, each))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        _handed_out.update(block)
         return port
-    raise RuntimeError(f"no free RTP port pair on {address}")
+    raise RuntimeError(f"no four free RTP ports in a row on {address}")
 
 
-def udp_ports_in_use() -> set[int]:
-    """UDP ports bound on this machine (its network namespace) now, any address: /proc/net/udp{,6}."""
-    ports: set[int] = set()
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
+def _sockets(protocol: str) -> Iterator[tuple[int, str]]:
+    """(local port, inode) of each socket in /proc/net/{protocol}{,6}: this network namespace's."""
+    for table in (f"/proc/net/{protocol}", f"/proc/net/{protocol}6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) > 1 and ":" in fields[1]:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+            if len(fields) > 9 and ":" in fields[1]:
+                yield int(fields[1].rsplit(":", 1)[1], 16), fields[9]
+
+
+def udp_ports_in_use() -> set[int]:
+    """UDP ports bound on this machine (its network namespace) now, any address."""
+    return {port for port, _ in _sockets("udp")}
 
 
 def free_port_range(count: int) -> int:
@@ -122,6 +133,24 @@ def udp_bound(port: int, address: str = LOOPBACK) -> bool:
         try:
             probe.bind((address, port))
         except OSError:
+            return True
+    return False
+
+
+def bound_by(pid: int, port: int, protocol: str = "udp") -> bool:
+    """Process pid holds a socket on this port (UDP bound, or TCP bound or listening): a probe bind
+    fails whoever holds it, and a launcher must not take another process's port for its own."""
+    inodes = {inode for bound, inode in _sockets(protocol) if bound == port}
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            target = descriptor.readlink().name
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
             return True
     return False
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from guestgate_dev.support.ports import LOOPBACK, free_media_port, free_port, tcp_listening, udp_bound
+from guestgate_dev.support.ports import LOOPBACK, bound_by, free_media_port, free_port
 from guestgate_dev.support.process import stop_process
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,6 +35,10 @@ def scenario_args(scenario: str | Path) -> list[str]:
     if scenario in ("uas", "uac"):
         return ["-sn", scenario]
     return ["-sf", str(SCENARIOS / f"{scenario}.xml")]
+
+
+# Starts of one SIPp before giving up when its ports were taken meanwhile.
+START_ATTEMPTS = 3
 
 
 def sipp_command(
@@ -121,26 +125,41 @@ def start_sipp(
     start_seconds: float = 5.0,
 ) -> Sipp:
     """Start SIPp serving `scenario` in directory (its logs go there) and return it once its port is
-    bound (UDP) or listening (TCP); fail with its output if it exits first or does not start."""
+    bound (UDP) or listening (TCP); fail with its output if it exits first or does not start.
+    A SIPp that exits at start because one of its ports was taken meanwhile (they are free when
+    picked, bound only later) is started again on fresh ones (the SIP port only if none was given)."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = port if port is not None else free_port(address=address)
-    media_port = free_media_port(address=address)
     name = scenario.stem if isinstance(scenario, Path) else scenario
-    log = log if log is not None else directory / f"sipp-{name}-{port}.log"
-    command = sipp_command(scenario, port=port, media_port=media_port, address=address, transport=transport,
-                           calls=calls, run_seconds=run_seconds, rtp_echo=rtp_echo, keys=keys,
-                           errors=directory / f"sipp-{port}-errors.log", messages=messages, extra=extra)
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=directory)
-    sipp = Sipp(process, port, media_port, transport, log, address)
-    ready = udp_bound if transport == "udp" else tcp_listening
+    failures: list[str] = []
+    for _ in range(START_ATTEMPTS):
+        sip_port = port if port is not None else free_port(address=address)
+        media_port = free_media_port(address=address)
+        errors = directory / f"sipp-{sip_port}-errors.log"
+        sipp_log = log if log is not None else directory / f"sipp-{name}-{sip_port}.log"
+        command = sipp_command(scenario, port=sip_port, media_port=media_port, address=address,
+                               transport=transport, calls=calls, run_seconds=run_seconds, rtp_echo=rtp_echo,
+                               keys=keys, errors=errors, messages=messages, extra=extra)
+        with sipp_log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       cwd=directory)
+        sipp = Sipp(process, sip_port, media_port, transport, sipp_log, address)
+        if _started(sipp, start_seconds):
+            return sipp
+        sipp.stop()
+        said = errors.read_text(errors="replace") if errors.exists() else ""
+        failures.append(f"on {sipp.peer} (media {media_port}): {said.strip()[-1000:]}\n{sipp.output()[-1500:]}")
+        if "Unable to bind" not in said + sipp.output():
+            break
+    raise RuntimeError(f"SIPp {name} did not start " + "\n--- then ".join(failures))
+
+
+def _started(sipp: Sipp, start_seconds: float) -> bool:
+    """Whether SIPp itself bound (UDP) or listens on (TCP) its SIP port within start_seconds."""
     deadline = time.monotonic() + start_seconds
     while time.monotonic() < deadline:
-        if ready(port, address):
-            return sipp
-        if process.poll() is not None:
-            break
+        if sipp.process.poll() is None and bound_by(sipp.process.pid, sipp.port, sipp.transport):
+            return True
+        if sipp.process.poll() is not None:
+            return False
         time.sleep(0.05)
-    sipp.stop()
-    raise RuntimeError(f"SIPp {name} did not start on {sipp.peer}: {sipp.output()[-2000:]}")
+    return False

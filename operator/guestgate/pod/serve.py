@@ -28,6 +28,7 @@ from guestgate.web import metrics
 from guestgate.web.app import WebState, build_app
 
 log = logging.getLogger("guestgate.pod.serve")
+GIL_SWITCH_SECONDS = 0.0005
 EXIT_BAD_CONFIG = 2
 
 
@@ -95,6 +96,9 @@ async def _relay(address: str) -> tuple[NgClient, bool]:
 def run(args: argparse.Namespace) -> int:
     # A crash in native code (pjsua2) leaves the Python stacks of every thread in the log.
     faulthandler.enable(all_threads=True)
+    # The pjsua2 thread and the event loop share the GIL, and every pjsua2 call lets it go (SWIG
+    # -threads): a thread taking it back waits out the other's switch interval, 5 ms by default.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     setup_logging("info", args.log_format)
     return asyncio.run(_serve(args))
 

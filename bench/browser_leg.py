@@ -96,6 +96,8 @@ def _step(
         "cpuSeconds": round(cpu_seconds, 3),
         "wallSeconds": round(wall, 3),
         "cpuPercent": 100.0 * cpu_seconds / wall if wall else None,
+        # Each server process's share (GuestGate: the signal process, then its rtpengine).
+        "cpuPercentByProcess": [100.0 * each / wall if wall else None for each in cpu.each()],
         "callersCpuPercent": 100.0 * callers_seconds / wall if wall else None,
         "peakRssMiB": cpu.peak_rss / 2**20,
         "rtts": rtts,
@@ -103,14 +105,25 @@ def _step(
     }
 
 
-def marginal(steps: list[dict[str, Any]]) -> float | None:
-    """CPU % per added call: the least-squares slope of CPU % over calls up (None under two steps)."""
-    points = [(float(s["connected"]), float(s["cpuPercent"])) for s in steps if s["connected"] and s["cpuPercent"]]
+def marginal(steps: list[dict[str, Any]], process: int | None = None) -> float | None:
+    """CPU % per added call: the least-squares slope of CPU % over calls up (None under two steps);
+    of one server process alone when `process` (its index) is given."""
+    points = [
+        (float(s["connected"]), float(s["cpuPercent"] if process is None else s["cpuPercentByProcess"][process]))
+        for s in steps
+        if s["connected"] and s["cpuPercent"]
+    ]
     if len({x for x, _ in points}) < 2:
         return None
     mean_x = sum(x for x, _ in points) / len(points)
     mean_y = sum(y for _, y in points) / len(points)
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+
+
+def _split(step: dict[str, Any]) -> str:
+    """'signal / relay' CPU % of a GuestGate step (its two processes); empty for one process."""
+    shares = step.get("cpuPercentByProcess") or []
+    return " / ".join(f"{share:.1f}" for share in shares) if len(shares) > 1 else ""
 
 
 def _climb(
@@ -181,6 +194,7 @@ def run(settings: Settings) -> PartResult:
             "RTT p50 ms",
             "RTT p99 ms",
             "callers CPU %",
+            "signal / relay CPU %",
         ],
     )
     for step in steps:
@@ -196,19 +210,24 @@ def run(settings: Settings) -> PartResult:
             ms(percentile(step["rtts"], 50)),
             ms(percentile(step["rtts"], 99)),
             step["callersCpuPercent"],
+            _split(step),
         )
     systems = list(dict.fromkeys(s["system"] for s in steps))
     slopes = {system: marginal([s for s in steps if s["system"] == system]) for system in systems}
     summary = result.table(
         "Browser leg: CPU per call, per system",
-        ["server", "most calls up", "marginal CPU %/call", "x Janus", "calls per core (marginal)"],
+        ["server", "most calls up", "marginal CPU %/call", "x Janus", "calls per core (marginal)",
+         "of it signal / relay"],
     )
     janus_slope = slopes.get("Janus")
     for system in systems:
         slope = slopes[system]
-        most = max((s["connected"] for s in steps if s["system"] == system), default=0)
+        mine = [s for s in steps if s["system"] == system]
+        most = max((s["connected"] for s in mine), default=0)
         ratio = slope / janus_slope if slope is not None and janus_slope else None
-        summary.add(system, most, slope, ratio, 100.0 / slope if slope else None)
+        shares = [marginal(mine, process) for process in range(len(mine[0]["cpuPercentByProcess"]))] if mine else []
+        split = " / ".join(f"{share:.3f}" for share in shares if share is not None) if len(shares) > 1 else ""
+        summary.add(system, most, slope, ratio, 100.0 / slope if slope else None, split)
     table.notes += [
         "Callers: aiortc (not a browser) in 4-call processes, offering PCMU only (relayed, Janus) or Opus only"
         " (transcoded); peer: SIPp UAS answering PCMU and echoing RTP (-rtp_echo); every system calls the same peer.",
@@ -216,7 +235,8 @@ def run(settings: Settings) -> PartResult:
         " relays SRTP <-> RTP untouched, pjsua2 only signals. GuestGate transcoded: the same, Opus <-> PCMU in"
         " rtpengine. Janus: its SIP plugin relays SRTP <-> RTP, no transcoding.",
         "CPU %: the server process(es) over the window (100 = one core; GuestGate: signal + rtpengine); per call ="
-        " that / calls up. callers CPU %: the aiortc caller processes over the same window.",
+        " that / calls up. callers CPU %: the aiortc caller processes over the same window. signal / relay: the"
+        " GuestGate signal process's part and its rtpengine's.",
         "Steps stop at the first step with a failed call, or at the last count listed: the callers (aiortc in"
         " Python, several % of a core per call, on the same 2 cores as the servers) bound how many calls this"
         " machine can drive, not the servers.",
@@ -226,7 +246,8 @@ def run(settings: Settings) -> PartResult:
     ]
     summary.notes += [
         "marginal: the least-squares slope of CPU % over calls up, across the system's steps (what one more call"
-        " costs, without the process's idle cost); calls per core = 100 / that.",
+        " costs, without the process's idle cost); calls per core = 100 / that; of it signal / relay: the same"
+        " slope for the signal process alone and for its rtpengine alone.",
     ]
     for step in steps:
         step["rttP50ms"], step["rttP99ms"] = ms(percentile(step["rtts"], 50)), ms(percentile(step["rtts"], 99))

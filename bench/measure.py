@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,9 +44,12 @@ class CpuWindow:
     _cpu0: float = 0.0
     _t0: float = 0.0
     peak_rss: int = 0
+    _each0: list[float] = field(default_factory=list)
+    _each1: list[float] = field(default_factory=list)
 
     def start(self) -> CpuWindow:
-        self._cpu0 = self._cpu()
+        self._each0 = self._each()
+        self._cpu0 = sum(self._each0)
         self._t0 = time.monotonic()
         self.sample_rss()
         return self
@@ -58,17 +61,24 @@ class CpuWindow:
                 total += rss_bytes(pid)
         self.peak_rss = max(self.peak_rss, total)
 
-    def _cpu(self) -> float:
-        total = 0.0
+    def _each(self) -> list[float]:
+        each = []
         for pid in self.pids:
-            with contextlib.suppress(OSError):
-                total += cpu_seconds(pid)
-        return total
+            try:
+                each.append(cpu_seconds(pid))
+            except OSError:
+                each.append(0.0)
+        return each
 
     def stop(self) -> tuple[float, float]:
         """(CPU seconds used, wall seconds elapsed) since start()."""
         self.sample_rss()
-        return self._cpu() - self._cpu0, time.monotonic() - self._t0
+        self._each1 = self._each()
+        return sum(self._each1) - self._cpu0, time.monotonic() - self._t0
+
+    def each(self) -> list[float]:
+        """CPU seconds each process used from start() to stop(), in the order of pids."""
+        return [end - begin for end, begin in zip(self._each1, self._each0, strict=True)]
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.05) -> float:

@@ -77,6 +77,10 @@ def test_the_browser_leg_relays_and_transcodes_calls_beside_janus(quick_run: Any
     reference = [s for s in steps if s["system"] == "Janus"]
     assert relayed and transcoded and reference
     assert all(s["connected"] == s["calls"] and s["rtts"] for s in relayed + transcoded), relayed + transcoded
+    for step in relayed + transcoded:  # the signal process's CPU and its rtpengine's, apart
+        signal_cpu, relay_cpu = step["cpuPercentByProcess"]
+        assert relay_cpu > 0 and signal_cpu > 0
+        assert abs(signal_cpu + relay_cpu - step["cpuPercent"]) < 0.5
 
 
 def test_the_soak_places_and_ends_calls_and_leaves_no_slot(quick_run: Any) -> None:

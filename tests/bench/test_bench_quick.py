@@ -79,8 +79,10 @@ def test_the_browser_leg_relays_and_transcodes_calls_beside_janus(quick_run: Any
     assert all(s["connected"] == s["calls"] and s["rtts"] for s in relayed + transcoded), relayed + transcoded
     for step in relayed + transcoded:  # the signal process's CPU and its rtpengine's, apart
         signal_cpu, relay_cpu = step["cpuPercentByProcess"]
-        assert relay_cpu > 0 and signal_cpu > 0
-        assert abs(signal_cpu + relay_cpu - step["cpuPercent"]) < 0.5
+        assert signal_cpu >= 0 and relay_cpu >= 0
+        assert abs(signal_cpu + relay_cpu - step["cpuPercent"]) < 0.01
+    # Transcoding is rtpengine's work (a few % of a core per call: many clock ticks even in 3 s).
+    assert all(s["cpuPercentByProcess"][1] > s["cpuPercentByProcess"][0] for s in transcoded), transcoded
 
 
 def test_the_soak_places_and_ends_calls_and_leaves_no_slot(quick_run: Any) -> None:

@@ -120,10 +120,9 @@ def marginal(steps: list[dict[str, Any]], process: int | None = None) -> float |
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
 
 
-def _split(step: dict[str, Any]) -> str:
-    """'signal / relay' CPU % of a GuestGate step (its two processes); empty for one process."""
-    shares = step.get("cpuPercentByProcess") or []
-    return " / ".join(f"{share:.1f}" for share in shares) if len(shares) > 1 else ""
+def _split(shares: list[float | None], places: int) -> str:
+    """'signal / relay' CPU % of a GuestGate step or slope (its two processes); empty for one process."""
+    return " / ".join(f"{share:.{places}f}" for share in shares if share is not None) if len(shares) > 1 else ""
 
 
 def _climb(
@@ -210,7 +209,7 @@ def run(settings: Settings) -> PartResult:
             ms(percentile(step["rtts"], 50)),
             ms(percentile(step["rtts"], 99)),
             step["callersCpuPercent"],
-            _split(step),
+            _split(step.get("cpuPercentByProcess") or [], 1),
         )
     systems = list(dict.fromkeys(s["system"] for s in steps))
     slopes = {system: marginal([s for s in steps if s["system"] == system]) for system in systems}
@@ -226,8 +225,7 @@ def run(settings: Settings) -> PartResult:
         most = max((s["connected"] for s in mine), default=0)
         ratio = slope / janus_slope if slope is not None and janus_slope else None
         shares = [marginal(mine, process) for process in range(len(mine[0]["cpuPercentByProcess"]))] if mine else []
-        split = " / ".join(f"{share:.3f}" for share in shares if share is not None) if len(shares) > 1 else ""
-        summary.add(system, most, slope, ratio, 100.0 / slope if slope else None, split)
+        summary.add(system, most, slope, ratio, 100.0 / slope if slope else None, _split(shares, 3))
     table.notes += [
         "Callers: aiortc (not a browser) in 4-call processes, offering PCMU only (relayed, Janus) or Opus only"
         " (transcoded); peer: SIPp UAS answering PCMU and echoing RTP (-rtp_echo); every system calls the same peer.",

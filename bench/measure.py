@@ -41,7 +41,6 @@ class CpuWindow:
     """CPU used by some processes over a wall-clock window: start(), then stop() -> figures."""
 
     pids: list[int]
-    _cpu0: float = 0.0
     _t0: float = 0.0
     peak_rss: int = 0
     _each0: list[float] = field(default_factory=list)
@@ -49,7 +48,6 @@ class CpuWindow:
 
     def start(self) -> CpuWindow:
         self._each0 = self._each()
-        self._cpu0 = sum(self._each0)
         self._t0 = time.monotonic()
         self.sample_rss()
         return self
@@ -74,7 +72,7 @@ class CpuWindow:
         """(CPU seconds used, wall seconds elapsed) since start()."""
         self.sample_rss()
         self._each1 = self._each()
-        return sum(self._each1) - self._cpu0, time.monotonic() - self._t0
+        return sum(self._each1) - sum(self._each0), time.monotonic() - self._t0
 
     def each(self) -> list[float]:
         """CPU seconds each process used from start() to stop(), in the order of pids."""

@@ -147,8 +147,9 @@ def start_sipp(
             return sipp
         sipp.stop()
         said = errors.read_text(errors="replace") if errors.exists() else ""
-        failures.append(f"on {sipp.peer} (media {media_port}): {said.strip()[-1000:]}\n{sipp.output()[-1500:]}")
-        if "Unable to bind" not in said + sipp.output():
+        output = sipp.output()
+        failures.append(f"on {sipp.peer} (media {media_port}): {said.strip()[-1000:]}\n{output[-1500:]}")
+        if "Unable to bind" not in said + output:
             break
     raise RuntimeError(f"SIPp {name} did not start " + "\n--- then ".join(failures))
 
@@ -157,9 +158,9 @@ def _started(sipp: Sipp, start_seconds: float) -> bool:
     """Whether SIPp itself bound (UDP) or listens on (TCP) its SIP port within start_seconds."""
     deadline = time.monotonic() + start_seconds
     while time.monotonic() < deadline:
-        if sipp.process.poll() is None and bound_by(sipp.process.pid, sipp.port, sipp.transport):
-            return True
         if sipp.process.poll() is not None:
             return False
+        if bound_by(sipp.process.pid, sipp.port, sipp.transport):
+            return True
         time.sleep(0.05)
     return False

@@ -290,8 +290,8 @@ def offer_flags(browser_codecs: Iterable[str], trunk_codecs: Iterable[str]) -> d
     if trunk:
         codec: dict[str, list[str]] = {}
         mask = [c for c in browser if c not in trunk and c not in ALWAYS_OFFERED and c not in WEBRTC_ONLY_CODECS]
-        shared = [c for c in trunk if c in browser]
-        transcode = [] if shared else [c.upper() if c in ("pcmu", "pcma", "g722") else c for c in trunk]
+        shares_one = any(c in browser for c in trunk)
+        transcode = [] if shares_one else [c.upper() if c in ("pcmu", "pcma", "g722") else c for c in trunk]
         if mask:
             codec["mask"] = mask
         if transcode:

@@ -58,7 +58,7 @@ CASES = [
     ("validUntil before validFrom", _with(_with(LINK, "validFrom", "2027-02-01T00:00:00Z"), "validUntil",
                                           "2027-01-01T00:00:00Z"), "validUntil must be after validFrom"),
     ("validFrom not a time", _with(LINK, "validFrom", "next tuesday"), "spec.validFrom"),
-    ("video asked for", _with(LINK, "media", {"video": True}), "video is not supported"),
+    ("video asked for", _with(LINK, "media", {"video": True}), "set media.videoPolicy"),
     ("slug with capitals", _with(LINK, "slug", "Sales"), "spec.slug"),
     ("auto-call after a minute", _with(LINK, "autoCallAfterSeconds", 61), "should be less than or equal to 60"),
     ("auto-call negative", _with(LINK, "autoCallAfterSeconds", -1), "should be greater than or equal to 0"),

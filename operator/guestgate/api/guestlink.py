@@ -25,7 +25,7 @@ Phase = Literal["Active", "Scheduled", "Expired", "Disabled", "Invalid"]
 
 MEDIA_RULES = (
     ("self.audio", "media.audio must be true: every call carries audio"),
-    ("!self.video", "media.video is not supported yet: the SIP engine has no video codecs"),
+    ("!self.video", "media.video is not used: set media.videoPolicy (sendrecv, recvonly or inactive)"),
 )
 
 

@@ -30,8 +30,9 @@ PARTS = [
     "soak",
     "operator_scale",
 ]
-# Run only when named (--only): the real node (root; one per machine: under flock /tmp/gg-node.lock).
-ON_REQUEST = ["operator_scale_node", "demo_first_call"]
+# Run only when named (--only): the real node (root; one per machine: under flock /tmp/gg-node.lock),
+# and api_write_cost (what one API write costs: the floor under operator_scale's publish goal).
+ON_REQUEST = ["operator_scale_node", "demo_first_call", "api_write_cost"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

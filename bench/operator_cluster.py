@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import multiprocessing
 import re
 import shutil
 import subprocess
@@ -361,53 +362,73 @@ def published(link: Body) -> bool:
 
 class PublishedWatch:
     """How many GuestLinks of a namespace are published, kept by a watch (a LIST of 10,000 links
-    every second would load the API server more than the operator does)."""
+    every second would load the API server more than the operator does).
 
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
-        self.custom = client.CustomObjectsApi(api)
-        self.namespace = namespace
-        self.published: set[str] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="published-watch", daemon=True)
-        self._thread.start()
+    The watch runs in a process of its own: decoding every link's events twice (its create, its
+    status) in the bench's own process would take the GIL from the threads that create the links,
+    and slow the creates of the operator's run, not those of the bare reference, which nobody
+    watches."""
+
+    def __init__(self, kubeconfig: Path, namespace: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._count = context.Value("i", 0)
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=_watch_published, args=(str(kubeconfig), namespace, self._count, self._stop),
+            name="published-watch", daemon=True,
+        )
+        self._process.start()
+
+    @property
+    def pid(self) -> int:
+        assert self._process.pid is not None
+        return self._process.pid
 
     def count(self) -> int:
-        with self._lock:
-            return len(self.published)
-
-    def _loop(self) -> None:
-        version = ""
-        while not self._stop.is_set():
-            try:
-                if not version:
-                    listed = self.custom.list_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, "guestlinks", _preload_content=False
-                    )
-                    body = json.loads(listed.data)
-                    with self._lock:
-                        self.published = {i["metadata"]["name"] for i in body["items"] if published(i)}
-                    version = body["metadata"]["resourceVersion"]
-                for event in watch.Watch().stream(
-                    self.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, "guestlinks",
-                    resource_version=version, timeout_seconds=30,
-                ):
-                    item = event["object"]
-                    version = item["metadata"].get("resourceVersion", version)
-                    name = item["metadata"]["name"]
-                    with self._lock:
-                        if event["type"] != "DELETED" and published(item):
-                            self.published.add(name)
-                        else:
-                            self.published.discard(name)
-                    if self._stop.is_set():
-                        return
-            except Exception:  # expired or dropped: list again
-                version = ""
-                time.sleep(0.2)
+        return int(self._count.value)
 
     def stop(self) -> None:
         self._stop.set()
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+
+
+def _watch_published(kubeconfig: str, namespace: str, count: Any, stop: Any) -> None:
+    """The watch process: keeps `count` at the number of published links until `stop` is set."""
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    custom = client.CustomObjectsApi(client.ApiClient(configuration))
+    published_names: set[str] = set()
+    version = ""
+    while not stop.is_set():
+        try:
+            if not version:
+                listed = custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, "guestlinks", _preload_content=False
+                )
+                body = json.loads(listed.data)
+                published_names = {i["metadata"]["name"] for i in body["items"] if published(i)}
+                count.value = len(published_names)
+                version = body["metadata"]["resourceVersion"]
+            for event in watch.Watch().stream(
+                custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "guestlinks",
+                resource_version=version, timeout_seconds=5,
+            ):
+                item = event["object"]
+                version = item["metadata"].get("resourceVersion", version)
+                name = item["metadata"]["name"]
+                if event["type"] != "DELETED" and published(item):
+                    published_names.add(name)
+                else:
+                    published_names.discard(name)
+                count.value = len(published_names)
+                if stop.is_set():
+                    return
+        except Exception:  # expired or dropped: list again
+            version = ""
+            time.sleep(0.2)
 
 
 def patch_display_name(api: client.ApiClient, namespace: str, name: str, display_name: str) -> None:

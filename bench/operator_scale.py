@@ -63,7 +63,7 @@ def steps_override(default: list[int]) -> list[int]:
 
 
 def cpu_groups(
-    cluster: DevCluster, operator: Operator, pushed: SignalPods, mounted: SignalPods
+    cluster: DevCluster, operator: Operator, pushed: SignalPods, mounted: SignalPods, watched: PublishedWatch
 ) -> dict[str, list[int]]:
     """Who spends the machine's CPU during a step: each a set of pids."""
     control_plane = [c.pid for c in cluster.status().components if c.pid is not None]
@@ -72,7 +72,7 @@ def cpu_groups(
         "pushed servers": pushed.pids,
         "mounted servers": mounted.pids,
         "API server and etcd": control_plane,
-        "bench (clients, mirror)": [os.getpid()],
+        "bench (clients, mirror, watch)": [os.getpid(), watched.pid],
     }
 
 
@@ -267,7 +267,7 @@ def run(settings: Settings) -> PartResult:
         mounted = SignalPods(cluster, NAMESPACE, GUEST_CLUSTER, scratch / "mounted", PODS)
         operator = Operator(cluster, NAMESPACE, scratch / "operator.log", pushed.endpoints(NAMESPACE, GUEST_CLUSTER))
         operator.start()
-        watched = PublishedWatch(api, NAMESPACE)
+        watched = PublishedWatch(cluster.kubeconfig, NAMESPACE)
         pushed.start()
         mounted.start()
         setup_seconds = time.monotonic() - begun
@@ -309,7 +309,7 @@ def run(settings: Settings) -> PartResult:
                     profiler = Profiler(operator.pid, scratch / f"operator-{total}.pyspy.txt")
                 op0, api0 = operator.metrics(), apiserver_requests(cluster)
                 cpu_window = CpuWindow([operator.pid]).start()
-                groups = cpu_groups(cluster, operator, pushed, mounted)
+                groups = cpu_groups(cluster, operator, pushed, mounted, watched)
                 group_windows = {label: CpuWindow(pids).start() for label, pids in groups.items()}
                 started = time.monotonic()
                 create_seconds = create_all(

@@ -225,7 +225,7 @@ def _run(settings: Settings, mode: dict[str, Any], steps: list[int], edits: dict
         api = api_client(cluster)
         pods = {design: RealPods(api, namespaces[design]) for design in designs}
         ips = {design: pods[design].wait_ready(240) for design in designs}
-        watched = PublishedWatch(api, namespaces["push"]) if "push" in designs else None
+        watched = PublishedWatch(cluster.kubeconfig, namespaces["push"]) if "push" in designs else None
         setup_seconds = time.monotonic() - begun
 
         table = result.table(

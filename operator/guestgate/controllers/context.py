@@ -50,6 +50,20 @@ def manifest_fingerprint(manifest: Manifest) -> str:
     return sha.hexdigest()[:16]
 
 
+def status_digest(status: dict[str, Any], keys: tuple[str, ...]) -> bytes:
+    """The digest of `keys` of a status (the fields this operator owns; others may be anyone's)."""
+    encoded = json.dumps([status.get(key) for key in keys], sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(encoded.encode(), digest_size=16).digest()
+
+
+_KEY_SETS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _interned_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per set of status keys, shared by every link (10,000 links, one copy)."""
+    return _KEY_SETS.setdefault(keys, keys)
+
+
 @dataclass
 class Context:
     kube: Kube
@@ -73,6 +87,9 @@ class Context:
     # an unchanged child costs no request; a changed one a single apply. Cleared on each resync,
     # which then compares with the live objects again (drift by hand is corrected there).
     applied: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # The status this operator last wrote to each GuestLink (key -> the keys it wrote and their
+    # digest): the write comes back as a watch event, one per link, which then needs no reconcile.
+    written_link_status: dict[str, tuple[tuple[str, ...], bytes]] = field(default_factory=dict)
 
     async def io(self, fn: Callable[..., R], *args: Any) -> R:
         """Run a blocking API call off the event loop."""
@@ -111,6 +128,9 @@ class Context:
             return False
         meta = body["metadata"]
         await self.io(self.kube.patch_status, body["kind"], meta["namespace"], meta["name"], desired)
+        if body["kind"] == "GuestLink":
+            keys = _interned_keys(tuple(sorted(desired)))
+            self.written_link_status[f"{meta['namespace']}/{meta['name']}"] = (keys, status_digest(desired, keys))
         if events:
             for condition in desired.get("conditions", []):
                 before = get_condition(current.get("conditions", []), condition["type"])
@@ -124,6 +144,14 @@ class Context:
                         f"{condition['type']}={condition['status']}: {condition['message']}",
                     )
         return True
+
+    def is_own_link_status(self, key: str, status: dict[str, Any] | None) -> bool:
+        """Is `status` (a GuestLink's, from a watch event) what this operator last wrote to it?"""
+        written = self.written_link_status.get(key)
+        if written is None or status is None:
+            return False
+        keys, digest = written
+        return status_digest(status, keys) == digest
 
     async def load(
         self, kind: str, key: str, model: type[T], invalid_condition: str, **invalid_extra: Any

@@ -11,7 +11,7 @@ from typing import Any
 
 from guestgate.controllers.cluster import publish_cluster, reconcile_cluster
 from guestgate.controllers.context import Context
-from guestgate.controllers.graph import keys_to_queue
+from guestgate.controllers.graph import keys_to_queue, spec_unchanged
 from guestgate.controllers.link import reconcile_link
 from guestgate.controllers.metrics import RECONCILE_SECONDS, RECONCILE_TOTAL, forget
 from guestgate.controllers.runtime.cache import KINDS
@@ -82,6 +82,8 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
     previous = ctx.cache.body(kind, key)
     if event_type == "DELETED":
         ctx.cache.remove(kind, key)
+        if kind == "GuestLink":
+            ctx.written_link_status.pop(key, None)
         forget(kind, *key.split("/", 1))
         if kind == "GuestCluster":  # its children go with it: a cluster of the same name starts afresh
             ctx.applied.clear()
@@ -91,6 +93,8 @@ def on_event(ctx: Context, kind: str, event_type: str, body: dict[str, Any]) -> 
             ctx.turn_endpoints.pop(key, None)
     else:
         ctx.cache.put(kind, body)
+        if kind == "GuestLink" and spec_unchanged(previous, body) and ctx.is_own_link_status(key, body.get("status")):
+            return  # our own status write coming back: nothing that reads the link changed
     for queued in keys_to_queue(ctx.cache, kind, event_type, body, previous):
         ctx.queue.add(queued)
         if queued[0] == "GuestCluster" and queued != (kind, key):  # a link or trunk changed

@@ -102,3 +102,24 @@ def test_a_new_event_makes_a_new_record_and_an_equal_spec_the_same_fingerprint()
     cache.put("GuestLink", link("l1", "sales", destination="2002"))
     assert cache.links("a")[0].spec != before.spec
     assert cache.links("a")[0].model().spec.destination == "2002"
+
+
+def test_a_status_only_event_keeps_the_record_and_brings_the_new_status() -> None:
+    """The operator's own status write comes back once per link: same spec and generation, so the
+    link is not parsed again; what a reconcile reads is the new status all the same."""
+    cache = Cache()
+    first = link("l1", "sales")
+    first["metadata"]["generation"] = 1
+    cache.put("GuestLink", first)
+    before = cache.links("a")[0]
+    for phase in ("Active", "Disabled", "Active"):
+        cache.put("GuestLink", {**first, "status": {"phase": phase, "observedGeneration": 1}})
+    after = cache.links("a")[0]
+    assert after is not before and (after.spec, after.slug, after.generation) == (before.spec, "sales", 1)
+    assert slugs(cache) == {"sales": ["l1"], "support": []}  # indexed once, not once per event
+    parsed = cache.parsed("GuestLink", "a/l1")
+    assert parsed is not None and parsed.obj is not None and parsed.obj.status["phase"] == "Active"
+    assert after.model().spec.slug == "sales"
+    # A new generation is parsed again, even with an equal spec (a re-created link, a defaulted field).
+    cache.put("GuestLink", {**first, "metadata": {**first["metadata"], "generation": 2}})
+    assert cache.links("a")[0].generation == 2

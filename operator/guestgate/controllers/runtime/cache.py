@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -63,6 +64,7 @@ class Cache:
     def put(self, kind: str, body: Body) -> None:
         meta = body.get("metadata", {})
         key = f"{meta.get('namespace')}/{meta.get('name')}"
+        before = self._links.get(str(meta.get("namespace")), {}).get(key) if kind == "GuestLink" else None
         self.remove(kind, key)
         if kind != "GuestLink":
             body = slim(body)
@@ -71,13 +73,21 @@ class Cache:
             return
         text = json.dumps(slim(body, shared=False), separators=(",", ":")).encode()
         self._link_bodies[key] = text
+        fingerprint = spec_fingerprint(body.get("spec"))
+        if before is not None and before.spec == fingerprint and before.generation == meta.get("generation"):
+            # Only its status or metadata moved (the operator's own status write coming back, one
+            # per link): it still parses, to the same record; only the text it was read from is new.
+            self._keep(replace(before, source=text))
+            return
         parsed: Parsed[GuestLink] = Parsed(text, GuestLink)
         if parsed.obj is not None:
-            record = LinkRecord.of(parsed.obj, source=text, spec=spec_fingerprint(body.get("spec")))
-            self._links.setdefault(record.namespace, {})[key] = record
-            if record.slug:
-                index = (record.namespace, record.slug)
-                self._slugs[index] = (*self._slugs.get(index, ()), key)
+            self._keep(LinkRecord.of(parsed.obj, source=text, spec=fingerprint))
+
+    def _keep(self, record: LinkRecord) -> None:
+        self._links.setdefault(record.namespace, {})[record.key] = record
+        if record.slug:
+            index = (record.namespace, record.slug)
+            self._slugs[index] = (*self._slugs.get(index, ()), record.key)
 
     def remove(self, kind: str, key: str) -> None:
         if kind != "GuestLink":

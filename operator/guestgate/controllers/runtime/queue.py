@@ -27,6 +27,10 @@ class WorkQueue:
         self._pending[key] = None
         self._wakeup.set()
 
+    def pending(self) -> list[Key]:
+        """The keys waiting for a worker, oldest first."""
+        return list(self._pending)
+
     def add_after(self, key: Key, delay: float) -> None:
         """Reconcile `key` after `delay` seconds; an earlier pending timer for it wins."""
         loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ with 8 parallel requests, nothing else running:
 
 - create: the GuestLinks, as `operator_scale`'s bare reference creates them (the official client);
 - status: the Published status the operator writes for each (its own client, `Kube.patch_status`:
-  a JSON merge patch of the status subresource, the operator's shape of status);
+  a JSON merge patch of the status subresource; the status made by the operator's `link_status`);
 - status, phase only: a status of one short field, to see whether the size of a status matters.
 
 Per phase: wall time, the control plane's CPU per write and the client's. From them, the floor of
@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import CpuWindow
-from bench.operator_cluster import api_client, create_all, guest_link
+from bench.operator_cluster import GROUP, VERSION, api_client, create_all, guest_link
 from bench.report import PartResult
 from bench.settings import Settings
+from guestgate.api.objects import GuestCluster, GuestLink, SipTrunk
 from guestgate.kube.client import Kube
+from guestgate.render.status import LinkFacts, link_status
 from guestgate_dev.cluster import DevCluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,22 +40,22 @@ NAMESPACE = "writes"
 THREADS = 8
 
 
-def published_status(name: str, now: str) -> dict[str, Any]:
-    """The status the operator writes once every ready pod serves a new link (its shape and size)."""
+def _meta(name: str) -> dict[str, Any]:
+    return {"name": name, "namespace": NAMESPACE, "generation": 1, "creationTimestamp": "2026-12-06T00:00:00Z"}
+
+
+def published_statuses(names: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """The status the operator writes once every ready pod (3 of 3) serves a new link, by link name:
+    the product's own `link_status`, built before the writes are timed."""
+    cluster = GuestCluster.model_validate({"apiVersion": f"{GROUP}/{VERSION}", "kind": "GuestCluster",
+                                           "metadata": _meta("gc"), "spec": {"publicURL": "https://guest.example.com"}})
+    trunk = SipTrunk.model_validate({"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk", "metadata": _meta("trunk"),
+                                     "spec": {"clusterRef": "gc", "peer": {"host": "127.0.0.1"}}})
+    facts = LinkFacts(cluster=cluster, trunk=trunk, slug_taken_by=None, serving=(3, 3))
     return {
-        "conditions": [
-            {
-                "type": "Published",
-                "status": "True",
-                "reason": "Served",
-                "message": "every ready pod (3 of 3) serves generation 1",
-                "observedGeneration": 1,
-                "lastTransitionTime": now,
-            }
-        ],
-        "observedGeneration": 1,
-        "url": f"https://guest.example.com/call/{name}",
-        "phase": "Active",
+        name: link_status(GuestLink.model_validate({**guest_link(name, f"Link {name}", "gc", "trunk"),
+                                                    "metadata": _meta(name)}), facts, now)
+        for name in names
     }
 
 
@@ -95,7 +97,7 @@ def run(settings: Settings) -> PartResult:
         api = api_client(cluster)
         kube = Kube.from_environment("guestgate-operator", kubeconfig=str(cluster.kubeconfig))
         names = [f"link-{i:05d}" for i in range(count)]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        statuses = published_statuses(names, datetime.now(UTC))
 
         def create_links() -> None:
             create_all(api, NAMESPACE, (guest_link(n, f"Link {n}", "gc", "trunk") for n in names), THREADS)
@@ -103,7 +105,7 @@ def run(settings: Settings) -> PartResult:
         phases: list[tuple[str, Callable[[], None]]] = [
             ("create", create_links),
             ("status (the operator's)", lambda: _parallel(
-                names, lambda n: kube.patch_status("GuestLink", NAMESPACE, n, published_status(n, now)))),
+                names, lambda n: kube.patch_status("GuestLink", NAMESPACE, n, statuses[n]))),
             ("status, phase only", lambda: _parallel(
                 names, lambda n: kube.patch_status("GuestLink", NAMESPACE, n, {"phase": "Disabled"}))),
         ]
